@@ -1,0 +1,1 @@
+"""The eight agents: their port, the context they read, and the rule-based implementation."""

@@ -1,0 +1,74 @@
+"""The agent port: one call per agent, raw JSON out; the caller validates it against the schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import Field
+
+from cream.schemas.agents import AgentType, Objection
+from cream.schemas.decisions import DecisionPlan, Environment
+from cream.schemas.instruments import Frozen
+from cream.schemas.market import FeatureSnapshot
+
+
+class PositionView(Frozen):
+    instrument_id: str
+    quantity: int
+    avg_entry_price: float
+    multiplier: int = 1
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    market_price: float
+
+
+class PortfolioView(Frozen):
+    cash: float
+    equity: float
+    gross_exposure: float
+    net_exposure: float
+    positions: dict[str, PositionView] = Field(default_factory=dict)
+
+
+class TradingRules(Frozen):
+    """The part of trading_config the agents reason with."""
+
+    conviction_delta_hold: float
+    conviction_delta_action: float
+    min_risk_reward_ratio: float
+    kelly_multiplier: float
+    max_units: float
+    max_notional: float
+    max_pct_equity: float
+    max_gross_notional: float
+    max_net_notional: float
+    max_leverage: float
+
+
+class AgentContext(Frozen):
+    """Everything an agent may look at. Symbol agents get one symbol; portfolio agents get all."""
+
+    cycle_id: str
+    environment: Environment
+    as_of: datetime
+    iteration: int = 0
+    symbol: str | None = None
+    snapshots: dict[str, FeatureSnapshot]
+    analyses: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, description="symbol -> agent type -> that agent's output")
+    portfolio: PortfolioView
+    rules: TradingRules
+    plan: DecisionPlan | None = None
+    previous_plan: DecisionPlan | None = None
+    objections: list[Objection] = Field(default_factory=list)
+
+
+class AgentBackend(Protocol):
+    """Rule-based agents in BACKTEST; Gemini (google-genai) in PAPER and LIVE."""
+
+    implementation: str
+
+    def run(self, agent: AgentType, context: AgentContext) -> dict[str, Any]:
+        """The agent's output as JSON; may be anything — the caller validates and fails closed."""
+        ...

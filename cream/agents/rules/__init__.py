@@ -1,0 +1,1 @@
+"""Deterministic rule-based agents for BACKTEST (no LLM), following the seeds' decision logic."""

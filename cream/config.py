@@ -1,0 +1,49 @@
+"""Settings from the environment (prefix ``CREAM_``): frozen, unknown keys rejected.
+
+With nothing set, Cream runs BACKTEST on SQLite and an embedded Redis under ``~/.cream``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cream.schemas.decisions import Environment
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREAM_", frozen=True, extra="forbid")
+
+    env: Environment = Environment.BACKTEST
+    data_dir: Path = Field(default=Path.home() / ".cream")
+    database_url: str | None = Field(default=None, description="Default: SQLite file in data_dir.")
+    broker_url: str | None = Field(default=None, description="Redis URL. Default: embedded Redis.")
+    result_backend: str | None = Field(default=None, description="Default: the broker URL.")
+    history_dir: Path | None = Field(default=None, description="Local bars for BACKTEST. Default: sample.")
+    book: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
+    # countdown (see workers/app.py); tests shorten it to prove redelivery inside their window.
+    visibility_timeout: int = Field(default=900, ge=5)
+    log_level: str = "INFO"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.data_dir / 'cream.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

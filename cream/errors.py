@@ -1,0 +1,39 @@
+"""Errors named for what the caller must do (freqtrade style)."""
+
+from __future__ import annotations
+
+
+class CreamError(Exception):
+    """Base of every error Cream raises on purpose."""
+
+
+class ConfigurationError(CreamError):
+    """The configuration is wrong: fix it and start again. Never retried."""
+
+
+class UnknownInstrument(CreamError):
+    """The symbol is not known to the data source or the broker: no order may reference it."""
+
+
+class TransientError(CreamError):
+    """A temporary failure (network, 429, 5xx): retry with backoff."""
+
+
+class RejectedDefinitively(CreamError):
+    """The other side said no for good: never retry."""
+
+
+class AmbiguousOutcome(CreamError):
+    """We do not know whether the side effect happened: reconcile by lookup, never resubmit blindly."""
+
+
+class InvalidAgentOutput(CreamError):
+    """An agent produced something unusable: its output counts as an error (fail closed)."""
+
+
+class TradingHalted(CreamError):
+    """Trading must stop: no further orders until a human looks."""
+
+
+class InvalidTrigger(CreamError):
+    """A cycle trigger message failed validation: it is dropped and never starts a cycle."""

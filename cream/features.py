@@ -1,0 +1,96 @@
+"""Orient: indicators, regime and normalised features of one symbol, from its hourly and daily bars."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+
+from cream.ports import Bars
+from cream.schemas.market import (
+    Candle,
+    FeatureSnapshot,
+    RegimeClassification,
+    RegimeLabel,
+    RegimeMetrics,
+    Timeframe,
+)
+from engine import indicators as ind
+from engine.regime import classify_regime
+
+HOURLY_LOOKBACK, DAILY_LOOKBACK = 200, 200  # bars loaded per timeframe
+CANDLES_IN_SNAPSHOT = 20  # recent bars per timeframe handed to the agents
+NORMALISE_WINDOW = 100
+
+
+def _last(x: np.ndarray) -> float | None:
+    if x.shape[0] == 0:
+        return None
+    v = float(x[-1])
+    return None if math.isnan(v) else round(v, 6)
+
+
+def _indicators(h: Bars, d: Bars) -> dict[str, float]:
+    bb_mid, bb_up, bb_low = ind.bollinger_nb(d.close, 20, 2.0)
+    stoch_k, stoch_d = ind.stochastic_nb(d.high, d.low, d.close, 14, 3)
+    values = {
+        "rsi_14_1h": _last(ind.rsi_nb(h.close, 14)),
+        "rsi_14_1d": _last(ind.rsi_nb(d.close, 14)),
+        "sma_20_1h": _last(ind.sma_nb(h.close, 20)),
+        "ema_12_1h": _last(ind.ema_nb(h.close, 12)),
+        "ema_26_1h": _last(ind.ema_nb(h.close, 26)),
+        "atr_14_1h": _last(ind.atr_nb(h.high, h.low, h.close, 14)),
+        "sma_20_1d": _last(ind.sma_nb(d.close, 20)),
+        "sma_50_1d": _last(ind.sma_nb(d.close, 50)),
+        "atr_14_1d": _last(ind.atr_nb(d.high, d.low, d.close, 14)),
+        "bb_upper_20_1d": _last(bb_up), "bb_middle_20_1d": _last(bb_mid), "bb_lower_20_1d": _last(bb_low),
+        "stoch_k_14_1d": _last(stoch_k), "stoch_d_3_1d": _last(stoch_d),
+        "volume_sma_20_1d": _last(ind.volume_sma_nb(d.volume, 20)),
+        "high_20_1d": round(float(d.high[-20:].max()), 6) if len(d) >= 20 else None,
+        "low_20_1d": round(float(d.low[-20:].min()), 6) if len(d) >= 20 else None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _normalized(h: Bars, d: Bars) -> dict[str, float]:
+    values = {
+        "zscore_rsi_14_1h": ind.zscore_last_nb(ind.rsi_nb(h.close, 14), NORMALISE_WINDOW),
+        "zscore_close_20_1d": ind.zscore_last_nb(d.close, 20),
+        "percentile_volume_1d": ind.percentile_rank_last_nb(d.volume, NORMALISE_WINDOW),
+        "percentile_atr_14_1d": ind.percentile_rank_last_nb(ind.atr_nb(d.high, d.low, d.close, 14),
+                                                            NORMALISE_WINDOW),
+    }
+    return {k: round(float(v), 6) for k, v in values.items() if not math.isnan(v)}
+
+
+def _regime(d: Bars) -> RegimeClassification:
+    r = classify_regime(d.close, d.high, d.low)
+    def finite(x: float) -> float:
+        return 0.0 if math.isnan(x) else round(float(x), 6)
+    return RegimeClassification(
+        regime=RegimeLabel(r.label), confidence=finite(r.confidence),
+        reasoning=(f"fast MA {finite(r.fast_ma):.2f} vs slow MA {finite(r.slow_ma):.2f} "
+                   f"({finite(r.ma_diff_pct):+.2f}%), ATR percentile {finite(r.atr_percentile):.0f}"),
+        metrics=RegimeMetrics(fast_ma=finite(r.fast_ma), slow_ma=finite(r.slow_ma), ma_diff=finite(r.ma_diff),
+                              ma_diff_pct=finite(r.ma_diff_pct), current_atr=finite(r.current_atr),
+                              atr_percentile=min(100.0, max(0.0, finite(r.atr_percentile)))))
+
+
+def _candles(symbol: str, tf: Timeframe, b: Bars) -> list[Candle]:
+    start = max(0, len(b) - CANDLES_IN_SNAPSHOT)
+    return [Candle(symbol=symbol, timeframe=tf, ts=datetime.fromtimestamp(int(b.ts[i]), tz=UTC),
+                   open=float(b.open[i]), high=float(b.high[i]), low=float(b.low[i]), close=float(b.close[i]),
+                   volume=float(b.volume[i])) for i in range(start, len(b))]
+
+
+def build_snapshot(symbol: str, as_of: datetime, hourly: Bars, daily: Bars) -> FeatureSnapshot:
+    """The feature snapshot at ``as_of``; the bars must all have closed by then (no look-ahead)."""
+    if len(hourly) == 0:
+        raise ValueError(f"no hourly bars for {symbol} before {as_of}")
+    return FeatureSnapshot(
+        symbol=symbol, as_of=as_of, price=float(hourly.close[-1]),
+        candles_by_timeframe={Timeframe.H1: _candles(symbol, Timeframe.H1, hourly),
+                              Timeframe.D1: _candles(symbol, Timeframe.D1, daily)},
+        indicators=_indicators(hourly, daily), normalized=_normalized(hourly, daily), regime=_regime(daily),
+        metadata={"bars_1h": len(hourly), "bars_1d": len(daily)})

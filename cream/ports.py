@@ -1,0 +1,63 @@
+"""Ports: the small contracts each outside system is reached through (one adapter per real system).
+
+Tests pass in an adapter that implements the same port; nothing patches internals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+from cream.schemas.market import Timeframe
+from cream.schemas.orders import OrderRequest, OrderUpdate
+
+
+class Bars(NamedTuple):
+    """Columnar OHLCV bars of one symbol and timeframe, oldest first.
+
+    ``ts`` is the bar start in epoch seconds (UTC); ``end`` the bar end (exclusive), also epoch seconds.
+    """
+
+    ts: np.ndarray  # int64
+    end: np.ndarray  # int64
+    open: np.ndarray  # float64
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+class MarketData(Protocol):
+    """Where candles and quotes come from (local history in BACKTEST, Polygon in PAPER and LIVE)."""
+
+    def symbols(self) -> list[str]:
+        """Symbols this source can serve."""
+        ...
+
+    def bars(self, symbol: str, timeframe: Timeframe, as_of: datetime, lookback: int) -> Bars:
+        """The last ``lookback`` bars that had closed by ``as_of`` (bar end <= as_of).
+
+        Raises ``UnknownInstrument`` for a symbol the source does not have.
+        """
+        ...
+
+    def bars_between(self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime) -> Bars:
+        """Bars whose end lies in (start, end]."""
+        ...
+
+    def latest(self) -> datetime:
+        """The end of the newest bar any symbol has: the last moment this source knows."""
+        ...
+
+
+class Broker(Protocol):
+    """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE)."""
+
+    def submit(self, order: OrderRequest) -> OrderUpdate:
+        """Send one order; the same client_order_id twice must never create two orders."""
+        ...

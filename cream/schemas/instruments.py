@@ -1,0 +1,148 @@
+"""Instruments: equities, single option contracts (OCC symbols) and multi-leg option strategies."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_TICKER = r"^[A-Z][A-Z0-9.]{0,9}$"
+# OCC option symbol without the space padding, as Polygon ("O:" prefix) and Alpaca write it:
+# root (1-6), expiry YYMMDD, C/P, strike x 1000 on 8 digits.
+_OCC = re.compile(r"^(?:O:)?([A-Z][A-Z0-9]{0,5}) *(\d{6})([CP])(\d{8})$")
+
+
+class InstrumentType(StrEnum):
+    EQUITY = "EQUITY"
+    OPTION = "OPTION"
+    MULTI_LEG = "MULTI_LEG"
+
+
+class OptionRight(StrEnum):
+    CALL = "CALL"
+    PUT = "PUT"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Equity(Frozen):
+    type: Literal["EQUITY"] = "EQUITY"
+    symbol: str = Field(pattern=_TICKER)
+
+    @property
+    def instrument_id(self) -> str:
+        return self.symbol
+
+    @property
+    def underlying(self) -> str:
+        return self.symbol
+
+    @property
+    def multiplier(self) -> int:
+        return 1
+
+
+class OccSymbol(Frozen):
+    """The parts of an OCC option symbol."""
+
+    root: str
+    expiration: date
+    right: OptionRight
+    strike: Decimal
+
+    @classmethod
+    def parse(cls, text: str) -> OccSymbol:
+        m = _OCC.match(text.strip().upper())
+        if not m:
+            raise ValueError(f"{text!r} is not an OCC option symbol (e.g. AAPL240802C00100000)")
+        root, ymd, right, strike = m.groups()
+        expiration = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
+        return cls(
+            root=root,
+            expiration=expiration,
+            right=OptionRight.CALL if right == "C" else OptionRight.PUT,
+            strike=Decimal(strike) / 1000,
+        )
+
+    def format(self) -> str:
+        strike = int((self.strike * 1000).to_integral_value())
+        return f"{self.root}{self.expiration:%y%m%d}{self.right.value[0]}{strike:08d}"
+
+
+class OptionContract(Frozen):
+    type: Literal["OPTION"] = "OPTION"
+    occ_symbol: str
+
+    @field_validator("occ_symbol")
+    @classmethod
+    def _normalise(cls, v: str) -> str:
+        return OccSymbol.parse(v).format()
+
+    @property
+    def parts(self) -> OccSymbol:
+        return OccSymbol.parse(self.occ_symbol)
+
+    @property
+    def instrument_id(self) -> str:
+        return self.occ_symbol
+
+    @property
+    def underlying(self) -> str:
+        return self.parts.root
+
+    @property
+    def multiplier(self) -> int:
+        return 100
+
+
+class OptionLeg(Frozen):
+    occ_symbol: str
+    ratio: int = Field(description="Contracts per unit of the strategy; positive buys, negative sells.")
+
+    @field_validator("occ_symbol")
+    @classmethod
+    def _normalise(cls, v: str) -> str:
+        return OccSymbol.parse(v).format()
+
+    @field_validator("ratio")
+    @classmethod
+    def _nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("a leg ratio cannot be zero")
+        return v
+
+
+class MultiLeg(Frozen):
+    type: Literal["MULTI_LEG"] = "MULTI_LEG"
+    legs: list[OptionLeg] = Field(min_length=2, max_length=4)
+
+    @model_validator(mode="after")
+    def _one_underlying(self) -> MultiLeg:
+        roots = {OccSymbol.parse(leg.occ_symbol).root for leg in self.legs}
+        if len(roots) != 1:
+            raise ValueError(f"all legs must share one underlying, got {sorted(roots)}")
+        symbols = [leg.occ_symbol for leg in self.legs]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("a contract may appear in only one leg")
+        return self
+
+    @property
+    def instrument_id(self) -> str:
+        return "+".join(f"{leg.ratio}x{leg.occ_symbol}" for leg in self.legs)
+
+    @property
+    def underlying(self) -> str:
+        return OccSymbol.parse(self.legs[0].occ_symbol).root
+
+    @property
+    def multiplier(self) -> int:
+        return 100
+
+
+Instrument = Annotated[Union[Equity, OptionContract, MultiLeg], Field(discriminator="type")]

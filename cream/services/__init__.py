@@ -1,0 +1,1 @@
+"""Services: the work each phase of a cycle does. Tasks call these; these call engine and ports."""

@@ -1,0 +1,135 @@
+"""Act: the engine re-checks the approved plan against the hard limits; only then are order intents
+written (client_order_id derived from cycle and decision) and sent to the broker, each exactly once."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cream import ids
+from cream.agents.port import PortfolioView
+from cream.ports import Broker
+from cream.risk import RiskReport, check_plan, engine_limits, order_side
+from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
+from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus
+from cream.services import cycles, portfolio
+from cream.services.approval import approved_iteration
+from cream.services.cycles import CycleStatus, Phase
+from cream.services.decide import trader_plan
+from cream.services.runtime_config import active_trading_config
+from cream.storage.db import session_scope
+from cream.storage.models import DecisionRow, OrderRow
+
+log = logging.getLogger(__name__)
+
+
+def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
+    """Execute the approved plan of ``cycle_id``; safe to run again after any interruption."""
+    with session_scope() as s:
+        done = cycles.load_checkpoint(s, cycle_id, Phase.ACT)
+        if done is not None:
+            return done
+        if not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
+            blocked = _record_plan(s, cycle_id)
+            if blocked:
+                log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)
+        pending = list(s.scalars(select(OrderRow.id).where(
+            OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
+    for order_id in pending:
+        with session_scope() as s:
+            _submit(s, order_id, broker)
+    with session_scope() as s:
+        return _conclude(s, cycle_id)
+
+
+def _record_plan(s: Session, cycle_id: str) -> str | None:
+    """Write one decision row per decision and one PENDING intent per order the engine allows."""
+    cycle = cycles.get_cycle(s, cycle_id)
+    iteration = approved_iteration(s, cycle_id)
+    plan = trader_plan(s, cycle_id, iteration) if iteration is not None else None
+    if plan is None:
+        raise LookupError(f"cycle {cycle_id} has no approved plan to execute")
+    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
+    prices: dict[str, float] = observed["prices"]
+    config = active_trading_config(s, Environment(cycle.environment))
+    now = portfolio.view(s, cycle.book)
+    report = check_plan(plan, now, prices, engine_limits(config.rules()))
+    reason = None if report.approved else report.reasons()
+    for d in plan.decisions:
+        orders = d.action in ORDER_ACTIONS
+        status = ("BLOCKED" if reason else "APPROVED") if orders else "NO_ORDER"
+        s.add(DecisionRow(id=ids.decision_id(cycle_id, d.instrument_id), cycle_id=cycle_id,
+                          instrument_id=d.instrument_id, action=d.action.value, direction=d.direction.value,
+                          size_value=d.size.quantity, size_unit=d.size.unit.value,
+                          stop_loss=Decimal(str(d.risk_levels.stop_loss_level)),
+                          take_profit=Decimal(str(d.risk_levels.take_profit_level)),
+                          strategy_family=d.strategy_family.value, confidence=d.confidence, rationale=d.rationale,
+                          status=status, status_reason=reason if orders else None))
+    s.flush()
+    if reason is None:
+        _write_intents(s, cycle_id, cycle.book, plan, now)
+    return reason
+
+
+def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now: PortfolioView) -> None:
+    for d in plan.orders_requested:
+        pos = now.positions.get(d.instrument_id)
+        side = order_side(d, pos.quantity if pos else 0)
+        purpose = OrderPurpose.ENTRY if side * (pos.quantity if pos else 0) >= 0 else OrderPurpose.EXIT
+        s.add(OrderRow(id=ids.client_order_id(cycle_id, d.instrument_id, purpose.value), book=book,
+                       cycle_id=cycle_id, decision_id=ids.decision_id(cycle_id, d.instrument_id),
+                       instrument_id=d.instrument_id, side=OrderSide.BUY.value if side > 0 else OrderSide.SELL.value,
+                       quantity=d.size.quantity, order_type=d.order_plan.entry_order_type.value, purpose=purpose.value,
+                       limit_price=Decimal(str(d.order_plan.entry_limit_price)) if d.order_plan.entry_limit_price
+                       else None, status=OrderStatus.PENDING.value))
+
+
+def _submit(s: Session, order_id: str, broker: Broker) -> None:
+    """Send one intent and apply what the broker says, in the transaction that owns the intent."""
+    order = s.get(OrderRow, order_id)
+    if order is None or order.status != OrderStatus.PENDING.value:
+        return  # another delivery of this task already handled it
+    cycle = cycles.get_cycle(s, order.cycle_id)
+    decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
+    request = OrderRequest(
+        client_order_id=order.id, symbol=order.instrument_id, instrument_id=order.instrument_id,
+        side=OrderSide(order.side), quantity=order.quantity, order_type=order.order_type,
+        limit_price=float(order.limit_price) if order.limit_price is not None else None,
+        stop_loss=float(decision.stop_loss) if decision else None,
+        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for)
+    update = broker.submit(request)
+    order.broker_order_id, order.status, order.error = update.broker_order_id, update.status.value, update.reason
+    side = 1 if order.side == OrderSide.BUY.value else -1
+    for fill in update.fills:
+        price, fee = Decimal(str(fill.price)), Decimal(str(fill.fee))
+        order.filled_quantity += fill.quantity
+        order.avg_fill_price, order.fees = price, order.fees + fee
+        entry = order.purpose == OrderPurpose.ENTRY.value
+        portfolio.apply_fill(s, cycle.book, order.instrument_id, side, fill.quantity, price, fee, 1, fill.ts,
+                             stop=decision.stop_loss if decision and entry else None,
+                             target=decision.take_profit if decision and entry else None, cycle_id=cycle.id)
+    if decision is not None:
+        decision.status = "EXECUTED" if update.fills else decision.status
+
+
+def _conclude(s: Session, cycle_id: str) -> dict[str, Any]:
+    orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))))
+    blocked = s.scalars(select(DecisionRow.status_reason).where(
+        DecisionRow.cycle_id == cycle_id, DecisionRow.status == "BLOCKED")).first()
+    filled = [o for o in orders if o.status in (OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value,
+                                                 OrderStatus.SUBMITTED.value)]
+    if filled:
+        status, reason = CycleStatus.EXECUTED, None
+    elif blocked:
+        status, reason = CycleStatus.NO_TRADE, f"engine blocked the approved plan: {blocked}"
+    elif orders:
+        status, reason = CycleStatus.NO_TRADE, "; ".join(f"{o.instrument_id} {o.status}: {o.error}" for o in orders)
+    else:
+        status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
+    cycles.conclude(s, cycle_id, status, reason)
+    data = {"status": status.value, "reason": reason, "orders": [o.id for o in orders]}
+    return cycles.save_checkpoint(s, cycle_id, Phase.ACT, data)

@@ -1,0 +1,51 @@
+"""The dual gate: both approvers must APPROVE; a rejection goes back to the trader, at most
+``max_consensus_iterations`` plans in all, then NO_TRADE. There is no path to a default approval."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cream.schemas.agents import Verdict
+from cream.services import cycles
+from cream.services.cycles import CycleStatus, Phase
+from cream.services.decide import trader_plan, verdicts
+
+
+class GateOutcome(StrEnum):
+    APPROVED = "APPROVED"
+    REVISE = "REVISE"
+    NO_TRADE = "NO_TRADE"
+
+
+def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> dict[str, Any]:
+    done = cycles.load_checkpoint(s, cycle_id, Phase.GATE, iteration)
+    if done is not None:
+        return done
+    found = verdicts(s, cycle_id, iteration)
+    plan = trader_plan(s, cycle_id, iteration)
+    approved = plan is not None and all(v.verdict is Verdict.APPROVE for v in found.values())
+    objections = [f"{o.code}: {o.message}" for v in found.values() for o in v.objections]
+    if approved:
+        outcome, reason = GateOutcome.APPROVED, None
+    elif iteration < max_iterations:
+        outcome, reason = GateOutcome.REVISE, "; ".join(objections)
+    else:
+        outcome = GateOutcome.NO_TRADE
+        reason = f"plan rejected {iteration} time(s), no consensus: " + "; ".join(objections)
+    cycles.get_cycle(s, cycle_id).iterations = iteration
+    data = {"outcome": outcome.value, "iteration": iteration, "reason": reason,
+            "verdicts": {a.value: v.verdict.value for a, v in found.items()}}
+    data = cycles.save_checkpoint(s, cycle_id, Phase.GATE, data, iteration)
+    if outcome is GateOutcome.NO_TRADE:
+        cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, reason)
+    return data
+
+
+def approved_iteration(s: Session, cycle_id: str) -> int | None:
+    for cp in reversed(cycles.checkpoints(s, cycle_id)):
+        if cp.phase == Phase.GATE.value and cp.data.get("outcome") == GateOutcome.APPROVED.value:
+            return cp.iteration
+    return None

@@ -1,0 +1,111 @@
+"""The cycle's record: opening it once per hour, checkpoints after every phase, its outcome."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cream import ids
+from cream.schemas.trigger import CycleTrigger
+from cream.storage.models import Checkpoint, Cycle
+from cream.storage.types import utcnow
+from cream.storage.writes import insert_once
+
+log = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    OBSERVE = "observe"
+    ORIENT = "orient"
+    ANALYSTS = "analysts"
+    RESEARCH = "research"
+    TRADER = "trader"
+    APPROVAL = "approval"
+    GATE = "gate"
+    ACT = "act"
+    RESUME = "resume"  # a marker: the cycle was re-dispatched from its last checkpoint
+
+
+class CycleStatus(StrEnum):
+    RUNNING = "RUNNING"
+    EXECUTED = "EXECUTED"
+    NO_TRADE = "NO_TRADE"
+    FAILED = "FAILED"
+
+
+TERMINAL = frozenset({CycleStatus.EXECUTED, CycleStatus.NO_TRADE, CycleStatus.FAILED})
+
+
+def open_cycle(session: Session, trigger: CycleTrigger, symbols: list[str]) -> tuple[Cycle, bool]:
+    """Create the cycle of this environment, book and hour; (cycle, False) if it already exists."""
+    cid = ids.cycle_id(trigger.environment, trigger.book, trigger.scheduled_for)
+    row = Cycle(id=cid, environment=trigger.environment.value, book=trigger.book,
+                scheduled_for=trigger.scheduled_for, symbols=symbols, source=trigger.source,
+                status=CycleStatus.RUNNING.value, iterations=0, started_at=utcnow())
+    return insert_once(session, row, cid)
+
+
+def get_cycle(session: Session, cycle_id: str) -> Cycle:
+    row = session.get(Cycle, cycle_id)
+    if row is None:
+        raise LookupError(f"no cycle {cycle_id}")
+    return row
+
+
+def checkpoint_id(cycle_id: str, phase: Phase, iteration: int = 0) -> str:
+    return f"{cycle_id}:{phase.value}:{iteration}"
+
+
+def save_checkpoint(session: Session, cycle_id: str, phase: Phase, data: dict[str, Any],
+                    iteration: int = 0) -> dict[str, Any]:
+    """Record that ``phase`` finished; the first record wins and is returned."""
+    key = checkpoint_id(cycle_id, phase, iteration)
+    row, _ = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value,
+                                             iteration=iteration, data=data, created_at=utcnow()), key)
+    return dict(row.data)
+
+
+def load_checkpoint(session: Session, cycle_id: str, phase: Phase, iteration: int = 0) -> dict[str, Any] | None:
+    row = session.get(Checkpoint, checkpoint_id(cycle_id, phase, iteration))
+    return None if row is None else dict(row.data)
+
+
+def checkpoints(session: Session, cycle_id: str) -> list[Checkpoint]:
+    return list(session.scalars(
+        select(Checkpoint).where(Checkpoint.cycle_id == cycle_id).order_by(Checkpoint.created_at, Checkpoint.id)
+    ))
+
+
+def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | None) -> bool:
+    """Move a RUNNING cycle to its outcome; a cycle that already ended keeps its first outcome."""
+    row = get_cycle(session, cycle_id)
+    if row.status != CycleStatus.RUNNING.value:
+        return False
+    row.status, row.reason, row.completed_at = status.value, reason, utcnow()
+    log.info("cycle %s ended %s%s", cycle_id, status.value, f": {reason}" if reason else "")
+    return True
+
+
+def stale_cycles(session: Session, older_than: datetime) -> list[Cycle]:
+    """RUNNING cycles whose newest checkpoint (or start) is older than ``older_than``."""
+    out = []
+    for row in session.scalars(select(Cycle).where(Cycle.status == CycleStatus.RUNNING.value)):
+        marks = [c.created_at for c in checkpoints(session, row.id)] or [row.started_at]
+        if max(marks) < older_than:
+            out.append(row)
+    return out
+
+
+def conclude(session: Session, cycle_id: str, status: CycleStatus, reason: str | None) -> bool:
+    """End the cycle and record the book's snapshot at its hour (the equity curve of a backtest)."""
+    from cream.services import portfolio  # the book is only needed at the end
+
+    row = get_cycle(session, cycle_id)
+    ended = finish(session, cycle_id, status, reason)
+    portfolio.snapshot(session, row.book, cycle_id, row.scheduled_for)
+    return ended

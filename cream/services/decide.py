@@ -1,0 +1,160 @@
+"""Decide: run one agent on its context, validate its output, record it (first record wins).
+
+An agent's output that fails validation, names the wrong symbol or raises is recorded as an ERROR:
+the symbol gets no research, the plan no approval. Nothing here ever defaults to an approval.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from cream.agents.port import AgentBackend, AgentContext, PortfolioView
+from cream.schemas.agents import (
+    ANALYSTS,
+    APPROVERS,
+    AgentType,
+    ApprovalVerdict,
+    BearishResearchOutput,
+    BullishResearchOutput,
+    FundamentalsAnalysisOutput,
+    Objection,
+    SentimentAnalysisOutput,
+    Severity,
+    TechnicalAnalysisOutput,
+    Verdict,
+)
+from cream.schemas.decisions import DecisionPlan, Environment
+from cream.schemas.market import FeatureSnapshot
+from cream.services import cycles
+from cream.services.cycles import Phase
+from cream.services.runtime_config import active_trading_config
+from cream.storage.db import session_scope
+from cream.storage.models import AgentOutput
+from cream.storage.writes import insert_once
+
+log = logging.getLogger(__name__)
+PORTFOLIO = "*"  # the symbol column of portfolio-level agents
+
+OUTPUT_SCHEMAS: dict[AgentType, type[BaseModel]] = {
+    AgentType.TECHNICAL_ANALYST: TechnicalAnalysisOutput,
+    AgentType.NEWS_ANALYST: SentimentAnalysisOutput,
+    AgentType.FUNDAMENTALS_ANALYST: FundamentalsAnalysisOutput,
+    AgentType.BULLISH_RESEARCHER: BullishResearchOutput,
+    AgentType.BEARISH_RESEARCHER: BearishResearchOutput,
+    AgentType.TRADER: DecisionPlan,
+    AgentType.RISK_MANAGER: ApprovalVerdict,
+    AgentType.CRITIC: ApprovalVerdict,
+}
+
+
+def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: str | None = None,
+              iteration: int = 0) -> str:
+    """Run ``agent`` once for this cycle (and symbol, iteration); return "OK" or "ERROR"."""
+    key_symbol = symbol or PORTFOLIO
+    with session_scope() as s:
+        done = _output_row(s, cycle_id, agent, key_symbol, iteration)
+        if done is not None:
+            return done.status
+        ctx = build_context(s, cycle_id, agent, symbol, iteration)
+    started = time.perf_counter()
+    try:
+        raw = backend.run(agent, ctx)
+        output, error = validate_output(agent, raw, ctx), None
+    except Exception as exc:  # fail closed: any failure of the agent is recorded, never approved
+        output, error = None, f"{type(exc).__name__}: {exc}"
+        log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
+    row = AgentOutput(cycle_id=cycle_id, agent_type=agent.value, symbol=key_symbol, iteration=iteration,
+                      status="ERROR" if error else "OK", output=output, error=error,
+                      implementation=backend.implementation,
+                      duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    with session_scope() as s:
+        existing = _output_row(s, cycle_id, agent, key_symbol, iteration)
+        if existing is not None:
+            return existing.status
+        s.add(row)
+    return row.status
+
+
+def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, Any]:
+    """The output as schema-valid JSON, or an exception saying why it is unusable."""
+    try:
+        model = OUTPUT_SCHEMAS[agent].model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"output does not match {OUTPUT_SCHEMAS[agent].__name__}: {exc.errors()[:3]}") from exc
+    if ctx.symbol is not None and getattr(model, "symbol", ctx.symbol) != ctx.symbol:
+        raise ValueError(f"output is about {getattr(model, 'symbol')}, asked about {ctx.symbol}")
+    if isinstance(model, DecisionPlan):
+        if model.cycle_id != ctx.cycle_id or model.environment is not ctx.environment:
+            raise ValueError("plan names another cycle or environment")
+        strangers = {d.instrument.underlying for d in model.decisions} - set(ctx.snapshots)
+        if strangers:
+            raise ValueError(f"plan trades symbols outside this cycle: {sorted(strangers)}")
+    if isinstance(model, ApprovalVerdict) and model.agent != agent.value:
+        raise ValueError(f"verdict signed by {model.agent}, expected {agent.value}")
+    return model.model_dump(mode="json")
+
+
+def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str, iteration: int) -> AgentOutput | None:
+    return s.scalars(select(AgentOutput).where(
+        AgentOutput.cycle_id == cycle_id, AgentOutput.agent_type == agent.value,
+        AgentOutput.symbol == symbol, AgentOutput.iteration == iteration)).first()
+
+
+def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None) -> list[AgentOutput]:
+    q = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id,
+                                  AgentOutput.agent_type.in_([a.value for a in agents]))
+    if iteration is not None:
+        q = q.where(AgentOutput.iteration == iteration)
+    return list(s.scalars(q.order_by(AgentOutput.id)))
+
+
+def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, iteration: int) -> AgentContext:
+    cycle = cycles.get_cycle(s, cycle_id)
+    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
+    oriented = cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {}
+    env = Environment(cycle.environment)
+    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in oriented.get("snapshots", {}).items()}
+    analyses: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in outputs(s, cycle_id, ANALYSTS + (AgentType.BULLISH_RESEARCHER, AgentType.BEARISH_RESEARCHER), 0):
+        if row.status == "OK" and row.output is not None:
+            analyses.setdefault(row.symbol, {})[row.agent_type] = row.output
+    plan = previous = None
+    objections: list[Objection] = []
+    if agent in APPROVERS:
+        plan = trader_plan(s, cycle_id, iteration)
+    if agent is AgentType.TRADER and iteration > 1:
+        previous = trader_plan(s, cycle_id, iteration - 1)
+        objections = [o for v in verdicts(s, cycle_id, iteration - 1).values() for o in v.objections]
+    return AgentContext(
+        cycle_id=cycle_id, environment=env, as_of=datetime.fromisoformat(observed["as_of"]), iteration=iteration,
+        symbol=symbol, snapshots=snapshots if symbol is None else {symbol: snapshots[symbol]},
+        analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
+        portfolio=PortfolioView.model_validate(observed["portfolio"]),
+        rules=active_trading_config(s, env).rules(), plan=plan, previous_plan=previous, objections=objections)
+
+
+def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:
+    row = _output_row(s, cycle_id, AgentType.TRADER, PORTFOLIO, iteration)
+    return DecisionPlan.model_validate(row.output) if row is not None and row.status == "OK" else None
+
+
+def verdicts(s: Any, cycle_id: str, iteration: int) -> dict[AgentType, ApprovalVerdict]:
+    """Both approvers' verdicts; an approver that errored or is missing counts as a REJECT."""
+    out = {}
+    for agent in APPROVERS:
+        row = _output_row(s, cycle_id, agent, PORTFOLIO, iteration)
+        if row is not None and row.status == "OK" and row.output is not None:
+            out[agent] = ApprovalVerdict.model_validate(row.output)
+        else:
+            reason = row.error if row is not None else "no verdict recorded"
+            out[agent] = ApprovalVerdict(
+                agent=agent.value, verdict=Verdict.REJECT, summary=f"{agent.value} failed: counts as REJECT",
+                objections=[Objection(code="APPROVER_ERROR", severity=Severity.CRITICAL,
+                                      message=f"{agent.value} produced no valid verdict ({reason})")])
+    return out

@@ -1,0 +1,89 @@
+"""The book: cash, positions, fills applied exactly once, marks and snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cream.agents.port import PortfolioView, PositionView
+from cream.schemas.decisions import Environment
+from cream.storage.models import Book, PortfolioSnapshotRow, PositionRow
+from cream.storage.writes import insert_once
+
+
+def ensure_book(s: Session, book: str, environment: Environment, initial_cash: float) -> Book:
+    row, _ = insert_once(s, Book(id=book, environment=environment.value, initial_cash=Decimal(str(initial_cash)),
+                                 cash=Decimal(str(initial_cash))), book)
+    if row.environment != environment.value:
+        raise ValueError(f"book {book} belongs to {row.environment}, not {environment.value}")
+    return row
+
+
+def positions(s: Session, book: str) -> list[PositionRow]:
+    return list(s.scalars(select(PositionRow).where(PositionRow.book == book).order_by(PositionRow.instrument_id)))
+
+
+def mark(s: Session, book: str, prices: dict[str, float]) -> None:
+    for p in positions(s, book):
+        if p.instrument_id in prices:
+            p.last_price = Decimal(str(prices[p.instrument_id]))
+
+
+def view(s: Session, book: str) -> PortfolioView:
+    cash = float(s.get(Book, book).cash)  # type: ignore[union-attr]
+    pos = {}
+    for p in positions(s, book):
+        price = float(p.last_price if p.last_price is not None else p.avg_entry_price)
+        pos[p.instrument_id] = PositionView(
+            instrument_id=p.instrument_id, quantity=p.quantity, avg_entry_price=float(p.avg_entry_price),
+            multiplier=p.multiplier, market_price=price,
+            stop_loss=float(p.stop_loss) if p.stop_loss is not None else None,
+            take_profit=float(p.take_profit) if p.take_profit is not None else None)
+    values = [v.quantity * v.market_price * v.multiplier for v in pos.values()]
+    return PortfolioView(cash=cash, equity=cash + sum(values), gross_exposure=sum(abs(v) for v in values),
+                         net_exposure=sum(values), positions=pos)
+
+
+def apply_fill(s: Session, book: str, instrument_id: str, side: int, quantity: int, price: Decimal, fee: Decimal,
+               multiplier: int, ts: datetime, stop: Decimal | None = None, target: Decimal | None = None,
+               cycle_id: str | None = None) -> None:
+    """Move cash and the position for one fill. Callers guarantee it runs once per fill."""
+    account = s.get(Book, book)
+    if account is None:
+        raise LookupError(f"no book {book}")
+    account.cash -= side * quantity * price * multiplier + fee
+    pos = s.get(PositionRow, (book, instrument_id))
+    old = pos.quantity if pos else 0
+    new = old + side * quantity
+    if pos is None:
+        pos = PositionRow(book=book, instrument_id=instrument_id, quantity=0, avg_entry_price=price,
+                          multiplier=multiplier, opened_cycle_id=cycle_id, checked_until=ts)
+        s.add(pos)
+    if new == 0:
+        s.delete(pos)
+        return
+    if old == 0 or (old > 0) != (new > 0):  # opened, or flipped through zero
+        pos.avg_entry_price, pos.opened_cycle_id, pos.checked_until = price, cycle_id, ts
+    elif abs(new) > abs(old):  # added to the position
+        pos.avg_entry_price = ((abs(old) * pos.avg_entry_price + quantity * price) / abs(new)).quantize(
+            Decimal("0.000001"))
+    pos.quantity, pos.last_price = new, price
+    if stop is not None and target is not None and abs(new) >= abs(old):
+        pos.stop_loss, pos.take_profit = stop, target
+
+
+def snapshot(s: Session, book: str, cycle_id: str, ts: datetime) -> PortfolioSnapshotRow:
+    v = view(s, book)
+    row = PortfolioSnapshotRow(
+        book=book, cycle_id=cycle_id, ts=ts, cash=Decimal(str(v.cash)), equity=Decimal(str(round(v.equity, 6))),
+        gross_exposure=Decimal(str(round(v.gross_exposure, 6))), net_exposure=Decimal(str(round(v.net_exposure, 6))),
+        positions=[p.model_dump(mode="json") for p in v.positions.values()])
+    existing = s.scalars(select(PortfolioSnapshotRow).where(PortfolioSnapshotRow.book == book,
+                                                            PortfolioSnapshotRow.cycle_id == cycle_id)).first()
+    if existing is not None:
+        return existing
+    s.add(row)
+    return row

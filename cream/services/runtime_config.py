@@ -1,0 +1,94 @@
+"""Runtime configuration from the database: trading_config, agent_configs, universe_configs.
+
+Config moves DRAFT -> TEST -> ACTIVE; only an ACTIVE row is ever used to trade. BACKTEST and PAPER
+get an ACTIVE default on first start; LIVE never does: it needs an explicit promotion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cream.agents.port import TradingRules
+from cream.errors import ConfigurationError
+from cream.schemas.agents import AgentType
+from cream.schemas.decisions import Environment
+from cream.storage.models import AgentConfigRow, TradingConfigRow, UniverseConfigRow
+
+SAMPLE_UNIVERSE = ["ADBE", "COST", "MA", "XLK"]
+# Seeds: a pro model for analysts, researchers and trader; a flash model for the two approvers.
+PRO_MODEL, FLASH_MODEL = "gemini-3-pro-preview", "gemini-3-flash-preview"
+
+
+@dataclass(frozen=True)
+class TradingConfig:
+    """The ACTIVE trading_config of one environment, built once per phase and passed in."""
+
+    id: str
+    environment: str
+    version: int
+    max_consensus_iterations: int
+    conviction_delta_hold: float
+    conviction_delta_action: float
+    min_risk_reward_ratio: float
+    kelly_multiplier: float
+    max_units: float
+    max_notional: float
+    max_pct_equity: float
+    max_gross_notional: float
+    max_net_notional: float
+    max_leverage: float
+    slippage_bps: float
+    commission_per_share: float
+    commission_minimum: float
+    initial_cash: float
+
+    @classmethod
+    def from_row(cls, row: TradingConfigRow) -> TradingConfig:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def rules(self) -> TradingRules:
+        return TradingRules(**{k: getattr(self, k) for k in TradingRules.model_fields})
+
+
+def seed_defaults(session: Session) -> None:
+    """Insert the default rows once (idempotent): nothing for LIVE."""
+    for env in (Environment.BACKTEST, Environment.PAPER):
+        if session.get(TradingConfigRow, f"{env.value.lower()}-v1") is None:
+            session.add(TradingConfigRow(id=f"{env.value.lower()}-v1", environment=env.value, version=1,
+                                         status="ACTIVE"))
+        if session.get(UniverseConfigRow, f"{env.value.lower()}-static") is None:
+            session.add(UniverseConfigRow(id=f"{env.value.lower()}-static", environment=env.value,
+                                          source="static", static_symbols=SAMPLE_UNIVERSE, status="ACTIVE"))
+    for env in Environment:
+        for agent in AgentType:
+            key = f"{env.value.lower()}-{agent.value}"
+            if session.get(AgentConfigRow, key) is None:
+                flash = agent in (AgentType.RISK_MANAGER, AgentType.CRITIC)
+                session.add(AgentConfigRow(id=key, environment=env.value, agent_type=agent.value,
+                                           model=FLASH_MODEL if flash else PRO_MODEL,
+                                           temperature=0.1 if flash else 0.3))
+
+
+def active_trading_config(session: Session, environment: Environment) -> TradingConfig:
+    row = session.scalars(
+        select(TradingConfigRow).where(TradingConfigRow.environment == environment.value,
+                                       TradingConfigRow.status == "ACTIVE")
+    ).first()
+    if row is None:
+        raise ConfigurationError(
+            f"no ACTIVE trading_config for {environment.value}: promote one (DRAFT -> TEST -> ACTIVE) first"
+        )
+    return TradingConfig.from_row(row)
+
+
+def active_universe(session: Session, environment: Environment) -> list[str]:
+    row = session.scalars(
+        select(UniverseConfigRow).where(UniverseConfigRow.environment == environment.value,
+                                        UniverseConfigRow.status == "ACTIVE")
+    ).first()
+    if row is None or not row.static_symbols:
+        raise ConfigurationError(f"no ACTIVE universe_configs row with symbols for {environment.value}")
+    return list(row.static_symbols)

@@ -1,0 +1,218 @@
+"""SQLAlchemy 2 models. Columns follow the seeds' Turso schema; Alembic owns the DDL.
+
+Side effects are keyed on deterministic ids (cycle id, decision id, client_order_id), so every
+write a redelivered task repeats hits a primary or unique key instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cream.storage.types import Money, UtcDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Cycle(Base):
+    __tablename__ = "cycles"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    book: Mapped[str] = mapped_column(String(40), index=True)
+    scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default="RUNNING")  # RUNNING|EXECUTED|NO_TRADE|FAILED
+    reason: Mapped[str | None] = mapped_column(Text)
+    iterations: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Checkpoint(Base):
+    """One row per finished phase (and iteration): where a dead cycle resumes from."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # {cycle}:{phase}:{iteration}
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(20))
+    iteration: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AgentOutput(Base):
+    __tablename__ = "agent_outputs"
+    __table_args__ = (UniqueConstraint("cycle_id", "agent_type", "symbol", "iteration"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    agent_type: Mapped[str] = mapped_column(String(30))
+    symbol: Mapped[str] = mapped_column(String(12))  # "*" for portfolio-level agents
+    iteration: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(8))  # OK | ERROR
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    implementation: Mapped[str] = mapped_column(String(40))  # e.g. "rules-v1"
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(5))
+    size_value: Mapped[float] = mapped_column(Float)
+    size_unit: Mapped[str] = mapped_column(String(10))
+    stop_loss: Mapped[Decimal] = mapped_column(Money)
+    take_profit: Mapped[Decimal] = mapped_column(Money)
+    strategy_family: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[float] = mapped_column(Float)
+    rationale: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # APPROVED | BLOCKED | EXECUTED | NO_ORDER
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OrderRow(Base):
+    """An order intent, written (status PENDING) before anything is sent, then its lifecycle."""
+
+    __tablename__ = "orders"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # client_order_id
+    book: Mapped[str] = mapped_column(String(40), index=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.id"))
+    broker_order_id: Mapped[str | None] = mapped_column(String(64))
+    instrument_id: Mapped[str] = mapped_column(String(200))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(Integer)
+    order_type: Mapped[str] = mapped_column(String(12))
+    purpose: Mapped[str] = mapped_column(String(12))
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    avg_fill_price: Mapped[Decimal | None] = mapped_column(Money)
+    fees: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    error: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # {client_order_id}:{n}
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Money)
+    fee: Mapped[Decimal] = mapped_column(Money)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Book(Base):
+    """A portfolio: the cash side of one account (PAPER/LIVE) or one backtest run."""
+
+    __tablename__ = "books"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    initial_cash: Mapped[Decimal] = mapped_column(Money)
+    cash: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PositionRow(Base):
+    __tablename__ = "positions"
+    book: Mapped[str] = mapped_column(ForeignKey("books.id"), primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)  # signed
+    avg_entry_price: Mapped[Decimal] = mapped_column(Money)
+    multiplier: Mapped[int] = mapped_column(Integer, default=1)
+    stop_loss: Mapped[Decimal | None] = mapped_column(Money)
+    take_profit: Mapped[Decimal | None] = mapped_column(Money)
+    opened_cycle_id: Mapped[str | None] = mapped_column(String(80))
+    last_price: Mapped[Decimal | None] = mapped_column(Money)
+    # The simulated broker has checked the bracket (stop / target) against bars up to here.
+    checked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PortfolioSnapshotRow(Base):
+    __tablename__ = "portfolio_snapshots"
+    __table_args__ = (UniqueConstraint("book", "cycle_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    book: Mapped[str] = mapped_column(ForeignKey("books.id"), index=True)
+    cycle_id: Mapped[str] = mapped_column(String(80))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    cash: Mapped[Decimal] = mapped_column(Money)
+    equity: Mapped[Decimal] = mapped_column(Money)
+    gross_exposure: Mapped[Decimal] = mapped_column(Money)
+    net_exposure: Mapped[Decimal] = mapped_column(Money)
+    positions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class TradingConfigRow(Base):
+    """Versioned runtime config; promotion DRAFT -> TEST -> ACTIVE (one ACTIVE per environment)."""
+
+    __tablename__ = "trading_config"
+    __table_args__ = (UniqueConstraint("environment", "version"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer)
+    max_consensus_iterations: Mapped[int] = mapped_column(Integer, default=3)
+    conviction_delta_hold: Mapped[float] = mapped_column(Float, default=0.2)
+    conviction_delta_action: Mapped[float] = mapped_column(Float, default=0.3)
+    min_risk_reward_ratio: Mapped[float] = mapped_column(Float, default=1.5)
+    kelly_multiplier: Mapped[float] = mapped_column(Float, default=0.5)
+    max_units: Mapped[float] = mapped_column(Float, default=1000)
+    max_notional: Mapped[float] = mapped_column(Float, default=50_000)
+    max_pct_equity: Mapped[float] = mapped_column(Float, default=0.10)
+    max_gross_notional: Mapped[float] = mapped_column(Float, default=500_000)
+    max_net_notional: Mapped[float] = mapped_column(Float, default=250_000)
+    max_leverage: Mapped[float] = mapped_column(Float, default=2.0)
+    slippage_bps: Mapped[float] = mapped_column(Float, default=2.0)
+    commission_per_share: Mapped[float] = mapped_column(Float, default=0.005)
+    commission_minimum: Mapped[float] = mapped_column(Float, default=1.0)
+    initial_cash: Mapped[float] = mapped_column(Float, default=100_000)
+    status: Mapped[str] = mapped_column(String(10), default="DRAFT")  # DRAFT|TEST|ACTIVE|ARCHIVED
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AgentConfigRow(Base):
+    __tablename__ = "agent_configs"
+    __table_args__ = (UniqueConstraint("environment", "agent_type"),)
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    agent_type: Mapped[str] = mapped_column(String(30))
+    model: Mapped[str] = mapped_column(String(60))
+    temperature: Mapped[float] = mapped_column(Float)
+    system_prompt_override: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UniverseConfigRow(Base):
+    __tablename__ = "universe_configs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(10))  # static | index | screener
+    static_symbols: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="DRAFT")
+
+
+class BacktestRow(Base):
+    __tablename__ = "backtests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # also its book id
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(10))  # RUNNING | DONE | FAILED
+    cycles_total: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

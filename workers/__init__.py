@@ -1,0 +1,1 @@
+"""The Celery app, its queues and routing, and the worker lifecycle."""

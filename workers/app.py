@@ -1,0 +1,70 @@
+"""The Celery app of the Cream fleet.
+
+Queues: ``cycles`` (orchestration), ``agents`` (agent calls), ``data`` (market data, features),
+``execution`` (engine + broker). Every setting below that matters for money is deliberate.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+import beat_schedule
+from cream import embedded_redis
+from cream.config import get_settings
+
+QUEUES = ("cycles", "agents", "data", "execution")
+
+# Time limits per queue (soft, hard) in seconds. Agents allow for an LLM call with tool use;
+# orchestration steps only touch the database.
+TIME_LIMITS = {"cycles": (30, 60), "agents": (240, 300), "data": (120, 180), "execution": (90, 120)}
+MAX_RETRY_COUNTDOWN = 60
+
+
+def _broker_url() -> str:
+    settings = get_settings()
+    url = settings.broker_url or embedded_redis.running_url(settings.data_dir)
+    # No embedded Redis up and no URL given: point at nothing that could be someone else's Redis.
+    return url or "redis://127.0.0.1:1/0"
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    broker = _broker_url()
+    app = Celery("cream", broker=broker, backend=settings.result_backend or broker)
+    app.conf.update(
+        # JSON only, in both directions: a pickle payload is refused, never executed.
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        result_accept_content=["json"], event_serializer="json",
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
+        task_routes={f"{q}.*": {"queue": q, "routing_key": q} for q in QUEUES},
+        task_default_queue="cycles", task_create_missing_queues=False,
+        # A task is acknowledged only after it ran; if the process running it dies, the message goes
+        # back to the queue (reject_on_worker_lost) instead of being silently lost.
+        task_acks_late=True, task_reject_on_worker_lost=True,
+        # Prefetch 1 on every worker (and so on `execution`): a worker holds one message per slot, so
+        # nothing waits reserved behind a long task and a dead worker strands at most what it ran.
+        worker_prefetch_multiplier=1,
+        # Redis redelivers a reserved-but-unacked message after visibility_timeout. It must exceed the
+        # longest hard time limit (300 s) plus the longest retry countdown (60 s) plus queue wait, or a
+        # task still running would be delivered a second time. 900 s by default; tests shorten it.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        # Results are only read by chord joins, within a cycle; a day is plenty, then Redis frees them.
+        result_expires=24 * 3600, result_extended=False,
+        task_soft_time_limit=TIME_LIMITS["cycles"][0], task_time_limit=TIME_LIMITS["cycles"][1],
+        # Events for Flower.
+        worker_send_task_events=True, task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        # External systems may publish a plain JSON trigger to `cycles` (see cream.schemas.trigger).
+        worker_consumer="workers.triggers:TriggerConsumer",
+        timezone="America/New_York", enable_utc=True,
+        beat_schedule=beat_schedule.BEAT_SCHEDULE,
+        imports=("tasks.cycle", "tasks.data", "tasks.agents", "tasks.execution"),
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = make_app()
+
+import workers.lifecycle  # noqa: E402,F401  (signal handlers)
