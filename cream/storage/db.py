@@ -87,7 +87,9 @@ def _alembic_config(url: str) -> AlembicConfig:
 
 def migrate(url: str | None = None) -> None:
     """Bring the schema to the newest migration (idempotent)."""
-    command.upgrade(_alembic_config(url or current_url()), "head")
+    url = url or current_url()
+    engine_for(url)  # creates the SQLite file's directory
+    command.upgrade(_alembic_config(url), "head")
 
 
 def assert_migrated(url: str | None = None) -> None:

@@ -1,0 +1,255 @@
+"""`cream`: run a cycle, a backtest, the fleet; show status; write the JSON schemas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cream import embedded_redis, market_calendar
+from cream.config import Settings, get_settings
+from cream.errors import CreamError
+from cream.fleet import QUEUES, LocalFleet
+
+
+def _prepare(settings: Settings) -> None:
+    from cream.runtime import require_backtest
+    from cream.services.runtime_config import seed_defaults
+    from cream.storage import db
+
+    require_backtest(settings.env)
+    db.migrate()
+    with db.session_scope() as s:
+        seed_defaults(s)
+
+
+def _fleet_up(url: str) -> bool:
+    from workers.app import make_app
+
+    app = make_app()
+    app.conf.broker_url = url
+    up = {next(iter(r)).split("-", 1)[0] for r in (app.control.ping(timeout=1.0) or [])}
+    app.close()
+    return set(QUEUES) <= up
+
+
+@contextmanager
+def _fleet(settings: Settings) -> Iterator[str]:
+    """A running fleet's broker URL: the one already up, or a private one for this command."""
+    url = settings.broker_url or embedded_redis.running_url(settings.data_dir)
+    if url and _fleet_up(url):
+        yield url
+        return
+    print("starting the local fleet (embedded Redis, one worker per queue)…", file=sys.stderr)
+    with LocalFleet(settings) as fleet:
+        yield fleet.broker_url
+
+
+def _symbols(text: str | None) -> list[str] | None:
+    return [s.strip().upper() for s in text.split(",") if s.strip()] if text else None
+
+
+def cmd_cycle(args: argparse.Namespace) -> int:
+    from cream.runner import CycleRunner
+    from cream.runtime import market_data
+    from cream.schemas.trigger import CycleTrigger
+    from cream.services.reports import cycle_report
+    from cream.storage.db import session_scope
+
+    settings = get_settings()
+    _prepare(settings)
+    at = datetime.fromisoformat(args.at) if args.at else market_data().latest()
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    hour = market_calendar.last_cycle_time(at)
+    if hour is None:
+        raise CreamError(f"no session cycle hour at or before {at.isoformat()}")
+    trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=args.book or settings.book,
+                           symbols=_symbols(args.symbols), source="cli")
+    with _fleet(settings) as url:
+        runner = CycleRunner(url)
+        cycle_id, fresh = runner.run(trigger, timeout=args.timeout)
+        runner.close()
+    with session_scope() as s:
+        report = cycle_report(s, cycle_id)
+    report["already_ran"] = not fresh
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_cycle(report)
+    return 0 if report["status"] != "FAILED" else 1
+
+
+def _print_cycle(r: dict[str, Any]) -> None:
+    print(f"cycle {r['cycle_id']}  {r['status']}" + (f"  ({r['reason']})" if r["reason"] else ""))
+    if r["already_ran"]:
+        print("  this hour had already run: showing its recorded outcome (a cycle runs once per hour)")
+    plan = r["plan"]
+    print("plan:" if plan else f"plan: none ({r.get('plan_error') or 'no plan'})")
+    for d in (plan or {}).get("decisions", []):
+        inst = d["instrument"].get("symbol") or d["instrument"].get("occ_symbol") or "multi-leg"
+        rl = d["risk_levels"]
+        print(f"  {d['action']:<8} {inst:<6} {d['direction']:<5} {d['size']['quantity']:>6} {d['size']['unit']:<9}"
+              f" stop {rl['stop_loss_level']:.2f}  target {rl['take_profit_level']:.2f}  conf {d['confidence']:.2f}")
+    if plan and plan.get("portfolio_notes"):
+        print(f"  notes: {plan['portfolio_notes']}")
+    print("approvals:")
+    for a in r["approvals"]:
+        print(f"  iteration {a['iteration']}  {a['agent']:<12} {a['verdict']:<7} {a['summary']}")
+    print("orders:" if r["orders"] else "orders: none")
+    for o in r["orders"]:
+        fill = f" @ {o['avg_fill_price']:.4f} fee {o['fees']:.2f}" if o["avg_fill_price"] else ""
+        print(f"  {o['side']:<4} {o['quantity']:>6} {o['instrument']:<6} {o['purpose']:<11} {o['status']}{fill}"
+              f"  [{o['client_order_id']}]")
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.t0, self.on = label, time.monotonic(), sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.on:
+            return
+        rate = done / max(1e-9, time.monotonic() - self.t0)
+        bar = "#" * int(30 * done / total)
+        eta = (total - done) / rate if rate else 0
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {done}/{total}  {rate:.1f}/s  eta {eta:.0f}s ")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from cream.runner import CycleRunner
+    from cream.runtime import market_data
+    from cream.services.backtest import run_backtest
+
+    settings = get_settings()
+    _prepare(settings)
+    symbols = _symbols(args.symbols) or []
+    unknown = [s for s in symbols if s not in market_data().symbols()]
+    if unknown:
+        raise CreamError(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(market_data().symbols())}")
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    if end < start:
+        raise CreamError("--end is before --start")
+    with _fleet(settings) as url:
+        runner = CycleRunner(url)
+        metrics = run_backtest(runner, market_data(), symbols, start, end, Progress("backtest"))
+        runner.close()
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        sharpe = "n/a" if metrics["sharpe"] is None else f"{metrics['sharpe']:.2f}"
+        print(f"backtest {metrics['backtest_id']}  {', '.join(symbols)}  {metrics['start'][:10]} → {metrics['end'][:10]}")
+        print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
+                                                        if metrics["failed_cycles"] else ""))
+        print(f"  trades        {metrics['trades']}")
+        print(f"  total return  {metrics['total_return']:+.2%}")
+        print(f"  max drawdown  {metrics['max_drawdown']:.2%}")
+        print(f"  sharpe        {sharpe}")
+    return 0
+
+
+def cmd_fleet(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _prepare(settings)
+    with LocalFleet(settings, beat=not args.no_beat) as fleet:
+        print(f"fleet up: broker {fleet.broker_url}, workers {', '.join(QUEUES)}"
+              f"{', beat' if not args.no_beat else ''}; logs in {fleet.logs}. Ctrl-C stops it.")
+        try:
+            while all(p.poll() is None for p in fleet.procs.values()):
+                time.sleep(1)
+            print("a fleet process exited; stopping", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("stopping…", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from cream.services.reports import recent_cycles
+    from cream.storage import db
+
+    db.migrate()
+    with db.session_scope() as s:
+        rows = recent_cycles(s, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no cycles yet: try `cream cycle`")
+    for r in rows:
+        print(f"{r['cycle_id']:<40} {r['status']:<9} it {r['iterations']}  {','.join(r['symbols'])}"
+              + (f"  {r['reason'][:80]}" if r["reason"] else ""))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from cream.schemas.export import write_schemas
+
+    for path in write_schemas(Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from cream.storage import db
+
+    db.migrate()
+    print(f"database at the newest schema: {db.current_url().split('@')[-1]}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cream", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("cycle", help="run one trading cycle now and print plan, approvals and orders")
+    c.add_argument("--symbols", help="comma-separated symbols (default: the ACTIVE universe)")
+    c.add_argument("--at", help="the hour to run, ISO-8601 (BACKTEST default: the newest hour in the data)")
+    c.add_argument("--book", help="portfolio to trade (default: CREAM_BOOK or 'default')")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--timeout", type=float, default=600.0)
+    c.set_defaults(fn=cmd_cycle)
+    b = sub.add_parser("backtest", help="replay hourly cycles over stored history")
+    b.add_argument("--symbols", required=True)
+    b.add_argument("--start", required=True, help="YYYY-MM-DD")
+    b.add_argument("--end", required=True, help="YYYY-MM-DD")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(fn=cmd_backtest)
+    f = sub.add_parser("fleet", help="run the local fleet in the foreground (Redis, workers, beat)")
+    f.add_argument("--no-beat", action="store_true", help="do not run the hourly schedule")
+    f.set_defaults(fn=cmd_fleet)
+    st = sub.add_parser("status", help="recent cycles")
+    st.add_argument("--limit", type=int, default=20)
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(fn=cmd_status)
+    sc = sub.add_parser("schema", help="write the JSON Schema of every message")
+    sc.add_argument("--out", default="schemas")
+    sc.set_defaults(fn=cmd_schema)
+    d = sub.add_parser("db", help="database maintenance")
+    d.add_argument("action", choices=["upgrade"])
+    d.set_defaults(fn=cmd_db)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.fn(args))
+    except CreamError as exc:
+        print(f"cream: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

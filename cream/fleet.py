@@ -1,0 +1,99 @@
+"""The local fleet: embedded Redis (unless a broker URL is configured), one Celery worker per queue,
+optionally beat. Used by `cream fleet` in the foreground and by `cream cycle` / `cream backtest`,
+which reuse a running fleet or start a private one for the duration of the command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from cream import embedded_redis
+from cream.config import Settings
+
+QUEUES = ("cycles", "agents", "data", "execution")
+CONCURRENCY = {"cycles": 1, "agents": 2, "data": 1, "execution": 1}
+
+
+class FleetError(RuntimeError):
+    """The fleet could not start: the message says which part and where its log is."""
+
+
+class LocalFleet:
+    def __init__(self, settings: Settings, beat: bool = False, queues: tuple[str, ...] = QUEUES) -> None:
+        self.settings, self.beat, self.queues = settings, beat, queues
+        self.logs = settings.data_dir / "logs"
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.broker_url = ""
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(CREAM_BROKER_URL=self.broker_url, CREAM_DATA_DIR=str(self.settings.data_dir),
+                   CREAM_ENV=self.settings.env.value)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        return env
+
+    def __enter__(self) -> LocalFleet:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        url = self.settings.broker_url or embedded_redis.running_url(self.settings.data_dir)
+        if url is None:
+            url, self.redis = embedded_redis.start(self.settings.data_dir)
+        self.broker_url = url
+        try:
+            for q in self.queues:
+                self.procs[q] = self._spawn(q, ["worker", "-Q", q, "-n", f"{q}-{os.getpid()}@%h",
+                                                "--pool", "prefork", "--concurrency", str(CONCURRENCY[q]),
+                                                "--loglevel", self.settings.log_level, "--without-gossip",
+                                                "--without-mingle"])
+            if self.beat:
+                self.procs["beat"] = self._spawn("beat", ["beat", "--loglevel", self.settings.log_level,
+                                                          "-s", str(self.settings.data_dir / "beat-schedule")])
+            self.wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], env=self.env(),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Block until a worker of every queue answers a ping."""
+        from workers.app import make_app
+
+        app = make_app()
+        app.conf.broker_url = app.conf.result_backend = self.broker_url
+        deadline, missing = time.monotonic() + timeout, set(self.queues)
+        while missing:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise FleetError(f"{name} worker exited with {proc.returncode}; see {self.logs / (name + '.log')}")
+            replies = app.control.ping(timeout=0.5) or []
+            up = {next(iter(r)).split("-", 1)[0] for r in replies}
+            missing -= up
+            if missing and time.monotonic() > deadline:
+                raise FleetError(f"workers for {sorted(missing)} did not answer within {timeout:.0f}s; "
+                                 f"see {self.logs}")
+        app.close()
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.redis is not None:
+            embedded_redis.stop(self.redis, self.settings.data_dir)

@@ -1,0 +1,57 @@
+"""What a user sees of a cycle or a backtest: built from the database, never from task results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cream.schemas.agents import APPROVERS, AgentType
+from cream.services import cycles
+from cream.services.decide import PORTFOLIO, outputs
+from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
+from engine.metrics import max_drawdown_nb, returns_nb, sharpe_nb
+
+
+def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
+    cycle = cycles.get_cycle(s, cycle_id)
+    plans = {r.iteration: r for r in outputs(s, cycle_id, (AgentType.TRADER,)) if r.symbol == PORTFOLIO}
+    last = plans[max(plans)] if plans else None
+    approvals = [{"iteration": r.iteration, "agent": r.agent_type,
+                  "verdict": (r.output or {}).get("verdict", "REJECT") if r.status == "OK" else "ERROR",
+                  "summary": (r.output or {}).get("summary") if r.status == "OK" else r.error,
+                  "objections": (r.output or {}).get("objections", [])}
+                 for r in outputs(s, cycle_id, APPROVERS)]
+    orders = [{"client_order_id": o.id, "instrument": o.instrument_id, "side": o.side, "quantity": o.quantity,
+               "purpose": o.purpose, "status": o.status, "filled_quantity": o.filled_quantity,
+               "avg_fill_price": float(o.avg_fill_price) if o.avg_fill_price is not None else None,
+               "fees": float(o.fees), "error": o.error}
+              for o in s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id).order_by(OrderRow.id))]
+    return {"cycle_id": cycle.id, "status": cycle.status, "reason": cycle.reason,
+            "environment": cycle.environment, "scheduled_for": cycle.scheduled_for.isoformat(),
+            "symbols": cycle.symbols, "iterations": cycle.iterations,
+            "plan": last.output if last is not None and last.status == "OK" else None,
+            "plan_error": last.error if last is not None and last.status != "OK" else None,
+            "approvals": approvals, "orders": orders}
+
+
+def recent_cycles(s: Session, limit: int = 20) -> list[dict[str, Any]]:
+    rows = s.scalars(select(Cycle).order_by(Cycle.started_at.desc()).limit(limit))
+    return [{"cycle_id": c.id, "status": c.status, "scheduled_for": c.scheduled_for.isoformat(),
+             "iterations": c.iterations, "symbols": c.symbols, "reason": c.reason} for c in rows]
+
+
+def backtest_metrics(s: Session, book: str, initial_cash: float, periods_per_year: float) -> dict[str, Any]:
+    """Return, drawdown and Sharpe of the book's per-cycle equity curve (initial cash first)."""
+    equity = np.array([initial_cash] + [float(e) for e in s.scalars(
+        select(PortfolioSnapshotRow.equity).where(PortfolioSnapshotRow.book == book)
+        .order_by(PortfolioSnapshotRow.ts))], dtype=np.float64)
+    trades = s.scalar(select(func.count()).select_from(OrderRow).where(
+        OrderRow.book == book, OrderRow.filled_quantity > 0)) or 0
+    sharpe = float(sharpe_nb(returns_nb(equity), periods_per_year, 0.0)) if len(equity) > 2 else float("nan")
+    return {"cycles": int(len(equity) - 1), "trades": int(trades),
+            "total_return": float(equity[-1] / equity[0] - 1.0),
+            "max_drawdown": float(max_drawdown_nb(equity)),
+            "sharpe": None if np.isnan(sharpe) else sharpe, "final_equity": float(equity[-1])}
