@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
     # countdown (see workers/app.py); tests shorten it to prove redelivery inside their window.
     visibility_timeout: int = Field(default=900, ge=5)
+    # How often a worker sweeps for messages a dead worker held past the visibility timeout.
+    restore_interval: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
     @field_validator("data_dir")

@@ -24,8 +24,9 @@ class FleetError(RuntimeError):
 
 
 class LocalFleet:
-    def __init__(self, settings: Settings, beat: bool = False, queues: tuple[str, ...] = QUEUES) -> None:
-        self.settings, self.beat, self.queues = settings, beat, queues
+    def __init__(self, settings: Settings, beat: bool = False, queues: tuple[str, ...] = QUEUES,
+                 worker_args: tuple[str, ...] = ()) -> None:
+        self.settings, self.beat, self.queues, self.worker_args = settings, beat, queues, worker_args
         self.logs = settings.data_dir / "logs"
         self.redis: subprocess.Popen[bytes] | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -50,7 +51,7 @@ class LocalFleet:
                 self.procs[q] = self._spawn(q, ["worker", "-Q", q, "-n", f"{q}-{os.getpid()}@%h",
                                                 "--pool", "prefork", "--concurrency", str(CONCURRENCY[q]),
                                                 "--loglevel", self.settings.log_level, "--without-gossip",
-                                                "--without-mingle"])
+                                                "--without-mingle", *self.worker_args])
             if self.beat:
                 self.procs["beat"] = self._spawn("beat", ["beat", "--loglevel", self.settings.log_level,
                                                           "-s", str(self.settings.data_dir / "beat-schedule")])

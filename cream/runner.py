@@ -35,7 +35,7 @@ class CycleRunner:
     def wait(self, cycle_id: str, timeout: float = 600.0, poll: float = 0.01) -> CycleStatus:
         deadline = time.monotonic() + timeout
         while True:
-            with session_scope() as s:
+            with session_scope(readonly=True) as s:
                 status = CycleStatus(cycles.get_cycle(s, cycle_id).status)
             if status in TERMINAL:
                 return status

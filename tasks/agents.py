@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from cream import runtime
 from cream.schemas.agents import AgentType
-from cream.schemas.decisions import Environment
 from cream.services import cycles, decide
 from cream.services.cycles import Phase
 from cream.storage.db import session_scope
@@ -13,9 +12,7 @@ from tasks.base import cream_task, ensure_running
 
 
 def _run(agent: AgentType, cycle_id: str, symbol: str | None, iteration: int) -> dict[str, str]:
-    ensure_running(cycle_id)
-    with session_scope() as s:
-        env = Environment(cycles.get_cycle(s, cycle_id).environment)
+    env = ensure_running(cycle_id)
     status = decide.run_agent(cycle_id, agent, runtime.agents(env), symbol=symbol, iteration=iteration)
     return {"agent": agent.value, "symbol": symbol or decide.PORTFOLIO, "status": status}
 

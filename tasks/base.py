@@ -10,6 +10,7 @@ from celery.exceptions import Ignore
 from sqlalchemy.exc import OperationalError
 
 from cream.errors import TransientError
+from cream.schemas.decisions import Environment
 from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
@@ -38,13 +39,15 @@ def cream_task(name: str, *, keep_result: bool = False) -> Callable[[F], F]:
     return wrap
 
 
-def ensure_running(cycle_id: str) -> None:
-    """Stop this branch of the canvas if the cycle already ended (a late duplicate delivery)."""
-    with session_scope() as s:
-        status = cycles.get_cycle(s, cycle_id).status
+def ensure_running(cycle_id: str) -> Environment:
+    """The cycle's environment; stops this branch of the canvas if the cycle already ended."""
+    with session_scope(readonly=True) as s:
+        cycle = cycles.get_cycle(s, cycle_id)
+        status, env = cycle.status, Environment(cycle.environment)
     if CycleStatus(status) in TERMINAL:
         log.info("cycle %s already %s: nothing to do", cycle_id, status)
         raise Ignore()
+    return env
 
 
 def halt(cycle_id: str, exc: BaseException) -> None:

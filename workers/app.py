@@ -48,7 +48,11 @@ def make_app() -> Celery:
         # Redis redelivers a reserved-but-unacked message after visibility_timeout. It must exceed the
         # longest hard time limit (300 s) plus the longest retry countdown (60 s) plus queue wait, or a
         # task still running would be delivered a second time. 900 s by default; tests shorten it.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        # The sweep that puts such messages back runs every restore_interval seconds (kombu's default
+        # would be 100 s); tests shorten both to prove redelivery inside their window.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout,
+                                  "unacked_restore_interval": settings.restore_interval,
+                                  "unacked_restore_throttle": 1},
         # Results are only read by chord joins, within a cycle; a day is plenty, then Redis frees them.
         result_expires=24 * 3600, result_extended=False,
         task_soft_time_limit=TIME_LIMITS["cycles"][0], task_time_limit=TIME_LIMITS["cycles"][1],

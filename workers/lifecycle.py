@@ -32,9 +32,18 @@ def warm_engine() -> None:
     """Compile (or load from numba's cache) the kernels a cycle uses, before the first task."""
     import numpy as np
 
+    for writable in (True, False):  # market data arrays are read-only: numba types them separately
+        x = np.linspace(100.0, 120.0, 300)
+        x.setflags(write=writable)
+        _warm(x)
+    log.info("engine warm")
+
+
+def _warm(x: Any) -> None:
+    import numpy as np
+
     from engine import constraints, fills, indicators, regime, sizing
 
-    x = np.linspace(100.0, 120.0, 300)
     indicators.rsi_nb(x, 14), indicators.sma_nb(x, 20), indicators.ema_nb(x, 12), indicators.atr_nb(x, x, x, 14)
     indicators.bollinger_nb(x, 20, 2.0), indicators.stochastic_nb(x, x, x, 14, 3), indicators.volume_sma_nb(x, 20)
     indicators.zscore_last_nb(x, 100), indicators.percentile_rank_last_nb(x, 100)
@@ -45,4 +54,3 @@ def warm_engine() -> None:
     one = np.ones(1)
     constraints.check_plan(np.ones(1, np.int64), one, one * 100, one, one * 90, one * 120, np.ones(1, np.bool_),
                            np.zeros(1), np.zeros(0), 1e5, constraints.default_limits())
-    log.info("engine warm")

@@ -57,7 +57,7 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
               iteration: int = 0) -> str:
     """Run ``agent`` once for this cycle (and symbol, iteration); return "OK" or "ERROR"."""
     key_symbol = symbol or PORTFOLIO
-    with session_scope() as s:
+    with session_scope(readonly=True) as s:
         done = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if done is not None:
             return done.status
@@ -119,7 +119,8 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
     oriented = cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {}
     env = Environment(cycle.environment)
-    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in oriented.get("snapshots", {}).items()}
+    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in oriented.get("snapshots", {}).items()
+                 if symbol is None or k == symbol}
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     for row in outputs(s, cycle_id, ANALYSTS + (AgentType.BULLISH_RESEARCHER, AgentType.BEARISH_RESEARCHER), 0):
         if row.status == "OK" and row.output is not None:
@@ -133,7 +134,7 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
         objections = [o for v in verdicts(s, cycle_id, iteration - 1).values() for o in v.objections]
     return AgentContext(
         cycle_id=cycle_id, environment=env, as_of=datetime.fromisoformat(observed["as_of"]), iteration=iteration,
-        symbol=symbol, snapshots=snapshots if symbol is None else {symbol: snapshots[symbol]},
+        symbol=symbol, snapshots=snapshots,
         analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
         portfolio=PortfolioView.model_validate(observed["portfolio"]),
         rules=active_trading_config(s, env).rules(), plan=plan, previous_plan=previous, objections=objections)

@@ -43,6 +43,11 @@ def engine_for(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # Readers take no lock in WAL mode; writers take the write lock up front (see _sqlite_pragmas).
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cream_readonly") else "BEGIN IMMEDIATE")
+
+
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -50,7 +55,7 @@ def _create_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
@@ -59,15 +64,20 @@ def current_url() -> str:
     return get_settings().resolved_database_url
 
 
-@lru_cache(maxsize=4)
-def _sessions(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+@lru_cache(maxsize=8)
+def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
+    engine = engine_for(url)
+    return sessionmaker(engine.execution_options(cream_readonly=True) if readonly else engine,
+                        expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any exception."""
-    session = _sessions(url or current_url())()
+def session_scope(url: str | None = None, readonly: bool = False) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on any exception.
+
+    ``readonly`` sessions must not write: on SQLite they take no lock, so they never wait on writers.
+    """
+    session = _sessions(url or current_url(), readonly)()
     try:
         yield session
         session.commit()

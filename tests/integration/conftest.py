@@ -1,0 +1,83 @@
+"""Integration fixtures: a real redis-server, real PostgreSQL, and real Celery worker processes.
+
+Every integration test runs once on SQLite and once on PostgreSQL (the `backend` parameter).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from cream.config import Settings, get_settings
+from cream.fleet import LocalFleet
+from cream.runner import CycleRunner
+from tests.integration.servers import postgres_server, redis_server
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment of one backend: its own database, data dir and Redis database number."""
+    data_dir = tmp_path_factory.mktemp(f"cream-{request.param}")
+    db_url = f"sqlite:///{data_dir / 'cream.db'}" if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_url")
+    broker = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + ("/1" if request.param == "sqlite" else "/2")
+    env = {"CREAM_DATA_DIR": str(data_dir), "CREAM_DATABASE_URL": db_url, "CREAM_BROKER_URL": broker,
+           "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1",
+           "CREAM_ENV": "BACKTEST"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    from cream.services.runtime_config import seed_defaults
+    from cream.storage import db
+
+    db.migrate()
+    with db.session_scope() as s:
+        seed_defaults(s)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    get_settings.cache_clear()
+
+
+class Fleet:
+    def __init__(self, fleet: LocalFleet, env: dict[str, str]) -> None:
+        self.local, self.env = fleet, env
+        self.data_dir = Path(env["CREAM_DATA_DIR"])
+        self.runner = CycleRunner(env["CREAM_BROKER_URL"])
+
+    def log(self, queue: str) -> str:
+        return (self.local.logs / f"{queue}.log").read_text(errors="replace")
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.env["CREAM_BROKER_URL"])
+
+
+@pytest.fixture(scope="session")
+def fleet(backend: dict[str, str]) -> Iterator[Fleet]:
+    """One real worker process per queue (prefork pools), with the test pause hook loaded."""
+    redis.Redis.from_url(backend["CREAM_BROKER_URL"]).flushdb()
+    with LocalFleet(Settings(), worker_args=("--include", "tests.integration.slow_tasks")) as local:
+        f = Fleet(local, backend)
+        yield f
+        f.runner.close()
