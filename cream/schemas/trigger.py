@@ -13,6 +13,7 @@ the worker logs why and drops it.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -22,6 +23,7 @@ from cream.schemas.decisions import Environment
 from cream.schemas.instruments import Frozen
 
 TRIGGER_KIND = "cream.cycle.trigger"
+_TICKER = re.compile(r"[A-Z][A-Z0-9.]{0,9}")
 
 
 class CycleTrigger(Frozen):
@@ -45,10 +47,10 @@ class CycleTrigger(Frozen):
     def _tickers(cls, v: list[str] | None) -> list[str] | None:
         if v is None:
             return None
-        out = []
+        out: list[str] = []
         for s in v:
             s = s.strip().upper()
-            if not s or not s[0].isalpha() or not all(c.isalnum() or c == "." for c in s) or len(s) > 10:
+            if not _TICKER.fullmatch(s):
                 raise ValueError(f"{s!r} is not a ticker")
             if s not in out:
                 out.append(s)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Everything the tests need, then the tests: redis-server and PostgreSQL (Debian packages) if missing,
+# the project with its test extras in .venv, then pytest. Integration tests start their own servers
+# and workers on loopback ports; nothing needs to be running beforehand.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ "${#need[@]}" -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The Debian packages start their own services on some systems; the tests do not use them.
+bash "$ROOT/scripts/setup.sh" test
+VENV="${CREAM_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+# pytest exits 5 when no test ran: that is a failure here, like any failing test.
+exec "$VENV/bin/python" -m pytest "$@"
