@@ -88,6 +88,9 @@ def build_snapshot(symbol: str, as_of: datetime, hourly: Bars, daily: Bars) -> F
     """The feature snapshot at ``as_of``; the bars must all have closed by then (no look-ahead)."""
     if len(hourly) == 0:
         raise ValueError(f"no hourly bars for {symbol} before {as_of}")
+    cutoff = int(as_of.timestamp())
+    if int(hourly.end[-1]) > cutoff or (len(daily) and int(daily.end[-1]) > cutoff):
+        raise ValueError(f"bars of {symbol} end after {as_of.isoformat()}: that would be look-ahead")
     return FeatureSnapshot(
         symbol=symbol, as_of=as_of, price=float(hourly.close[-1]),
         candles_by_timeframe={Timeframe.H1: _candles(symbol, Timeframe.H1, hourly),

@@ -11,7 +11,7 @@ import numpy as np
 
 from cream.agents.port import PortfolioView, TradingRules
 from cream.schemas.agents import Objection, Severity
-from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction
+from cream.schemas.decisions import ORDER_ACTIONS, Action, Decision, DecisionPlan, Direction
 from engine import constraints as ec
 
 
@@ -59,6 +59,11 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: dict[str, f
         Objection(code="UNKNOWN_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
                   instrument_id=d.instrument_id, message=f"no market price for {d.instrument.underlying}")
         for i, d in enumerate(plan.decisions) if d.instrument.underlying not in prices
+    ] + [
+        # Options need premiums and Greeks to be checked; until the engine prices them, they fail closed.
+        Objection(code="UNPRICED_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
+                  instrument_id=d.instrument_id, message=f"{d.instrument.type} positions cannot be risk-checked yet")
+        for i, d in enumerate(plan.decisions) if d.instrument.type != "EQUITY" and d.action in ORDER_ACTIONS
     ]
     if unknown:
         return RiskReport(False, len(plan.orders_requested), unknown)

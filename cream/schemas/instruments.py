@@ -62,7 +62,10 @@ class OccSymbol(Frozen):
         if not m:
             raise ValueError(f"{text!r} is not an OCC option symbol (e.g. AAPL240802C00100000)")
         root, ymd, right, strike = m.groups()
-        expiration = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
+        try:
+            expiration = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not an OCC option symbol: bad expiry {ymd} ({exc})") from None
         return cls(
             root=root,
             expiration=expiration,

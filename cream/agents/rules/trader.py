@@ -71,7 +71,9 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
         return None, f"{symbol}: no trade, {edge} ({why})"
     direction = Direction.LONG if delta > 0 else Direction.SHORT
     stop = tech.invalidation_long if direction is Direction.LONG else tech.invalidation_short
-    risk = abs(price - stop)
+    risk = (price - stop) if direction is Direction.LONG else (stop - price)
+    if risk <= 0:
+        return None, f"{symbol}: no trade, the invalidation level {stop:.2f} is not beyond the price {price:.2f}"
     reward_risk = max(2.0, rules.min_risk_reward_ratio + 0.5)
     target = price + reward_risk * risk if direction is Direction.LONG else price - reward_risk * risk
     if target <= 0:
@@ -99,10 +101,18 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
 
 
 def _levels(pos: PositionView, tech: TechnicalAnalysisOutput) -> RiskLevels:
-    long_ = pos.quantity > 0
-    stop = pos.stop_loss or (tech.invalidation_long if long_ else tech.invalidation_short)
-    target = pos.take_profit or (pos.avg_entry_price + 2 * abs(pos.avg_entry_price - stop) * (1 if long_ else -1))
-    return RiskLevels(stop_loss_level=stop, take_profit_level=target)
+    """The position's bracket; for one held without a stored bracket, one built around today's price."""
+    if pos.stop_loss is not None and pos.take_profit is not None:
+        return RiskLevels(stop_loss_level=pos.stop_loss, take_profit_level=pos.take_profit)
+    price = pos.market_price
+    if pos.quantity > 0:
+        stop = tech.invalidation_long
+        target = max(price, stop) + 2 * max(abs(price - stop), 0.01 * price)
+    else:
+        stop = tech.invalidation_short
+        target = min(price, stop) - 2 * max(abs(price - stop), 0.01 * price)
+        target = target if target > 0 else min(price, stop) / 2
+    return RiskLevels(stop_loss_level=round(stop, 4), take_profit_level=round(target, 4))
 
 
 def _close(symbol: str, pos: PositionView, tech: TechnicalAnalysisOutput, why: str) -> Decision:

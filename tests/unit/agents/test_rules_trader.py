@@ -219,14 +219,10 @@ def test_trader_revises_its_previous_plan_when_given_objections() -> None:
 # --- found bugs ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
-                   reason="BUG trader._decide: invalidation_long == price gives risk 0 and divides by it")
 def test_long_with_invalidation_at_the_price_is_skipped_not_a_crash() -> None:
     assert run(0.9, 0.1, inv_long=100.0).decisions == []
 
 
-@pytest.mark.xfail(strict=True, raises=ValidationError,
-                   reason="BUG trader._levels: a short held without a stored bracket gets a negative take-profit")
 def test_short_holding_far_from_entry_is_held_without_a_crash() -> None:
     book = portfolio(position("XYZ", -100, 10.0, 15.0))
     p = trader(context([snapshot("XYZ", 15.0)], {"XYZ": analyses(bull=0.5, bear=0.5, inv_long=14.0,
