@@ -6,6 +6,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 VENV="${CREAM_VENV:-$ROOT/.venv}"
 if [ "$#" -eq 0 ]; then
-  set -- --symbols ADBE,COST,MA,XLK --start 2025-07-01 --end 2025-09-25
+  set -- --symbols ADBE,COST,MA,XLK --start 2025-08-15 --end 2025-09-25
 fi
 exec "$VENV/bin/cream" backtest "$@"

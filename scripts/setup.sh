@@ -9,7 +9,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.cream-installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+  echo "installing Cream into $VENV (log: $VENV/install.log)…" >&2
+  if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+         "$VENV/bin/python" -m pip install -e "$ROOT${EXTRAS:+[$EXTRAS]}"; } >"$VENV/install.log" 2>&1; then
+    tail -n 30 "$VENV/install.log" >&2
+    echo "installation failed; the full log is $VENV/install.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
