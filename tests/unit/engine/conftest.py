@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ADBE_PATH = Path("/work/shared/data/polygon-5m/ADBE.csv.gz")
+ADBE_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "polygon-5m" / "ADBE.csv.gz"
 N_ROWS = 3000
 
 

@@ -21,7 +21,7 @@ from cream.schemas.instruments import (
     OptionRight,
 )
 
-CHAIN = Path("/work/shared/data/option-chains-2024-07-31.csv.gz")
+CHAIN = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "option-chains-2024-07-31.csv.gz"
 
 
 def chain_symbols() -> list[str]:
