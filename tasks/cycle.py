@@ -9,11 +9,13 @@ from typing import Any
 from cream import market_calendar, runtime
 from cream.config import get_settings
 from cream.errors import ConfigurationError, InvalidTrigger, UnknownInstrument
+from cream.schemas.agents import ANALYSTS, RESEARCHERS
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles
 from cream.services.approval import GateOutcome, gate
 from cream.services.cycles import CycleStatus, Phase
+from cream.services.decide import outputs
 from cream.services.runtime_config import active_trading_config, active_universe
 from cream.storage.db import session_scope
 from tasks.base import cream_task, ensure_running
@@ -80,9 +82,6 @@ def research_done(cycle_id: str) -> None:
 
 
 def _join(cycle_id: str, phase: Phase) -> None:
-    from cream.schemas.agents import ANALYSTS, RESEARCHERS
-    from cream.services.decide import outputs
-
     ensure_running(cycle_id)
     agents = ANALYSTS if phase is Phase.ANALYSTS else RESEARCHERS
     with session_scope() as s:

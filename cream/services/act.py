@@ -109,6 +109,7 @@ def _submit(s: Session, order_id: str, broker: Broker) -> None:
         order.filled_quantity += fill.quantity
         order.avg_fill_price, order.fees = price, order.fees + fee
         entry = order.purpose == OrderPurpose.ENTRY.value
+        # Multiplier 1: only equities reach here (the risk check blocks options until they can be priced).
         portfolio.apply_fill(s, cycle.book, order.instrument_id, side, fill.quantity, price, fee, 1, fill.ts,
                              stop=decision.stop_loss if decision and entry else None,
                              target=decision.take_profit if decision and entry else None, cycle_id=cycle.id)
