@@ -99,12 +99,12 @@ def test_a_cycle_whose_messages_were_lost_is_resumed_from_its_last_checkpoint(fl
     with session_scope() as s:  # 20 minutes of silence since the last checkpoint
         s.execute(update(Checkpoint).where(Checkpoint.cycle_id == cycle_id)
                   .values(created_at=datetime.now(UTC) - timedelta(minutes=20)))
-    resumed = fleet.runner.app.send_task("cycles.recover", queue="cycles", ignore_result=False)
+    fleet.runner.app.send_task("cycles.recover", queue="cycles")
     status = fleet.runner.wait(cycle_id, timeout=120)
     assert status.value in ("EXECUTED", "NO_TRADE")
     phases = [c.split(":")[1] for c in counts(cycle_id)["checkpoints"]]
     assert "resume" in phases and phases.count("observe") == 1 and phases.count("research") == 1
-    assert "trader" in phases and resumed is not None
+    assert "trader" in phases
 
 
 def cycle_report_of(cycle_id: str) -> dict:
