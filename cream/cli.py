@@ -16,7 +16,7 @@ from typing import Any
 from cream import embedded_redis, market_calendar
 from cream.config import Settings, get_settings
 from cream.errors import CreamError
-from cream.fleet import QUEUES, LocalFleet
+from cream.fleet import QUEUES, LocalFleet, queues_up
 
 
 def _prepare(settings: Settings) -> None:
@@ -30,21 +30,11 @@ def _prepare(settings: Settings) -> None:
         seed_defaults(s)
 
 
-def _fleet_up(url: str) -> bool:
-    from workers.app import make_app
-
-    app = make_app()
-    app.conf.broker_url = url
-    up = {next(iter(r)).split("-", 1)[0] for r in (app.control.ping(timeout=1.0) or [])}
-    app.close()
-    return set(QUEUES) <= up
-
-
 @contextmanager
 def _fleet(settings: Settings) -> Iterator[str]:
     """A running fleet's broker URL: the one already up, or a private one for this command."""
     url = settings.broker_url or embedded_redis.running_url(settings.data_dir)
-    if url and _fleet_up(url):
+    if url and set(QUEUES) <= queues_up(url):
         yield url
         return
     print("starting the local fleet (embedded Redis, one worker per queue)…", file=sys.stderr)

@@ -14,13 +14,26 @@ from types import TracebackType
 
 from cream import embedded_redis
 from cream.config import Settings
+from cream.errors import CreamError
 
 QUEUES = ("cycles", "agents", "data", "execution")
 CONCURRENCY = {"cycles": 1, "agents": 2, "data": 1, "execution": 1}
 
 
-class FleetError(RuntimeError):
+class FleetError(CreamError):
     """The fleet could not start: the message says which part and where its log is."""
+
+
+def queues_up(broker_url: str, timeout: float = 1.0) -> set[str]:
+    """Queues that have a worker answering a ping (workers are named `{queue}-…@host`)."""
+    from workers.app import make_app
+
+    app = make_app()
+    app.conf.broker_url = app.conf.result_backend = broker_url
+    try:
+        return {next(iter(r)).split("-", 1)[0] for r in (app.control.ping(timeout=timeout) or [])}
+    finally:
+        app.close()
 
 
 class LocalFleet:
@@ -68,22 +81,15 @@ class LocalFleet:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Block until a worker of every queue answers a ping."""
-        from workers.app import make_app
-
-        app = make_app()
-        app.conf.broker_url = app.conf.result_backend = self.broker_url
         deadline, missing = time.monotonic() + timeout, set(self.queues)
         while missing:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise FleetError(f"{name} worker exited with {proc.returncode}; see {self.logs / (name + '.log')}")
-            replies = app.control.ping(timeout=0.5) or []
-            up = {next(iter(r)).split("-", 1)[0] for r in replies}
-            missing -= up
+            missing -= queues_up(self.broker_url, 0.5)
             if missing and time.monotonic() > deadline:
                 raise FleetError(f"workers for {sorted(missing)} did not answer within {timeout:.0f}s; "
                                  f"see {self.logs}")
-        app.close()
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         for proc in self.procs.values():

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cream.errors import InvalidTrigger
+from cream.errors import CreamError, InvalidTrigger
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
 
 
-class CycleTimeout(RuntimeError):
+class CycleTimeout(CreamError):
     """The cycle did not end in time: it may still be running; `cream status` shows it."""
 
 
