@@ -1,40 +1,54 @@
 """The plan-level risk check: a DecisionPlan and the portfolio turned into arrays for the engine.
 
 Used twice: by the risk manager before approval and by the act step as the last word before orders.
+Shares are marked at the snapshot price of their symbol; options and multi-leg positions need an
+``OptionMark`` (premium and Greeks) - without one they cannot be checked and the plan is rejected.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-from cream.agents.port import PortfolioView, TradingRules
+from cream.agents.port import PortfolioView, PositionView, TradingRules
 from cream.schemas.agents import Objection, Severity
-from cream.schemas.decisions import ORDER_ACTIONS, Action, Decision, DecisionPlan, Direction
+from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
+from cream.schemas.instruments import InstrumentType, OptionRight, underlying_of
+from cream.schemas.market import OptionMark
 from engine import constraints as ec
-
+from engine.constraint_codes import CHECK_NAMES, SEVERITY_NAMES, VIOLATION_NAMES
+from engine.risk_check import check_plan as engine_check, describe, held_rows, plan_rows
 
 @dataclass(frozen=True)
 class RiskReport:
     approved: bool
     checked: int  # decisions with an order
-    violations: list[Objection]
+    violations: list[Objection]  # CRITICAL first-class objections, WARNINGs alongside
+    checks: list[dict[str, Any]] = field(default_factory=list)  # every check the engine evaluated
 
     def reasons(self) -> str:
-        return "; ".join(f"{v.code} {v.instrument_id or 'portfolio'}: {v.message}" for v in self.violations)
+        critical = [v for v in self.violations if v.severity is Severity.CRITICAL]
+        return "; ".join(f"{v.code} {v.instrument_id or 'portfolio'}: {v.message}" for v in critical)
 
 
 def engine_limits(rules: TradingRules) -> np.ndarray:
     """The engine's limit vector (engine.constraints.LIM_* order) from the ACTIVE trading_config."""
     out = np.empty(ec.N_LIMITS, dtype=np.float64)
-    out[ec.LIM_MAX_UNITS] = rules.max_units
-    out[ec.LIM_MAX_NOTIONAL] = rules.max_notional
-    out[ec.LIM_MAX_PCT_EQUITY] = rules.max_pct_equity
-    out[ec.LIM_MAX_GROSS] = rules.max_gross_notional
-    out[ec.LIM_MAX_NET] = rules.max_net_notional
-    out[ec.LIM_MAX_LEVERAGE] = rules.max_leverage
-    out[ec.LIM_MIN_RISK_REWARD] = rules.min_risk_reward_ratio
+    for slot, value in (
+        (ec.LIM_MAX_UNITS, rules.max_units), (ec.LIM_MAX_NOTIONAL, rules.max_notional),
+        (ec.LIM_MAX_PCT_EQUITY, rules.max_pct_equity), (ec.LIM_MAX_GROSS, rules.max_gross_notional),
+        (ec.LIM_MAX_NET, rules.max_net_notional), (ec.LIM_MAX_LEVERAGE, rules.max_leverage),
+        (ec.LIM_MIN_RISK_REWARD, rules.min_risk_reward_ratio), (ec.LIM_MAX_SECTOR_PCT, rules.max_sector_pct),
+        (ec.LIM_MAX_DELTA_NOTIONAL, rules.max_delta_notional), (ec.LIM_MAX_GAMMA, rules.max_gamma),
+        (ec.LIM_MAX_VEGA, rules.max_vega), (ec.LIM_MIN_THETA, rules.min_theta),
+        (ec.LIM_PDT_MIN_EQUITY, rules.pdt_min_equity), (ec.LIM_PDT_MAX_DAY_TRADES, rules.pdt_max_day_trades),
+        (ec.LIM_WARN_FRACTION, rules.risk_warn_fraction),
+    ):
+        out[slot] = value
     return out
 
 
@@ -52,44 +66,133 @@ def order_side(decision: Decision, current_qty: float) -> int:
     return 0
 
 
-def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: dict[str, float],
-               limits: np.ndarray) -> RiskReport:
-    """Every violation of the plan against the limits; approved only if there is none."""
-    unknown = [
-        Objection(code="UNKNOWN_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
-                  instrument_id=d.instrument_id, message=f"no market price for {d.instrument.underlying}")
-        for i, d in enumerate(plan.decisions) if d.instrument.underlying not in prices
-    ] + [
-        # Options need premiums and Greeks to be checked; until the engine prices them, they fail closed.
-        Objection(code="UNPRICED_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
-                  instrument_id=d.instrument_id, message=f"{d.instrument.type} positions cannot be risk-checked yet")
-        for i, d in enumerate(plan.decisions) if d.instrument.type != "EQUITY" and d.action in ORDER_ACTIONS
-    ]
+class _Marks:
+    """Price and Greeks per unit of anything the check sees; KeyError when it cannot be marked."""
+
+    def __init__(self, prices: Mapping[str, float], options: Mapping[str, OptionMark]) -> None:
+        self.prices, self.options = prices, options
+
+    def of(self, instrument_id: str, kind: InstrumentType, underlying: str) -> tuple[float, float, np.ndarray]:
+        """(price, underlying price, [delta, gamma, vega, theta])."""
+        if kind == InstrumentType.EQUITY:
+            return self.prices[underlying], self.prices[underlying], np.zeros(4)
+        m = self.options[instrument_id]
+        return m.premium, m.underlying_price, np.array([m.delta, m.gamma, m.vega, m.theta])
+
+
+def _unmarked(plan: DecisionPlan, marks: _Marks) -> list[Objection]:
+    out = []
+    for i, d in enumerate(plan.decisions):
+        try:
+            marks.of(d.instrument_id, d.instrument.type, d.instrument.underlying)
+        except KeyError:
+            what = "market price" if d.instrument.type == InstrumentType.EQUITY else "option quote (premium, Greeks)"
+            out.append(Objection(code="UNKNOWN_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
+                                 instrument_id=d.instrument_id, message=f"no {what} for {d.instrument_id}"))
+    return out
+
+
+def _level_sign(d: Decision, delta: float) -> float:
+    """+1 when the levels rise with the position's value (shares, calls, premium levels), -1 for puts."""
+    if d.instrument.type == InstrumentType.EQUITY or d.risk_levels.denomination is RiskDenomination.OPTION_PRICE:
+        return 1.0
+    if d.instrument.type == InstrumentType.OPTION:
+        return 1.0 if d.instrument.parts.right is OptionRight.CALL else -1.0
+    return 1.0 if delta >= 0 else -1.0
+
+
+def _opened_today(pos: PositionView | None, as_of: datetime | None) -> bool:
+    if pos is None or pos.opened_at is None or as_of is None:
+        return False
+    from cream.services.portfolio import NEW_YORK  # one definition of the session's clock
+    return pos.opened_at.astimezone(NEW_YORK).date() == as_of.astimezone(NEW_YORK).date()
+
+
+def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str, float], rules: TradingRules, *,
+               sectors: Mapping[str, str] | None = None, option_marks: Mapping[str, OptionMark] | None = None,
+               as_of: datetime | None = None) -> RiskReport:
+    """Every check of the plan against the limits; approved only if no CRITICAL violation remains.
+
+    ``prices``: symbol -> last price; ``sectors``: symbol -> sector (unknown ones warn);
+    ``option_marks``: instrument id -> mark, for every option in the plan or the book.
+    """
+    marks, sectors = _Marks(prices, option_marks or {}), sectors or {}
+    unknown = _unmarked(plan, marks)
     if unknown:
         return RiskReport(False, len(plan.orders_requested), unknown)
-    n = len(plan.decisions)
-    side, qty, price, mult = np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.ones(n)
-    stop, target, cur = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n)
-    for i, d in enumerate(plan.decisions):
+    sector_ids = {name: i for i, name in enumerate(sorted(set(sectors.values())))}
+    cols: dict[str, list[float]] = {k: [] for k in (
+        "side", "qty", "price", "stop", "target", "current_qty", "multiplier", "level_price", "level_sign",
+        "sector", "opened_today", "underlying", "delta", "gamma", "vega", "theta")}
+    for d in plan.decisions:
         pos = portfolio.positions.get(d.instrument_id)
-        cur[i] = pos.quantity if pos else 0.0
-        side[i] = order_side(d, cur[i])
-        qty[i], price[i], mult[i] = d.size.quantity, prices[d.instrument.underlying], d.instrument.multiplier
-        stop[i], target[i] = d.risk_levels.stop_loss_level, d.risk_levels.take_profit_level
-    is_entry = (side != 0) & (np.abs(cur + side * qty) > np.abs(cur))
-    in_plan = {d.instrument_id for d in plan.decisions}
-    others = np.array([p.quantity * p.market_price * p.multiplier
-                       for k, p in portfolio.positions.items() if k not in in_plan], dtype=np.float64)
-    result = ec.check_plan(side, qty, price, mult, stop, target, is_entry, cur, others,
-                           float(portfolio.equity), limits)
-    violations = [_objection(plan, int(i), int(c), float(v), float(lim)) for i, c, v, lim in
-                  zip(result.viol_index, result.viol_code, result.viol_value, result.viol_limit)]
-    return RiskReport(not violations, int((side != 0).sum()), violations)
+        cur = float(pos.quantity) if pos else 0.0
+        price, underlying, greeks = marks.of(d.instrument_id, d.instrument.type, d.instrument.underlying)
+        premium_levels = d.risk_levels.denomination is RiskDenomination.OPTION_PRICE
+        for k, v in (("side", order_side(d, cur)), ("qty", d.size.quantity), ("price", price),
+                     ("stop", d.risk_levels.stop_loss_level), ("target", d.risk_levels.take_profit_level),
+                     ("current_qty", cur), ("multiplier", d.instrument.multiplier),
+                     ("level_price", price if premium_levels else underlying),
+                     ("level_sign", _level_sign(d, greeks[0])),
+                     ("sector", sector_ids.get(sectors.get(d.instrument.underlying, ""), -1)),
+                     ("opened_today", _opened_today(pos, as_of)), ("underlying", underlying),
+                     ("delta", greeks[0]), ("gamma", greeks[1]), ("vega", greeks[2]), ("theta", greeks[3])):
+            cols[k].append(float(v))
+    rows = plan_rows(**{k: np.array(v) for k, v in cols.items()})  # type: ignore[arg-type]
+    held = _held(portfolio, {d.instrument_id for d in plan.decisions}, marks, sectors, sector_ids)
+    result = engine_check(rows, held, equity=portfolio.equity, buying_power=portfolio.buying_power,
+                          day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
+    names = {i: n for n, i in sector_ids.items()}
+    violations = [_objection(plan, r, names) for r in result.violations]
+    checks = [_check_record(plan, r, names) for r in result.rows]
+    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, checks)
 
 
-def _objection(plan: DecisionPlan, index: int, code: int, value: float, limit: float) -> Objection:
-    name = ec.VIOLATION_NAMES[code]
-    decision = plan.decisions[index] if index >= 0 else None
-    return Objection(code=name, severity=Severity.CRITICAL, decision_index=index if index >= 0 else None,
-                     instrument_id=decision.instrument_id if decision else None,
-                     message=f"{name.replace('_', ' ').lower()}: {value:,.4g} against limit {limit:,.4g}")
+def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
+          sector_ids: Mapping[str, int]) -> np.ndarray:
+    """Positions outside the plan; one that cannot be marked becomes a NaN row (fails closed)."""
+    cols: dict[str, list[float]] = {k: [] for k in ("notional", "sector", "delta_notional", "gamma", "vega", "theta")}
+    for key, p in portfolio.positions.items():
+        if key in in_plan:
+            continue
+        units = p.quantity * p.multiplier
+        underlying = underlying_of(key)
+        try:
+            if p.multiplier == 1:  # shares: marked at their own last price
+                price, spot, g = p.market_price, p.market_price, np.zeros(4)
+            else:
+                price, spot, g = marks.of(key, InstrumentType.OPTION, underlying)
+        except KeyError:
+            price, spot, g = np.nan, np.nan, np.full(4, np.nan)
+        for k, v in (("notional", units * price), ("sector", sector_ids.get(sectors.get(underlying, ""), -1)),
+                     ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
+                     ("theta", units * g[3])):
+            cols[k].append(float(v))
+    return held_rows(**{k: np.array(v) for k, v in cols.items()})  # type: ignore[arg-type]
+
+
+def _where(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> tuple[int | None, str | None]:
+    index = int(row[ec.R_INDEX])
+    if index >= 0:
+        return index, plan.decisions[index].instrument_id
+    sector = int(row[ec.R_SECTOR])
+    return None, f"sector:{sector_names[sector]}" if sector >= 0 else None
+
+
+def _objection(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> Objection:
+    index, instrument = _where(plan, row, sector_names)
+    severity = Severity.CRITICAL if row[ec.R_SEVERITY] == ec.CRITICAL else Severity.WARNING
+    code = VIOLATION_NAMES[int(row[ec.R_CODE])]
+    message = describe(row).split(": ", 1)[1]
+    if instrument and instrument.startswith("sector:"):
+        message = f"{instrument[7:]} {message}"
+    return Objection(code=code, severity=severity, decision_index=index, instrument_id=instrument,
+                     message=message)
+
+
+def _check_record(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> dict[str, Any]:
+    index, instrument = _where(plan, row, sector_names)
+    return {"check": CHECK_NAMES[int(row[ec.R_CODE])], "status": SEVERITY_NAMES[int(row[ec.R_SEVERITY])],
+            "instrument_id": instrument, "decision_index": index,
+            "value": None if np.isnan(row[ec.R_VALUE]) else float(row[ec.R_VALUE]),
+            "limit": None if np.isnan(row[ec.R_LIMIT]) else float(row[ec.R_LIMIT])}

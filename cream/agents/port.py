@@ -10,7 +10,7 @@ from pydantic import Field
 from cream.schemas.agents import AgentType, Objection
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.schemas.instruments import Frozen
-from cream.schemas.market import FeatureSnapshot
+from cream.schemas.market import FeatureSnapshot, OptionMark
 
 
 class PositionView(Frozen):
@@ -21,6 +21,7 @@ class PositionView(Frozen):
     stop_loss: float | None = None
     take_profit: float | None = None
     market_price: float
+    opened_at: datetime | None = None
 
 
 class PortfolioView(Frozen):
@@ -29,6 +30,8 @@ class PortfolioView(Frozen):
     gross_exposure: float
     net_exposure: float
     positions: dict[str, PositionView] = Field(default_factory=dict)
+    buying_power: float = 0.0  # what the broker lets the account add; 0 blocks every entry (fail closed)
+    day_trades_5d: int = 0
 
 
 class TradingRules(Frozen):
@@ -44,6 +47,14 @@ class TradingRules(Frozen):
     max_gross_notional: float
     max_net_notional: float
     max_leverage: float
+    max_sector_pct: float
+    max_delta_notional: float
+    max_gamma: float
+    max_vega: float
+    min_theta: float
+    pdt_min_equity: float
+    pdt_max_day_trades: int
+    risk_warn_fraction: float
 
 
 class AgentContext(Frozen):
@@ -62,6 +73,8 @@ class AgentContext(Frozen):
     plan: DecisionPlan | None = None
     previous_plan: DecisionPlan | None = None
     objections: list[Objection] = Field(default_factory=list)
+    sectors: dict[str, str] = Field(default_factory=dict, description="symbol -> sector (universe_configs)")
+    option_marks: dict[str, OptionMark] = Field(default_factory=dict, description="instrument id -> mark")
 
 
 class AgentBackend(Protocol):

@@ -149,3 +149,14 @@ class MultiLeg(Frozen):
 
 
 Instrument = Annotated[Union[Equity, OptionContract, MultiLeg], Field(discriminator="type")]
+
+
+def underlying_of(instrument_id: str) -> str:
+    """The underlying symbol of any instrument id (share symbol, OCC symbol, multi-leg id)."""
+    first = instrument_id.split("+")[0]
+    if "x" in first:
+        first = first.split("x", 1)[1]
+    try:
+        return OccSymbol.parse(first).root
+    except ValueError:
+        return instrument_id

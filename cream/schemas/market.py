@@ -58,6 +58,23 @@ class Quote(Frozen):
         return self
 
 
+class OptionMark(Frozen):
+    """An option or multi-leg position's price and Greeks per unit, before the contract multiplier.
+
+    Greeks follow the engine's conventions (engine.options): delta per $1 of the underlying, vega per
+    vol point (0.01), theta per calendar day. Needed for every option the risk check sees.
+    """
+
+    instrument_id: str = Field(min_length=1)
+    premium: float = Field(gt=0)
+    underlying_price: float = Field(gt=0)
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    implied_volatility: float | None = Field(default=None, gt=0)
+
+
 class RegimeLabel(StrEnum):
     BULL_TREND = "BULL_TREND"
     BEAR_TREND = "BEAR_TREND"

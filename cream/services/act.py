@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session
 from cream import ids
 from cream.agents.port import PortfolioView
 from cream.ports import Broker
-from cream.risk import RiskReport, check_plan, engine_limits, order_side
+from cream.risk import check_plan, order_side
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
+from cream.schemas.market import OptionMark
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus
 from cream.services import cycles, portfolio
 from cream.services.approval import approved_iteration
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
-from cream.services.runtime_config import active_trading_config
+from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import DecisionRow, OrderRow
 
@@ -56,8 +57,11 @@ def _record_plan(s: Session, cycle_id: str) -> str | None:
     observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
     prices: dict[str, float] = observed["prices"]
     config = active_trading_config(s, Environment(cycle.environment))
-    now = portfolio.view(s, cycle.book)
-    report = check_plan(plan, now, prices, engine_limits(config.rules()))
+    now = portfolio.view(s, cycle.book, cycle.scheduled_for)
+    report = check_plan(plan, now, prices, config.rules(), as_of=cycle.scheduled_for,
+                        sectors=active_sectors(s, Environment(cycle.environment)),
+                        option_marks={k: OptionMark.model_validate(v)
+                                      for k, v in observed.get("option_marks", {}).items()})
     reason = None if report.approved else report.reasons()
     for d in plan.decisions:
         orders = d.action in ORDER_ACTIONS
@@ -83,7 +87,8 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
         s.add(OrderRow(id=ids.client_order_id(cycle_id, d.instrument_id, purpose.value), book=book,
                        cycle_id=cycle_id, decision_id=ids.decision_id(cycle_id, d.instrument_id),
                        instrument_id=d.instrument_id, side=OrderSide.BUY.value if side > 0 else OrderSide.SELL.value,
-                       quantity=d.size.quantity, order_type=d.order_plan.entry_order_type.value, purpose=purpose.value,
+                       quantity=d.size.quantity, multiplier=d.instrument.multiplier,
+                       order_type=d.order_plan.entry_order_type.value, purpose=purpose.value,
                        limit_price=Decimal(str(d.order_plan.entry_limit_price)) if d.order_plan.entry_limit_price
                        else None, status=OrderStatus.PENDING.value))
 
@@ -103,14 +108,11 @@ def _submit(s: Session, order_id: str, broker: Broker) -> None:
         take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for)
     update = broker.submit(request)
     order.broker_order_id, order.status, order.error = update.broker_order_id, update.status.value, update.reason
-    side = 1 if order.side == OrderSide.BUY.value else -1
     for fill in update.fills:
         price, fee = Decimal(str(fill.price)), Decimal(str(fill.fee))
-        order.filled_quantity += fill.quantity
         order.avg_fill_price, order.fees = price, order.fees + fee
         entry = order.purpose == OrderPurpose.ENTRY.value
-        # Multiplier 1: only equities reach here (the risk check blocks options until they can be priced).
-        portfolio.apply_fill(s, cycle.book, order.instrument_id, side, fill.quantity, price, fee, 1, fill.ts,
+        portfolio.apply_fill(s, order, fill.quantity, price, fee, order.multiplier, fill.ts,
                              stop=decision.stop_loss if decision and entry else None,
                              target=decision.take_profit if decision and entry else None, cycle_id=cycle.id)
     if decision is not None:

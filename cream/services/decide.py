@@ -33,7 +33,7 @@ from cream.schemas.decisions import DecisionPlan, Environment
 from cream.schemas.market import FeatureSnapshot
 from cream.services import cycles
 from cream.services.cycles import Phase
-from cream.services.runtime_config import active_trading_config
+from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput
 from cream.storage.writes import insert_once
@@ -137,7 +137,9 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
         symbol=symbol, snapshots=snapshots,
         analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
         portfolio=PortfolioView.model_validate(observed["portfolio"]),
-        rules=active_trading_config(s, env).rules(), plan=plan, previous_plan=previous, objections=objections)
+        rules=active_trading_config(s, env).rules(), plan=plan, previous_plan=previous, objections=objections,
+        sectors=active_sectors(s, env) if agent in APPROVERS else {},
+        option_marks=observed.get("option_marks", {}) if agent in APPROVERS else {})
 
 
 def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:

@@ -39,8 +39,10 @@ def observe(s: Session, cycle_id: str, market: MarketData, broker: SimulatedBrok
     for symbol in held - prices.keys():  # positions outside today's universe still need a mark
         prices[symbol] = broker.last_price(symbol, as_of)
     portfolio.mark(s, cycle.book, prices)
-    return {"as_of": as_of.isoformat(), "prices": prices, "bracket_exits": exits,
-            "portfolio": portfolio.view(s, cycle.book).model_dump(mode="json")}
+    # Option marks (premium and Greeks) come from the option-chain feed; local history has none, so in
+    # BACKTEST any option decision fails the risk check as unpriced.
+    return {"as_of": as_of.isoformat(), "prices": prices, "bracket_exits": exits, "option_marks": {},
+            "portfolio": portfolio.view(s, cycle.book, as_of).model_dump(mode="json")}
 
 
 def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: SimulatedBroker) -> list[str]:
@@ -63,12 +65,13 @@ def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker:
         qty, mult = abs(pos.quantity), pos.multiplier
         fill_price, fill_fee = broker.exit_fill(purpose, side, level, qty, mult)
         price, fee = Decimal(str(fill_price)), Decimal(str(fill_fee))
-        s.add(OrderRow(id=coid, book=book, cycle_id=cycle_id, decision_id=None, instrument_id=pos.instrument_id,
-                       side="BUY" if side > 0 else "SELL", quantity=qty, order_type="STOP" if purpose == "STOP_LOSS"
-                       else "LIMIT", purpose=purpose, limit_price=price, status="FILLED", filled_quantity=qty,
-                       avg_fill_price=price, fees=fee, broker_order_id=f"sim-{coid[-16:]}", submitted_at=ts))
+        order = OrderRow(id=coid, book=book, cycle_id=cycle_id, decision_id=None, instrument_id=pos.instrument_id,
+                         side="BUY" if side > 0 else "SELL", quantity=qty, multiplier=mult,
+                         order_type="STOP" if purpose == "STOP_LOSS" else "LIMIT", purpose=purpose,
+                         limit_price=price, status="FILLED", avg_fill_price=price, fees=fee, broker_order_id=f"sim-{coid[-16:]}", submitted_at=ts)
+        s.add(order)
         s.flush()
-        portfolio.apply_fill(s, book, pos.instrument_id, side, qty, price, fee, mult, ts)
+        portfolio.apply_fill(s, order, qty, price, fee, mult, ts)
         done.append(f"{purpose} {pos.instrument_id} {qty} @ {price}")
     return done
 

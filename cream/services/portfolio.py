@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cream import market_calendar
 from cream.agents.port import PortfolioView, PositionView
 from cream.schemas.decisions import Environment
-from cream.storage.models import Book, PortfolioSnapshotRow, PositionRow
+from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow
 from cream.storage.writes import insert_once
+
+NEW_YORK = ZoneInfo("America/New_York")
+# Simulated accounts are Reg T margin accounts: overnight buying power is twice equity less what is held.
+REG_T_LEVERAGE = 2.0
+PDT_WINDOW_SESSIONS = 5
 
 
 def ensure_book(s: Session, book: str, environment: Environment, initial_cash: float) -> Book:
@@ -32,25 +39,41 @@ def mark(s: Session, book: str, prices: dict[str, float]) -> None:
             p.last_price = Decimal(str(prices[p.instrument_id]))
 
 
-def view(s: Session, book: str) -> PortfolioView:
+def day_trades(s: Session, book: str, as_of: datetime) -> int:
+    """Day trades (fills that reduced a position opened the same session) in the last 5 sessions."""
+    today = as_of.astimezone(NEW_YORK).date()
+    days = market_calendar.trading_days(today - timedelta(days=14), today)[-PDT_WINDOW_SESSIONS:]
+    if not days:
+        return 0
+    since = datetime.combine(days[0], datetime.min.time(), NEW_YORK)
+    return int(s.scalar(select(func.count()).select_from(FillRow).join(OrderRow, FillRow.order_id == OrderRow.id)
+                        .where(OrderRow.book == book, FillRow.day_trade.is_(True), FillRow.ts >= since,
+                               FillRow.ts <= as_of)) or 0)
+
+
+def view(s: Session, book: str, as_of: datetime | None = None) -> PortfolioView:
+    """The book marked at its last prices; day trades counted up to ``as_of`` (default: none)."""
     cash = float(s.get(Book, book).cash)  # type: ignore[union-attr]
     pos = {}
     for p in positions(s, book):
         price = float(p.last_price if p.last_price is not None else p.avg_entry_price)
         pos[p.instrument_id] = PositionView(
             instrument_id=p.instrument_id, quantity=p.quantity, avg_entry_price=float(p.avg_entry_price),
-            multiplier=p.multiplier, market_price=price,
+            multiplier=p.multiplier, market_price=price, opened_at=p.opened_at,
             stop_loss=float(p.stop_loss) if p.stop_loss is not None else None,
             take_profit=float(p.take_profit) if p.take_profit is not None else None)
     values = [v.quantity * v.market_price * v.multiplier for v in pos.values()]
-    return PortfolioView(cash=cash, equity=cash + sum(values), gross_exposure=sum(abs(v) for v in values),
-                         net_exposure=sum(values), positions=pos)
+    equity, gross = cash + sum(values), sum(abs(v) for v in values)
+    return PortfolioView(cash=cash, equity=equity, gross_exposure=gross, net_exposure=sum(values), positions=pos,
+                         buying_power=max(0.0, REG_T_LEVERAGE * equity - gross),
+                         day_trades_5d=day_trades(s, book, as_of) if as_of is not None else 0)
 
 
-def apply_fill(s: Session, book: str, instrument_id: str, side: int, quantity: int, price: Decimal, fee: Decimal,
-               multiplier: int, ts: datetime, stop: Decimal | None = None, target: Decimal | None = None,
-               cycle_id: str | None = None) -> None:
-    """Move cash and the position for one fill. Callers guarantee it runs once per fill."""
+def apply_fill(s: Session, order: OrderRow, quantity: int, price: Decimal, fee: Decimal, multiplier: int,
+               ts: datetime, stop: Decimal | None = None, target: Decimal | None = None,
+               cycle_id: str | None = None) -> FillRow:
+    """Record one fill of ``order`` and move cash and the position. Callers guarantee it runs once per fill."""
+    book, instrument_id, side = order.book, order.instrument_id, 1 if order.side == "BUY" else -1
     account = s.get(Book, book)
     if account is None:
         raise LookupError(f"no book {book}")
@@ -58,21 +81,28 @@ def apply_fill(s: Session, book: str, instrument_id: str, side: int, quantity: i
     pos = s.get(PositionRow, (book, instrument_id))
     old = pos.quantity if pos else 0
     new = old + side * quantity
+    opened = pos.opened_at if pos is not None else None
+    fill = FillRow(id=f"{order.id}:{order.filled_quantity}", order_id=order.id, quantity=quantity, price=price,
+                   fee=fee, ts=ts, day_trade=abs(new) < abs(old) and opened is not None
+                   and opened.astimezone(NEW_YORK).date() == ts.astimezone(NEW_YORK).date())
+    s.add(fill)
+    order.filled_quantity += quantity
     if pos is None:
         pos = PositionRow(book=book, instrument_id=instrument_id, quantity=0, avg_entry_price=price,
                           multiplier=multiplier, opened_cycle_id=cycle_id, checked_until=ts)
         s.add(pos)
     if new == 0:
         s.delete(pos)
-        return
+        return fill
     if old == 0 or (old > 0) != (new > 0):  # opened, or flipped through zero
-        pos.avg_entry_price, pos.opened_cycle_id, pos.checked_until = price, cycle_id, ts
+        pos.avg_entry_price, pos.opened_cycle_id, pos.checked_until, pos.opened_at = price, cycle_id, ts, ts
     elif abs(new) > abs(old):  # added to the position
         pos.avg_entry_price = ((abs(old) * pos.avg_entry_price + quantity * price) / abs(new)).quantize(
             Decimal("0.000001"))
     pos.quantity, pos.last_price = new, price
     if stop is not None and target is not None and abs(new) >= abs(old):
         pos.stop_loss, pos.take_profit = stop, target
+    return fill
 
 
 def snapshot(s: Session, book: str, cycle_id: str, ts: datetime) -> PortfolioSnapshotRow:

@@ -18,6 +18,9 @@ from cream.schemas.decisions import Environment
 from cream.storage.models import AgentConfigRow, TradingConfigRow, UniverseConfigRow
 
 SAMPLE_UNIVERSE = ["ADBE", "COST", "MA", "XLK"]
+# GICS sectors (an ETF takes the sector it tracks), for the sector-concentration limit.
+SAMPLE_SECTORS = {"ADBE": "Information Technology", "COST": "Consumer Staples", "MA": "Financials",
+                  "XLK": "Information Technology"}
 # Seeds: a pro model for analysts, researchers and trader; a flash model for the two approvers.
 PRO_MODEL, FLASH_MODEL = "gemini-3-pro-preview", "gemini-3-flash-preview"
 
@@ -40,6 +43,14 @@ class TradingConfig:
     max_gross_notional: float
     max_net_notional: float
     max_leverage: float
+    max_sector_pct: float
+    max_delta_notional: float
+    max_gamma: float
+    max_vega: float
+    min_theta: float
+    pdt_min_equity: float
+    pdt_max_day_trades: int
+    risk_warn_fraction: float
     slippage_bps: float
     commission_per_share: float
     commission_minimum: float
@@ -48,6 +59,14 @@ class TradingConfig:
     @classmethod
     def from_row(cls, row: TradingConfigRow) -> TradingConfig:
         return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    @classmethod
+    def defaults(cls, environment: Environment) -> TradingConfig:
+        """The product defaults (the trading_config column defaults), as a DRAFT of version 0."""
+        values = {c.name: c.default.arg for c in TradingConfigRow.__table__.columns
+                  if c.default is not None and not callable(c.default.arg)}
+        values.update(id=f"{environment.value.lower()}-defaults", environment=environment.value, version=0)
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
     def rules(self) -> TradingRules:
         return TradingRules(**{k: getattr(self, k) for k in TradingRules.model_fields})
@@ -61,7 +80,8 @@ def seed_defaults(session: Session) -> None:
                                          status="ACTIVE"))
         if session.get(UniverseConfigRow, f"{env.value.lower()}-static") is None:
             session.add(UniverseConfigRow(id=f"{env.value.lower()}-static", environment=env.value,
-                                          source="static", static_symbols=SAMPLE_UNIVERSE, status="ACTIVE"))
+                                          source="static", static_symbols=SAMPLE_UNIVERSE, sectors=SAMPLE_SECTORS,
+                                          status="ACTIVE"))
     for env in Environment:
         for agent in AgentType:
             key = f"{env.value.lower()}-{agent.value}"
@@ -92,3 +112,12 @@ def active_universe(session: Session, environment: Environment) -> list[str]:
     if row is None or not row.static_symbols:
         raise ConfigurationError(f"no ACTIVE universe_configs row with symbols for {environment.value}")
     return list(row.static_symbols)
+
+
+def active_sectors(session: Session, environment: Environment) -> dict[str, str]:
+    """symbol -> sector of the ACTIVE universe; symbols without one are flagged by the risk check."""
+    row = session.scalars(
+        select(UniverseConfigRow).where(UniverseConfigRow.environment == environment.value,
+                                        UniverseConfigRow.status == "ACTIVE")
+    ).first()
+    return dict(row.sectors or {}) if row is not None else {}

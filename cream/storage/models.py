@@ -98,6 +98,7 @@ class OrderRow(Base):
     purpose: Mapped[str] = mapped_column(String(12))
     limit_price: Mapped[Decimal | None] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(16), index=True)
+    multiplier: Mapped[int] = mapped_column(Integer, default=1)  # 100 for US equity options
     filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Money)
     fees: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
@@ -114,6 +115,7 @@ class FillRow(Base):
     price: Mapped[Decimal] = mapped_column(Money)
     fee: Mapped[Decimal] = mapped_column(Money)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    day_trade: Mapped[bool] = mapped_column(Boolean, default=False)  # closed a position opened that session
 
 
 class Book(Base):
@@ -137,6 +139,7 @@ class PositionRow(Base):
     stop_loss: Mapped[Decimal | None] = mapped_column(Money)
     take_profit: Mapped[Decimal | None] = mapped_column(Money)
     opened_cycle_id: Mapped[str | None] = mapped_column(String(80))
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_price: Mapped[Decimal | None] = mapped_column(Money)
     # The simulated broker has checked the bracket (stop / target) against bars up to here.
     checked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -176,6 +179,14 @@ class TradingConfigRow(Base):
     max_gross_notional: Mapped[float] = mapped_column(Float, default=500_000)
     max_net_notional: Mapped[float] = mapped_column(Float, default=250_000)
     max_leverage: Mapped[float] = mapped_column(Float, default=2.0)
+    max_sector_pct: Mapped[float] = mapped_column(Float, default=0.30)
+    max_delta_notional: Mapped[float] = mapped_column(Float, default=100_000)
+    max_gamma: Mapped[float] = mapped_column(Float, default=1000)
+    max_vega: Mapped[float] = mapped_column(Float, default=5000)
+    min_theta: Mapped[float] = mapped_column(Float, default=-500)
+    pdt_min_equity: Mapped[float] = mapped_column(Float, default=25_000)
+    pdt_max_day_trades: Mapped[int] = mapped_column(Integer, default=3)
+    risk_warn_fraction: Mapped[float] = mapped_column(Float, default=0.9)
     slippage_bps: Mapped[float] = mapped_column(Float, default=2.0)
     commission_per_share: Mapped[float] = mapped_column(Float, default=0.005)
     commission_minimum: Mapped[float] = mapped_column(Float, default=1.0)
@@ -203,6 +214,7 @@ class UniverseConfigRow(Base):
     environment: Mapped[str] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(10))  # static | index | screener
     static_symbols: Mapped[list[str] | None] = mapped_column(JSON)
+    sectors: Mapped[dict[str, str] | None] = mapped_column(JSON)  # symbol -> GICS sector
     status: Mapped[str] = mapped_column(String(10), default="DRAFT")
 
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import numpy as np
 import pytest
 
 from cream.agents.port import PortfolioView, PositionView, TradingRules
-from cream.risk import check_plan, engine_limits, order_side
+from cream.risk import RiskReport, check_plan, engine_limits, order_side
 from cream.schemas.agents import Severity
-from cream.schemas.decisions import Decision, DecisionPlan, RiskLevels, Size, SizeUnit
-from cream.schemas.instruments import Equity
+from cream.schemas.decisions import Decision, DecisionPlan, RiskDenomination, RiskLevels, Size, SizeUnit
+from cream.schemas.instruments import Equity, OptionContract
+from cream.schemas.market import OptionMark
+from cream.schemas.decisions import Environment
+from cream.services.runtime_config import TradingConfig
 from engine import constraints as ec
 
-RULES = TradingRules(conviction_delta_hold=0.2, conviction_delta_action=0.3, min_risk_reward_ratio=1.5,
-                     kelly_multiplier=0.5, max_units=1000, max_notional=50_000, max_pct_equity=0.10,
-                     max_gross_notional=500_000, max_net_notional=250_000, max_leverage=2.0)
-LIMITS = engine_limits(RULES)
+RULES = TradingConfig.defaults(Environment.BACKTEST).rules()
+AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
+SECTORS = {s: "Industrials" for s in ("XYZ", "OK")} | {"A": "Energy", "B": "Utilities", "ABC": "Materials"}
 
 
 def d(symbol: str, qty: int, *, action: str = "BUY", direction: str = "LONG", stop: float = 95.0,
@@ -28,59 +32,60 @@ def d(symbol: str, qty: int, *, action: str = "BUY", direction: str = "LONG", st
 
 
 def plan(*decisions: Decision) -> DecisionPlan:
-    return DecisionPlan(cycle_id="c", as_of_timestamp=datetime(2025, 6, 2, 15, tzinfo=UTC), environment="BACKTEST",
-                        decisions=list(decisions))
+    return DecisionPlan(cycle_id="c", as_of_timestamp=AS_OF, environment="BACKTEST", decisions=list(decisions))
 
 
-def book(equity: float = 100_000.0, **held: tuple[int, float]) -> PortfolioView:
+def book(equity: float = 100_000.0, day_trades: int = 0, **held: tuple[int, float]) -> PortfolioView:
     positions = {s: PositionView(instrument_id=s, quantity=q, avg_entry_price=p, market_price=p)
                  for s, (q, p) in held.items()}
     gross = sum(abs(q * p) for q, p in held.values())
-    return PortfolioView(cash=equity, equity=equity, gross_exposure=gross, net_exposure=gross, positions=positions)
+    return PortfolioView(cash=equity, equity=equity, gross_exposure=gross, net_exposure=gross, positions=positions,
+                         buying_power=max(0.0, 2 * equity - gross), day_trades_5d=day_trades)
 
 
-def codes(report) -> list[str]:  # type: ignore[no-untyped-def]
-    return [v.code for v in report.violations]
+def run(p: DecisionPlan, portfolio: PortfolioView, prices: dict[str, float], rules: TradingRules = RULES,
+        **kw: Any) -> RiskReport:
+    return check_plan(p, portfolio, prices, rules, **{"sectors": SECTORS, "as_of": AS_OF, **kw})
+
+
+def codes(report: RiskReport) -> list[str]:
+    return [v.code for v in report.violations if v.severity is Severity.CRITICAL]
 
 
 def test_engine_limits_carry_every_rule_to_its_slot() -> None:
-    assert LIMITS[ec.LIM_MAX_UNITS] == 1000
-    assert LIMITS[ec.LIM_MAX_NOTIONAL] == 50_000
-    assert LIMITS[ec.LIM_MAX_PCT_EQUITY] == 0.10
-    assert LIMITS[ec.LIM_MAX_GROSS] == 500_000
-    assert LIMITS[ec.LIM_MAX_NET] == 250_000
-    assert LIMITS[ec.LIM_MAX_LEVERAGE] == 2.0
-    assert LIMITS[ec.LIM_MIN_RISK_REWARD] == 1.5
-    assert LIMITS.shape == (ec.N_LIMITS,)
+    limits = engine_limits(RULES)
+    assert limits.shape == (ec.N_LIMITS,)
+    # The trading_config defaults and the engine's product defaults are the same numbers.
+    assert np.array_equal(limits, ec.default_limits())
 
 
 def test_engine_limits_follow_a_changed_config() -> None:
-    tighter = engine_limits(RULES.model_copy(update={"max_units": 10, "min_risk_reward_ratio": 3.0}))
-    assert (tighter[ec.LIM_MAX_UNITS], tighter[ec.LIM_MIN_RISK_REWARD]) == (10, 3.0)
-    report = check_plan(plan(d("XYZ", 50)), book(), {"XYZ": 100.0}, tighter)
+    tighter = RULES.model_copy(update={"max_units": 10, "min_risk_reward_ratio": 3.0})
+    assert (engine_limits(tighter)[ec.LIM_MAX_UNITS], engine_limits(tighter)[ec.LIM_MIN_RISK_REWARD]) == (10, 3.0)
+    report = run(plan(d("XYZ", 50)), book(), {"XYZ": 100.0}, tighter)
     assert codes(report) == ["RISK_REWARD_TOO_LOW", "MAX_UNITS"]
 
 
 def test_clean_plan_is_approved_and_counts_its_orders() -> None:
-    report = check_plan(plan(d("XYZ", 50), d("ABC", 10, action="HOLD")), book(ABC=(10, 50.0)),
-                        {"XYZ": 100.0, "ABC": 50.0}, LIMITS)
+    report = run(plan(d("XYZ", 50), d("ABC", 10, action="HOLD")), book(ABC=(10, 50.0)),
+                        {"XYZ": 100.0, "ABC": 50.0})
     assert report.approved and report.violations == [] and report.checked == 1
     assert report.reasons() == ""
 
 
 @pytest.mark.parametrize("qty, price, equity, code, value", [
     (1_200, 10.0, 1_000_000.0, "MAX_UNITS", "1,200"),
-    (600, 100.0, 1_000_000.0, "MAX_NOTIONAL", "6e+04"),
+    (600, 100.0, 1_000_000.0, "MAX_NOTIONAL", "60,000 $"),
     (150, 100.0, 100_000.0, "MAX_PCT_EQUITY", "0.15"),
 ])
 def test_each_violation_names_code_decision_instrument_and_value(qty: int, price: float, equity: float,
                                                                  code: str, value: str) -> None:
-    report = check_plan(plan(d("OK", 1, stop=9.5, target=11.0), d("XYZ", qty, stop=price * 0.95, target=price * 1.1)),
-                        book(equity), {"OK": 10.0, "XYZ": price}, LIMITS)
+    report = run(plan(d("OK", 1, stop=9.5, target=11.0), d("XYZ", qty, stop=price * 0.95, target=price * 1.1)),
+                 book(equity), {"OK": 10.0, "XYZ": price}, sectors={"OK": "Energy", "XYZ": "Industrials"})
     assert not report.approved
-    [v] = report.violations
+    [v] = [v for v in report.violations if v.severity is Severity.CRITICAL]
     assert (v.code, v.severity, v.decision_index, v.instrument_id) == (code, Severity.CRITICAL, 1, "XYZ")
-    assert value in v.message and "against limit" in v.message
+    assert value in v.message and "(limit " in v.message
     assert report.reasons().startswith(f"{code} XYZ: ")
 
 
@@ -92,16 +97,16 @@ def test_each_violation_names_code_decision_instrument_and_value(qty: int, price
     (d("XYZ", 50, action="SELL", direction="SHORT", stop=104.0, target=95.0), "RISK_REWARD_TOO_LOW"),
 ])
 def test_entries_need_brackets_on_the_right_side_and_enough_reward(dec: Decision, code: str) -> None:
-    assert codes(check_plan(plan(dec), book(), {"XYZ": 100.0}, LIMITS)) == [code]
+    assert codes(run(plan(dec), book(), {"XYZ": 100.0})) == [code]
 
 
 def test_short_entry_with_a_proper_bracket_is_approved() -> None:
     dec = d("XYZ", 50, action="SELL", direction="SHORT", stop=105.0, target=90.0)
-    assert check_plan(plan(dec), book(), {"XYZ": 100.0}, LIMITS).approved
+    assert run(plan(dec), book(), {"XYZ": 100.0}).approved
 
 
 def test_instrument_without_a_price_blocks_the_plan() -> None:
-    report = check_plan(plan(d("XYZ", 50), d("ZZZ", 5)), book(), {"XYZ": 100.0}, LIMITS)
+    report = run(plan(d("XYZ", 50), d("ZZZ", 5)), book(), {"XYZ": 100.0})
     assert not report.approved
     [v] = report.violations
     assert (v.code, v.decision_index, v.instrument_id) == ("UNKNOWN_INSTRUMENT", 1, "ZZZ")
@@ -111,60 +116,60 @@ def test_instrument_without_a_price_blocks_the_plan() -> None:
 def test_selling_part_of_an_oversized_position_is_not_blocked() -> None:
     # 2,000 shares held (over max_units and max_notional): reducing risk must always be possible.
     close = d("XYZ", 500, action="SELL", direction="FLAT", stop=95.0, target=110.0)
-    report = check_plan(plan(close), book(XYZ=(2_000, 100.0)), {"XYZ": 100.0}, LIMITS)
+    report = run(plan(close), book(XYZ=(2_000, 100.0)), {"XYZ": 100.0})
     assert report.approved, report.reasons()
 
 
 def test_buying_more_of_an_oversized_position_is_blocked() -> None:
-    report = check_plan(plan(d("XYZ", 10)), book(XYZ=(2_000, 100.0)), {"XYZ": 100.0}, LIMITS)
+    report = run(plan(d("XYZ", 10)), book(XYZ=(2_000, 100.0)), {"XYZ": 100.0})
     assert {"MAX_UNITS", "MAX_NOTIONAL", "MAX_PCT_EQUITY"} <= set(codes(report))
 
 
 def test_closing_a_short_with_a_stale_bracket_is_not_blocked() -> None:
     cover = d("XYZ", 300, action="BUY", direction="FLAT", stop=90.0, target=80.0)
-    assert check_plan(plan(cover), book(XYZ=(-300, 100.0)), {"XYZ": 100.0}, LIMITS).approved
+    assert run(plan(cover), book(XYZ=(-300, 100.0)), {"XYZ": 100.0}).approved
 
 
 def test_flipping_long_to_short_is_checked_as_a_short_entry() -> None:
     flip = d("XYZ", 80, action="SELL", direction="SHORT", stop=105.0, target=98.0)
-    assert codes(check_plan(plan(flip), book(XYZ=(50, 100.0)), {"XYZ": 100.0}, LIMITS)) == ["RISK_REWARD_TOO_LOW"]
+    assert codes(run(plan(flip), book(XYZ=(50, 100.0)), {"XYZ": 100.0})) == ["RISK_REWARD_TOO_LOW"]
 
 
 def test_leverage_beyond_the_limit_is_a_portfolio_violation() -> None:
-    held = book(A=(1_000, 95.0), B=(1_000, 100.0))  # $195k gross on $100k equity
-    report = check_plan(plan(d("XYZ", 100)), held, {"XYZ": 100.0, "A": 95.0, "B": 100.0}, LIMITS)
-    [v] = report.violations
+    held = book(A=(1_000, 95.0), B=(1_000, 100.0)).model_copy(update={"buying_power": 1e6})  # $195k gross
+    report = run(plan(d("XYZ", 100)), held, {"XYZ": 100.0, "A": 95.0, "B": 100.0})
+    [v] = [v for v in report.violations if v.severity is Severity.CRITICAL]
     assert (v.code, v.decision_index, v.instrument_id, v.severity) == ("MAX_LEVERAGE", None, None, Severity.CRITICAL)
     assert "MAX_LEVERAGE portfolio:" in report.reasons()
 
 
 def test_gross_notional_beyond_the_limit_is_a_portfolio_violation() -> None:
     held = book(1_000_000.0, A=(-2_000, 100.0), B=(2_950, 100.0))  # $495k gross, $95k net
-    report = check_plan(plan(d("XYZ", 100)), held, {"XYZ": 100.0}, LIMITS)
+    report = run(plan(d("XYZ", 100)), held, {"XYZ": 100.0})
     assert [(v.code, v.decision_index) for v in report.violations] == [("MAX_GROSS_NOTIONAL", None)]
 
 
 def test_net_notional_beyond_the_limit_is_a_portfolio_violation_but_a_hedge_is_not() -> None:
     held = book(1_000_000.0, A=(2_450, 100.0))  # $245k net long
-    long_more = check_plan(plan(d("XYZ", 100)), held, {"XYZ": 100.0}, LIMITS)
+    long_more = run(plan(d("XYZ", 100)), held, {"XYZ": 100.0})
     assert [(v.code, v.decision_index) for v in long_more.violations] == [("MAX_NET_NOTIONAL", None)]
     hedge = d("XYZ", 100, action="SELL", direction="SHORT", stop=105.0, target=90.0)
-    assert check_plan(plan(hedge), held, {"XYZ": 100.0}, LIMITS).approved
+    assert run(plan(hedge), held, {"XYZ": 100.0}).approved
 
 
 def test_held_positions_in_the_plan_count_towards_exposure() -> None:
     held = book(A=(1_950, 100.0))
     hold = d("A", 1_950, action="HOLD", stop=90.0, target=120.0)
-    report = check_plan(plan(hold, d("XYZ", 100)), held, {"A": 100.0, "XYZ": 100.0}, LIMITS)
+    report = run(plan(hold, d("XYZ", 100)), held, {"A": 100.0, "XYZ": 100.0})
     assert "MAX_LEVERAGE" in codes(report)
     assert report.checked == 1
 
 
 def test_non_positive_equity_blocks_new_risk_but_not_closing() -> None:
     broke = book(0.0, XYZ=(100, 100.0))
-    assert "NON_POSITIVE_EQUITY" in codes(check_plan(plan(d("ABC", 1)), broke, {"ABC": 100.0, "XYZ": 100.0}, LIMITS))
+    assert "NON_POSITIVE_EQUITY" in codes(run(plan(d("ABC", 1)), broke, {"ABC": 100.0, "XYZ": 100.0}))
     close = d("XYZ", 100, action="SELL", direction="FLAT")
-    assert check_plan(plan(close), broke, {"XYZ": 100.0}, LIMITS).approved
+    assert run(plan(close), broke, {"XYZ": 100.0}).approved
 
 
 @pytest.mark.parametrize("action, direction, held, side", [
@@ -180,6 +185,91 @@ def test_order_side_follows_action_and_holding(action: str, direction: str, held
 
 def test_report_lists_every_violation_not_just_the_first() -> None:
     bad = d("XYZ", 2_500, stop=101.0, target=115.0)
-    report = check_plan(plan(bad), book(), {"XYZ": 100.0}, LIMITS)
+    report = run(plan(bad), book(), {"XYZ": 100.0})
     assert set(codes(report)) >= {"STOP_WRONG_SIDE", "MAX_UNITS", "MAX_NOTIONAL", "MAX_PCT_EQUITY", "MAX_LEVERAGE"}
-    assert all(v.severity is Severity.CRITICAL for v in report.violations)
+    assert not report.approved and report.reasons().count(";") == len(codes(report)) - 1
+
+
+def test_buying_power_blocks_an_entry_the_account_cannot_pay_for() -> None:
+    poor = book(A=(1_000, 95.0), B=(1_000, 100.0))  # Reg T: 2 x $100k - $195k = $5k left
+    report = run(plan(d("XYZ", 100)), poor, {"XYZ": 100.0})
+    assert "INSUFFICIENT_BUYING_POWER" in codes(report)
+
+
+def test_sector_concentration_names_the_sector() -> None:
+    held = book(A=(250, 100.0))  # $25k of Energy on $100k
+    more = d("ABC", 60, stop=95.0, target=110.0)
+    report = run(plan(more), held, {"ABC": 100.0}, sectors={"A": "Energy", "ABC": "Energy"})
+    [v] = [v for v in report.violations if v.severity is Severity.CRITICAL]
+    assert (v.code, v.instrument_id) == ("SECTOR_CONCENTRATION", "sector:Energy")
+    assert v.message.startswith("Energy ") and "0.31" in v.message
+
+
+def test_every_check_is_recorded_with_its_status() -> None:
+    report = run(plan(d("XYZ", 50)), book(), {"XYZ": 100.0})
+    by_check = {c["check"]: c for c in report.checks}
+    assert by_check["MAX_UNITS"] == {"check": "MAX_UNITS", "status": "PASS", "instrument_id": "XYZ",
+                                     "decision_index": 0, "value": 50.0, "limit": 1000.0}
+    assert by_check["SECTOR_CONCENTRATION"]["instrument_id"] == "sector:Industrials"
+    assert {c["status"] for c in report.checks} == {"PASS"}
+
+
+def test_closing_a_position_opened_this_session_counts_as_a_day_trade() -> None:
+    opened = PositionView(instrument_id="XYZ", quantity=100, avg_entry_price=100.0, market_price=100.0,
+                          opened_at=AS_OF - timedelta(hours=2))
+    small = book(20_000.0, day_trades=3).model_copy(update={"positions": {"XYZ": opened}})
+    close = d("XYZ", 100, action="SELL", direction="FLAT")
+    assert codes(run(plan(close), small, {"XYZ": 100.0})) == ["PATTERN_DAY_TRADER"]
+    overnight = opened.model_copy(update={"opened_at": AS_OF - timedelta(days=1)})
+    assert run(plan(close), small.model_copy(update={"positions": {"XYZ": overnight}}), {"XYZ": 100.0}).approved
+
+
+CALL = OptionContract(occ_symbol="XYZ250620C00100000")
+
+
+def option(qty: int, *, action: str = "BUY", stop: float = 96.0, target: float = 110.0,
+           denomination: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> Decision:
+    return Decision(instrument=CALL, action=action, direction="LONG", size=Size(quantity=qty, unit=SizeUnit.CONTRACTS),
+                    risk_levels=RiskLevels(stop_loss_level=stop, take_profit_level=target, denomination=denomination),
+                    strategy_family="TREND", rationale="test", confidence=0.6)
+
+
+MARK = OptionMark(instrument_id=CALL.instrument_id, premium=3.0, underlying_price=100.0, delta=0.55, gamma=0.04,
+                  vega=0.12, theta=-0.06)
+
+
+def test_an_option_without_a_quote_is_rejected_as_unknown() -> None:
+    report = run(plan(option(5)), book(), {"XYZ": 100.0})
+    assert codes(report) == ["UNKNOWN_INSTRUMENT"]
+    assert "option quote" in report.violations[0].message
+
+
+def test_options_are_checked_on_premium_and_on_the_greeks_of_the_book_after_the_plan() -> None:
+    marks = {CALL.instrument_id: MARK}
+    ok = run(plan(option(5)), book(), {"XYZ": 100.0}, option_marks=marks)
+    assert ok.approved, ok.reasons()
+    notional = next(c for c in ok.checks if c["check"] == "MAX_NOTIONAL")
+    assert notional["value"] == pytest.approx(5 * 3.0 * 100)  # premium x multiplier
+    delta = next(c for c in ok.checks if c["check"] == "DELTA_NOTIONAL")
+    assert delta["value"] == pytest.approx(5 * 100 * 0.55 * 100.0)
+    # 20 contracts: vega 0.12 x 2,000 = 240 fine, but 0.55 x 2,000 x $100 = $110k of delta
+    report = run(plan(option(20)), book(1_000_000.0), {"XYZ": 100.0}, option_marks=marks)
+    assert codes(report) == ["MAX_DELTA_NOTIONAL"]
+
+
+def test_option_levels_in_premium_are_checked_against_the_premium() -> None:
+    marks = {CALL.instrument_id: MARK}
+    premium_levels = option(5, stop=2.0, target=4.5, denomination=RiskDenomination.OPTION_PRICE)
+    assert run(plan(premium_levels), book(), {"XYZ": 100.0}, option_marks=marks).approved
+    wrong = option(5, stop=2.0, target=4.5)  # the same numbers read as underlying prices are nonsense
+    assert "STOP_WRONG_SIDE" not in codes(run(plan(wrong), book(), {"XYZ": 100.0}, option_marks=marks))
+    assert "TARGET_WRONG_SIDE" in codes(run(plan(wrong), book(), {"XYZ": 100.0}, option_marks=marks))
+
+
+def test_a_held_option_without_a_quote_blocks_new_risk() -> None:
+    held_call = PositionView(instrument_id=CALL.instrument_id, quantity=2, avg_entry_price=3.0, market_price=3.0,
+                             multiplier=100)
+    held = book().model_copy(update={"positions": {CALL.instrument_id: held_call}})
+    assert codes(run(plan(d("XYZ", 10)), held, {"XYZ": 100.0})) == ["INVALID_HELD_POSITION"]
+    marked = run(plan(d("XYZ", 10)), held, {"XYZ": 100.0}, option_marks={CALL.instrument_id: MARK})
+    assert marked.approved, marked.reasons()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cream.agents.port import AgentContext
-from cream.risk import check_plan, engine_limits
+from cream.risk import check_plan
 from cream.schemas.agents import ApprovalVerdict, Objection, Severity, Verdict
 from cream.schemas.decisions import ORDER_ACTIONS, Action, Decision, DecisionPlan, Direction
 
@@ -23,7 +23,8 @@ def _verdict(agent: str, objections: list[Objection], ok: str) -> ApprovalVerdic
 def risk_manager(ctx: AgentContext) -> ApprovalVerdict:
     plan = _plan(ctx)
     prices = {s: snap.price for s, snap in ctx.snapshots.items()}
-    report = check_plan(plan, ctx.portfolio, prices, engine_limits(ctx.rules))
+    report = check_plan(plan, ctx.portfolio, prices, ctx.rules, sectors=ctx.sectors, option_marks=ctx.option_marks,
+                        as_of=ctx.as_of)
     return _verdict("risk_manager", report.violations,
                     f"all {report.checked} order(s) within per-instrument and portfolio limits, stops in place")
 

@@ -33,14 +33,13 @@ from cream.schemas.decisions import (
     SizeUnit,
 )
 from cream.schemas.instruments import Equity
+from cream.services.runtime_config import TradingConfig
 from cream.schemas.market import FeatureSnapshot, RegimeClassification, RegimeLabel, RegimeMetrics, Timeframe
 
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
 CYCLE = "backtest-default-20250602T1500Z"
 # The product defaults of trading_config.
-RULES = TradingRules(conviction_delta_hold=0.2, conviction_delta_action=0.3, min_risk_reward_ratio=1.5,
-                     kelly_multiplier=0.5, max_units=1000, max_notional=50_000, max_pct_equity=0.10,
-                     max_gross_notional=500_000, max_net_notional=250_000, max_leverage=2.0)
+RULES = TradingConfig.defaults(Environment.BACKTEST).rules()
 INDICATORS = {"sma_20_1d": 98.0, "sma_50_1d": 95.0, "rsi_14_1h": 55.0, "rsi_14_1d": 58.0, "atr_14_1d": 2.0,
               "high_20_1d": 104.0, "low_20_1d": 94.0}
 
@@ -103,8 +102,9 @@ def position(symbol: str, quantity: int, entry: float, price: float, *, stop: fl
 
 def portfolio(*positions: PositionView, equity: float = 100_000.0) -> PortfolioView:
     values = [p.quantity * p.market_price * p.multiplier for p in positions]
-    return PortfolioView(cash=equity - sum(values), equity=equity, gross_exposure=sum(abs(v) for v in values),
-                         net_exposure=sum(values), positions={p.instrument_id: p for p in positions})
+    gross = sum(abs(v) for v in values)
+    return PortfolioView(cash=equity - sum(values), equity=equity, gross_exposure=gross, net_exposure=sum(values),
+                         positions={p.instrument_id: p for p in positions}, buying_power=2 * equity - gross)
 
 
 def context(snapshots: list[FeatureSnapshot] | dict[str, FeatureSnapshot],
