@@ -27,8 +27,15 @@ from engine.risk_check import check_plan as engine_check, describe, held_rows, p
 class RiskReport:
     approved: bool
     checked: int  # decisions with an order
-    violations: list[Objection]  # CRITICAL first-class objections, WARNINGs alongside
-    checks: list[dict[str, Any]] = field(default_factory=list)  # every check the engine evaluated
+    violations: list[Objection]  # CRITICAL ones block the plan, WARNINGs ride along
+    rows: np.ndarray = field(default_factory=lambda: np.zeros((0, ec.N_RESULT_COLS)))  # engine result rows
+    plan: DecisionPlan | None = None
+    sector_names: Mapping[int, str] = field(default_factory=dict)
+
+    def checks(self) -> list[dict[str, Any]]:
+        """Every check the engine evaluated, PASS ones included, as JSON-ready records."""
+        assert self.plan is not None or len(self.rows) == 0
+        return [_check_record(self.plan, r, self.sector_names) for r in self.rows]  # type: ignore[arg-type]
 
     def reasons(self) -> str:
         critical = [v for v in self.violations if v.severity is Severity.CRITICAL]
@@ -144,26 +151,26 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
     names = {i: n for n, i in sector_ids.items()}
     violations = [_objection(plan, r, names) for r in result.violations]
-    checks = [_check_record(plan, r, names) for r in result.rows]
-    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, checks)
+    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, result.rows, plan, names)
 
 
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
           sector_ids: Mapping[str, int]) -> np.ndarray:
     """Positions outside the plan; one that cannot be marked becomes a NaN row (fails closed)."""
     cols: dict[str, list[float]] = {k: [] for k in ("notional", "sector", "delta_notional", "gamma", "vega", "theta")}
+    no_greeks = np.zeros(4)
     for key, p in portfolio.positions.items():
         if key in in_plan:
             continue
         units = p.quantity * p.multiplier
-        underlying = underlying_of(key)
-        try:
-            if p.multiplier == 1:  # shares: marked at their own last price
-                price, spot, g = p.market_price, p.market_price, np.zeros(4)
-            else:
+        if p.multiplier == 1:  # shares: marked at their own last price
+            underlying, price, spot, g = key, p.market_price, p.market_price, no_greeks
+        else:
+            underlying = underlying_of(key)
+            try:
                 price, spot, g = marks.of(key, InstrumentType.OPTION, underlying)
-        except KeyError:
-            price, spot, g = np.nan, np.nan, np.full(4, np.nan)
+            except KeyError:
+                price, spot, g = np.nan, np.nan, np.full(4, np.nan)
         for k, v in (("notional", units * price), ("sector", sector_ids.get(sectors.get(underlying, ""), -1)),
                      ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
                      ("theta", units * g[3])):

@@ -63,6 +63,7 @@ def _record_plan(s: Session, cycle_id: str) -> str | None:
                         option_marks={k: OptionMark.model_validate(v)
                                       for k, v in observed.get("option_marks", {}).items()})
     reason = None if report.approved else report.reasons()
+    cycles.save_checkpoint(s, cycle_id, Phase.RISK_CHECK, {"approved": report.approved, "checks": report.checks()})
     for d in plan.decisions:
         orders = d.action in ORDER_ACTIONS
         status = ("BLOCKED" if reason else "APPROVED") if orders else "NO_ORDER"

@@ -28,6 +28,7 @@ class Phase(StrEnum):
     APPROVAL = "approval"
     GATE = "gate"
     ACT = "act"
+    RISK_CHECK = "risk_check"  # the engine's last word on the approved plan: every check, its status
     RESUME = "resume"  # a marker: the cycle was re-dispatched from its last checkpoint
 
 

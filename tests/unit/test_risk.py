@@ -207,11 +207,11 @@ def test_sector_concentration_names_the_sector() -> None:
 
 def test_every_check_is_recorded_with_its_status() -> None:
     report = run(plan(d("XYZ", 50)), book(), {"XYZ": 100.0})
-    by_check = {c["check"]: c for c in report.checks}
+    by_check = {c["check"]: c for c in report.checks()}
     assert by_check["MAX_UNITS"] == {"check": "MAX_UNITS", "status": "PASS", "instrument_id": "XYZ",
                                      "decision_index": 0, "value": 50.0, "limit": 1000.0}
     assert by_check["SECTOR_CONCENTRATION"]["instrument_id"] == "sector:Industrials"
-    assert {c["status"] for c in report.checks} == {"PASS"}
+    assert {c["status"] for c in report.checks()} == {"PASS"}
 
 
 def test_closing_a_position_opened_this_session_counts_as_a_day_trade() -> None:
@@ -248,9 +248,9 @@ def test_options_are_checked_on_premium_and_on_the_greeks_of_the_book_after_the_
     marks = {CALL.instrument_id: MARK}
     ok = run(plan(option(5)), book(), {"XYZ": 100.0}, option_marks=marks)
     assert ok.approved, ok.reasons()
-    notional = next(c for c in ok.checks if c["check"] == "MAX_NOTIONAL")
+    notional = next(c for c in ok.checks() if c["check"] == "MAX_NOTIONAL")
     assert notional["value"] == pytest.approx(5 * 3.0 * 100)  # premium x multiplier
-    delta = next(c for c in ok.checks if c["check"] == "DELTA_NOTIONAL")
+    delta = next(c for c in ok.checks() if c["check"] == "DELTA_NOTIONAL")
     assert delta["value"] == pytest.approx(5 * 100 * 0.55 * 100.0)
     # 20 contracts: vega 0.12 x 2,000 = 240 fine, but 0.55 x 2,000 x $100 = $110k of delta
     report = run(plan(option(20)), book(1_000_000.0), {"XYZ": 100.0}, option_marks=marks)
