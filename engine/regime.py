@@ -14,6 +14,11 @@ Confidence = 0.5 + 0.5 * min(1, distance / scale): 0.5 exactly at the deciding t
 - RANGE_BOUND: the smaller of the trend slack (threshold - |ma_diff_pct|)/threshold and the
   volatility slack min(atr_pct - low, high - atr_pct)/((high - low)/2), each in [0, 1].
 A scale <= 0 gives confidence 1.
+
+``classify_regime_gmm`` is the statistical alternative: a Gaussian mixture (``engine.gmm``) over
+per-bar features [trend t-statistic, log realised volatility] of the trailing ``window`` log
+returns (``regime_features_nb``), fitted on the standardised features of the whole series.
+Components map to labels by their mean features (see ``map_components_nb``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from engine.gmm import GaussianMixtureFit, fit_gaussian_mixture, predict_proba
 from engine.indicators import atr_nb, percentile_rank_last_nb
 
 BULL_TREND = 0
@@ -36,6 +42,7 @@ UNKNOWN = 5
 REGIME_NAMES = ("BULL_TREND", "BEAR_TREND", "RANGE_BOUND", "HIGH_VOL", "LOW_VOL", "UNKNOWN")
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 RegimeTuple = tuple[int, float, float, float, float, float, float, float]
 
 
@@ -155,3 +162,121 @@ def classify_regime(
         float(trend_threshold_pct), float(high_vol_percentile), float(low_vol_percentile),
     )
     return RegimeResult(REGIME_NAMES[res[0]], *(float(v) for v in res[1:]))
+
+
+@njit(cache=True)
+def regime_features_nb(close: FloatArray, window: int) -> FloatArray:
+    """(n, 2) mixture features per bar over the last ``window`` log returns r_j = log(c_j/c_{j-1}):
+
+    column 0, trend statistic: mean(r) / std(r, ddof=1) * sqrt(window) (t-statistic of the mean);
+    column 1, log realised volatility: log(std(r, ddof=1)).
+    Both are scale free and roughly Gaussian within a regime. Rows before ``window`` and rows of a
+    perfectly flat window (std 0) are NaN.
+    """
+    n = close.shape[0]
+    out = np.full((n, 2), np.nan)
+    if window < 2:
+        return out
+    for t in range(window, n):
+        s = 0.0
+        for j in range(t - window + 1, t + 1):
+            s += math.log(close[j] / close[j - 1])
+        mean = s / window
+        ss = 0.0
+        for j in range(t - window + 1, t + 1):
+            ss += (math.log(close[j] / close[j - 1]) - mean) ** 2
+        sd = math.sqrt(ss / (window - 1))
+        if sd > 0.0:
+            out[t, 0] = mean / sd * math.sqrt(window)
+            out[t, 1] = math.log(sd)
+    return out
+
+
+@njit(cache=True)
+def map_components_nb(trend_stat: FloatArray, log_vol: FloatArray, trend_t: float) -> IntArray:
+    """Regime code of each mixture component from its mean features (``regime_features_nb``).
+
+    k >= 2: the highest-volatility component is HIGH_VOL and the lowest LOW_VOL; every other
+    component (k >= 3) is BULL_TREND / BEAR_TREND when its mean trend statistic is above
+    ``trend_t`` / below -``trend_t``, else RANGE_BOUND. k == 1, or all volatilities equal: the
+    trend rule for every component. Ties go to the lower component index.
+    """
+    k = trend_stat.shape[0]
+    out = np.empty(k, dtype=np.int64)
+    for c in range(k):
+        t_stat = trend_stat[c]
+        out[c] = BULL_TREND if t_stat > trend_t else BEAR_TREND if t_stat < -trend_t else RANGE_BOUND
+    if k >= 2:
+        hi = np.argmax(log_vol)
+        lo = np.argmin(log_vol)
+        if log_vol[hi] == log_vol[lo]:
+            return out
+        out[hi] = HIGH_VOL
+        out[lo] = LOW_VOL
+    return out
+
+
+class GmmRegimeResult(NamedTuple):
+    """Mixture regime of the last bar and of every bar (UNKNOWN without features: warm-up, flat).
+
+    ``label_probabilities`` is indexed by regime code 0..4 (posterior mass of the last bar's
+    components with that label); ``confidence`` is that mass for ``label``. Per component:
+    ``component_trend_stat`` is the mean trend statistic and ``component_volatility`` the
+    geometric-mean realised volatility of one bar's log return (exp of the mean log volatility).
+    """
+
+    label: str
+    confidence: float
+    label_probabilities: tuple[float, ...]
+    bar_regimes: IntArray
+    component_regimes: tuple[str, ...]
+    component_trend_stat: FloatArray
+    component_volatility: FloatArray
+    fit: GaussianMixtureFit
+
+
+def classify_regime_gmm(
+    close: npt.ArrayLike,
+    k: int = 3,
+    window: int = 20,
+    trend_t: float = 1.0,
+    covariance: str = "full",
+    init: str = "kmeans++",
+    seed: int = 0,
+    max_iter: int = 1000,
+    n_init: int = 4,
+) -> GmmRegimeResult:
+    """Fit a k-component mixture to the series' regime features and label each bar.
+
+    Features (``regime_features_nb``) are z-scored before the fit (so ``reg_covar`` is
+    negligible); component means are mapped back for ``map_components_nb``. ``n_init``
+    k-means++ restarts (seeds seed..seed+n_init-1) guard against a poor local optimum. Needs at
+    least 10*k bars with features; raises ValueError otherwise.
+    """
+    c = _as_float_array("close", close)
+    if window < 2 or k < 1 or not (c > 0).all():
+        raise ValueError("need window >= 2, k >= 1 and positive closes for log returns.")
+    feats = regime_features_nb(c, int(window))
+    valid = np.isfinite(feats).all(axis=1)
+    if valid.sum() < 10 * k:
+        raise ValueError(f"need at least {10 * k} bars after the {window}-bar warm-up; pass a longer series.")
+    mu = feats[valid].mean(axis=0)
+    sd = feats[valid].std(axis=0)
+    sd[sd == 0.0] = 1.0
+    z = (feats[valid] - mu) / sd
+    fit = fit_gaussian_mixture(
+        z, k, covariance=covariance, init=init, seed=seed, max_iter=max_iter, n_init=n_init)
+    means = fit.means * sd + mu
+    comp = map_components_nb(means[:, 0].copy(), means[:, 1].copy(), float(trend_t))
+    by_label = np.zeros((int(valid.sum()), 5))
+    proba = predict_proba(fit, z)
+    for j in range(k):
+        by_label[:, comp[j]] += proba[:, j]
+    bar = np.full(c.shape[0], UNKNOWN, dtype=np.int64)
+    bar[valid] = np.argmax(by_label, axis=1)
+    last = by_label[-1] if valid[-1] else np.zeros(5)
+    code = int(bar[-1])
+    return GmmRegimeResult(
+        REGIME_NAMES[code], float(last[code]) if code != UNKNOWN else 0.0, tuple(float(v) for v in last),
+        bar, tuple(REGIME_NAMES[j] for j in comp), means[:, 0].copy(), np.exp(means[:, 1]), fit,
+    )

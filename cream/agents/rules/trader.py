@@ -23,7 +23,7 @@ from cream.schemas.decisions import (
     StrategyFamily,
 )
 from cream.schemas.instruments import Equity
-from engine.sizing import kelly_fraction_nb, size_units_nb
+from engine.sizing import kelly_fraction_nb, risk_units_nb, size_units_nb
 
 RISK_PER_TRADE = 0.01  # at most 1% of equity lost if the stop is hit
 KELLY_FULL_SIZE = 0.25  # a scaled Kelly fraction this large takes the whole per-instrument allocation
@@ -84,8 +84,10 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
     if news.event_risk or a["fundamentals_analyst"]["macro_risk"] != "LOW":
         fraction *= 0.5
     equity = ctx.portfolio.equity
-    qty = min(int(size_units_nb(equity, fraction, price, 1.0, 1.0, rules.max_units)),
-              int(equity * RISK_PER_TRADE / risk), int(rules.max_notional * LIMIT_HEADROOM / price))
+    max_units = int(rules.max_units)
+    qty = min(int(size_units_nb(equity, fraction, price, 1.0, 1, max_units)),
+              int(risk_units_nb(equity, RISK_PER_TRADE, price, stop, 1.0, 1, max_units)),
+              int(rules.max_notional * LIMIT_HEADROOM / price))
     if qty <= 0:
         return None, f"{symbol}: no trade, size rounds to zero"
     decision = Decision(
