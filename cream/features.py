@@ -17,6 +17,7 @@ from cream.schemas.market import (
     Timeframe,
 )
 from engine import indicators as ind
+from engine import normalize as norm
 from engine.regime import classify_regime
 
 HOURLY_LOOKBACK, DAILY_LOOKBACK = 200, 200  # bars loaded per timeframe
@@ -55,10 +56,10 @@ def _indicators(h: Bars, d: Bars) -> dict[str, float]:
 
 def _normalized(h: Bars, d: Bars) -> dict[str, float]:
     values = {
-        "zscore_rsi_14_1h": ind.zscore_last_nb(ind.rsi_nb(h.close, 14), NORMALISE_WINDOW),
-        "zscore_close_20_1d": ind.zscore_last_nb(d.close, 20),
-        "percentile_volume_1d": ind.percentile_rank_last_nb(d.volume, NORMALISE_WINDOW),
-        "percentile_atr_14_1d": ind.percentile_rank_last_nb(ind.atr_nb(d.high, d.low, d.close, 14),
+        "zscore_rsi_14_1h": norm.zscore_last_nb(ind.rsi_nb(h.close, 14), NORMALISE_WINDOW),
+        "zscore_close_20_1d": norm.zscore_last_nb(d.close, 20),
+        "percentile_volume_1d": norm.percentile_rank_last_nb(d.volume, NORMALISE_WINDOW),
+        "percentile_atr_14_1d": norm.percentile_rank_last_nb(ind.atr_nb(d.high, d.low, d.close, 14),
                                                             NORMALISE_WINDOW),
     }
     return {k: round(float(v), 6) for k, v in values.items() if not math.isnan(v)}

@@ -31,7 +31,8 @@ import numpy.typing as npt
 from numba import njit
 
 from engine.gmm import GaussianMixtureFit, fit_gaussian_mixture, predict_proba
-from engine.indicators import atr_nb, percentile_rank_last_nb
+from engine.indicators import atr_nb
+from engine.normalize import percentile_rank_last_nb
 
 BULL_TREND = 0
 BEAR_TREND = 1

@@ -46,7 +46,7 @@ def _warm(x: Any) -> None:
 
     indicators.rsi_nb(x, 14), indicators.sma_nb(x, 20), indicators.ema_nb(x, 12), indicators.atr_nb(x, x, x, 14)
     indicators.bollinger_nb(x, 20, 2.0), indicators.stochastic_nb(x, x, x, 14, 3), indicators.volume_sma_nb(x, 20)
-    indicators.zscore_last_nb(x, 100), indicators.percentile_rank_last_nb(x, 100)
+    normalize.zscore_last_nb(x, 100), normalize.percentile_rank_last_nb(x, 100)
     regime.classify_regime(x, x, x)
     fills.fill_price_nb(1, 100.0, 2.0), fills.commission_nb(10, 100.0, 1.0, 0.005, 1.0, 0.01)
     fills.bracket_exit_nb(1, 90.0, 110.0, x, x, x)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -10,10 +9,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.occ import parse_occ
+
 _TICKER = r"^[A-Z][A-Z0-9.]{0,9}$"
-# OCC option symbol without the space padding, as Polygon ("O:" prefix) and Alpaca write it:
-# root (1-6), expiry YYMMDD, C/P, strike x 1000 on 8 digits.
-_OCC = re.compile(r"^(?:O:)?([A-Z][A-Z0-9]{0,5}) *(\d{6})([CP])(\d{8})$")
 
 
 class InstrumentType(StrEnum):
@@ -58,20 +56,9 @@ class OccSymbol(Frozen):
 
     @classmethod
     def parse(cls, text: str) -> OccSymbol:
-        m = _OCC.match(text.strip().upper())
-        if not m:
-            raise ValueError(f"{text!r} is not an OCC option symbol (e.g. AAPL240802C00100000)")
-        root, ymd, right, strike = m.groups()
-        try:
-            expiration = date(2000 + int(ymd[:2]), int(ymd[2:4]), int(ymd[4:6]))
-        except ValueError as exc:
-            raise ValueError(f"{text!r} is not an OCC option symbol: bad expiry {ymd} ({exc})") from None
-        return cls(
-            root=root,
-            expiration=expiration,
-            right=OptionRight.CALL if right == "C" else OptionRight.PUT,
-            strike=Decimal(strike) / 1000,
-        )
+        c = parse_occ(text)  # the engine's parser: one grammar for the domain and the kernels
+        return cls(root=c.underlying, expiration=c.expiry, right=OptionRight.CALL if c.is_call else OptionRight.PUT,
+                   strike=Decimal(round(c.strike * 1000)) / 1000)
 
     def format(self) -> str:
         strike = int((self.strike * 1000).to_integral_value())

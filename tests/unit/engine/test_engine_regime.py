@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.indicators import atr_nb, percentile_rank_last_nb
+from engine.indicators import atr_nb
+from engine.normalize import percentile_rank_last_nb
 from engine.regime import (
     BEAR_TREND,
     BULL_TREND,
