@@ -84,3 +84,75 @@ def bracket_exit_nb(
         if reason != EXIT_NONE:
             return i, price, reason
     return -1, np.nan, EXIT_NONE
+
+
+# ---- Bar fill models -------------------------------------------------------------------------
+# A bar fills an order from its open/high/low: a market order at the open of the bar it is sent
+# on (send it on the bar after the decision: "next bar's open"; or price it yourself with
+# fill_price_nb(side, reference, bps)); limit and stop orders when the range reaches the level.
+
+ORDER_MARKET = 0
+ORDER_LIMIT = 1
+ORDER_STOP = 2
+ORDER_STOP_LIMIT = 3
+
+IMPACT_LINEAR = 0
+IMPACT_SQRT = 1
+
+
+@njit(cache=True)
+def bar_fill_price_nb(
+    order_type: int, side: int, limit: float, stop: float, o: float, h: float, lo: float
+) -> float:
+    """Price (before slippage) at which one bar fills the order, NaN if it does not.
+
+    market: the open. limit buy: low <= limit -> min(open, limit); limit sell: high >= limit ->
+    max(open, limit). stop buy: high >= stop -> max(open, stop); stop sell: low <= stop ->
+    min(open, stop). stop-limit: triggers as the stop, then fills at the stop-fill price only if
+    that is within the limit (a gap through the limit leaves it unfilled on this bar).
+    """
+    if order_type == ORDER_MARKET:
+        return o
+    if order_type == ORDER_LIMIT:
+        if side == BUY:
+            return min(o, limit) if lo <= limit else np.nan
+        return max(o, limit) if h >= limit else np.nan
+    if side == BUY:
+        px = max(o, stop) if h >= stop else np.nan
+    else:
+        px = min(o, stop) if lo <= stop else np.nan
+    if order_type == ORDER_STOP_LIMIT and not np.isnan(px) and side * (px - limit) > 0.0:
+        return np.nan
+    return px
+
+
+@njit(cache=True)
+def impact_bps_nb(quantity: float, bar_volume: float, fixed_bps: float, impact_bps: float, model: int) -> float:
+    """Slippage in bps: fixed_bps + impact_bps * participation (IMPACT_LINEAR) or
+    * sqrt(participation) (IMPACT_SQRT), participation = |quantity| / bar_volume (inf-safe: a bar with
+    no volume gives fixed_bps + impact_bps)."""
+    if bar_volume > 0.0:
+        part = abs(quantity) / bar_volume
+    else:
+        part = 1.0
+    return fixed_bps + impact_bps * (np.sqrt(part) if model == IMPACT_SQRT else part)
+
+
+@njit(cache=True)
+def fee_nb(
+    quantity: float, price: float, multiplier: float, per_unit: float, minimum: float,
+    max_pct_of_value: float, pct_fee: float,
+) -> float:
+    """commission_nb (per unit, minimum, cap) plus pct_fee * trade value; 0 for a zero quantity."""
+    value = abs(quantity) * price * multiplier
+    return commission_nb(quantity, price, multiplier, per_unit, minimum, max_pct_of_value) + pct_fee * value
+
+
+@njit(cache=True)
+def fillable_qty_nb(remaining: float, bar_volume: float, max_participation: float) -> float:
+    """Units a bar can fill: min(remaining, max_participation * bar_volume) (never negative).
+    The rest stays working on later bars until the order expires (see engine.tactics)."""
+    cap = max_participation * bar_volume
+    if not cap > 0.0:
+        return 0.0
+    return max(min(remaining, cap), 0.0)
