@@ -1,0 +1,80 @@
+"""Option marks for the risk check: premium and Greeks per unit, from a quote and the underlying price.
+
+The implied volatility comes from the provider when it has one, otherwise it is solved from the
+quote's price (engine.options.implied_vol); Greeks are Black-Scholes-Merton (engine.options). A quote
+that no volatility in the engine's range reproduces cannot be marked: the instrument stays unpriced
+and any plan touching it is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from cream.errors import UnknownInstrument
+from cream.schemas.instruments import MultiLeg, OccSymbol
+from cream.schemas.market import OptionMark
+from engine.multileg import analyze_multileg
+from engine.occ import years_to_expiry
+from engine.options import bs_greeks, implied_vol
+
+
+def mark_option(occ_symbol: str, price: float, underlying_price: float, as_of: date, *, rate: float,
+                div_yield: float = 0.0, implied_volatility: float | None = None) -> OptionMark:
+    """Mark one contract; raises UnknownInstrument when it cannot be priced."""
+    parts = OccSymbol.parse(occ_symbol)
+    symbol = parts.format()
+    t = float(years_to_expiry([parts.expiration.toordinal()], as_of)[0])
+    is_call = parts.right.value == "CALL"
+    vol = implied_volatility
+    if vol is None:
+        vol = float(implied_vol([price], [underlying_price], [float(parts.strike)], [t], rate, div_yield,
+                                [is_call])[0])
+    if not (vol and math.isfinite(vol) and vol > 0 and price > 0 and t > 0):
+        raise UnknownInstrument(f"{symbol}: cannot mark (price {price}, underlying {underlying_price}, "
+                                f"{t * 365:.0f} days to expiry, implied vol {vol})")
+    g = bs_greeks([underlying_price], [float(parts.strike)], [t], [vol], rate, div_yield, [is_call])
+    return OptionMark(instrument_id=symbol, premium=price, underlying_price=underlying_price,
+                      delta=float(g.delta[0]), gamma=float(g.gamma[0]), vega=float(g.vega[0]),
+                      theta=float(g.theta[0]), implied_volatility=vol)
+
+
+def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:
+    """Mark one unit of a debit strategy (net premium paid > 0) from its legs' marks.
+
+    Greeks add up by ratio. Credit strategies have no positive price to hold limits against and are
+    refused (UnknownInstrument), as are unbounded-loss combinations and legs without a mark.
+    """
+    missing = [leg.occ_symbol for leg in strategy.legs if leg.occ_symbol not in legs]
+    if missing:
+        raise UnknownInstrument(f"{strategy.instrument_id}: no mark for leg(s) {', '.join(missing)}")
+    marks = [legs[leg.occ_symbol] for leg in strategy.legs]
+    ratios = [float(leg.ratio) for leg in strategy.legs]
+    expiries = {OccSymbol.parse(leg.occ_symbol).expiration for leg in strategy.legs}
+    if len(expiries) != 1:
+        raise UnknownInstrument(f"{strategy.instrument_id}: legs expire on different dates {sorted(expiries)}")
+    analysis = analyze_multileg(
+        [OccSymbol.parse(leg.occ_symbol).right.value == "CALL" for leg in strategy.legs],
+        [float(OccSymbol.parse(leg.occ_symbol).strike) for leg in strategy.legs], ratios,
+        [m.premium for m in marks], multiplier=1.0)
+    if not analysis.valid or not math.isfinite(analysis.max_loss) or analysis.net_premium <= 0:
+        why = (analysis.reason_name if not analysis.valid else "unbounded loss" if not math.isfinite(analysis.max_loss)
+               else f"net credit {-analysis.net_premium:.4g}: credit strategies are not supported")
+        raise UnknownInstrument(f"{strategy.instrument_id}: cannot be risk-checked ({why})")
+    return OptionMark(
+        instrument_id=strategy.instrument_id, premium=analysis.net_premium,
+        underlying_price=marks[0].underlying_price,
+        **{g: sum(r * getattr(m, g) for r, m in zip(ratios, marks)) for g in ("delta", "gamma", "vega", "theta")})
+
+
+def mark_all(quotes: Sequence[tuple[str, float, float]], as_of: date, *, rate: float) -> dict[str, OptionMark]:
+    """Marks for (occ_symbol, price, underlying price) quotes; those that cannot be marked are left out."""
+    out = {}
+    for occ, price, spot in quotes:
+        try:
+            mark = mark_option(occ, price, spot, as_of, rate=rate)
+        except UnknownInstrument:
+            continue
+        out[mark.instrument_id] = mark
+    return out
