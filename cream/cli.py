@@ -16,6 +16,7 @@ from typing import Any
 from cream import embedded_redis, market_calendar
 from cream.config import Settings, get_settings
 from cream.errors import CreamError
+from cream.schemas.decisions import Environment
 from cream.fleet import QUEUES, LocalFleet, queues_up
 
 
@@ -131,22 +132,46 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     if end < start:
         raise CreamError("--end is before --start")
-    with _fleet(settings) as url:
-        runner = CycleRunner(url)
-        metrics = run_backtest(runner, market_data(), symbols, start, end, Progress("backtest"))
-        runner.close()
+    if args.fast:
+        metrics = _fast_backtest(symbols, start, end)
+    else:
+        with _fleet(settings) as url:
+            runner = CycleRunner(url)
+            metrics = run_backtest(runner, market_data(), symbols, start, end, Progress("backtest"))
+            runner.close()
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
         sharpe = "n/a" if metrics["sharpe"] is None else f"{metrics['sharpe']:.2f}"
         print(f"backtest {metrics['backtest_id']}  {', '.join(symbols)}  {metrics['start'][:10]} → {metrics['end'][:10]}")
-        print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
-                                                        if metrics["failed_cycles"] else ""))
+        if args.fast:
+            print(f"  fast path     trend rule {metrics['rule']} on {metrics['bars']} hourly bars (no agents)")
+        else:
+            print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
+                                                            if metrics["failed_cycles"] else ""))
         print(f"  trades        {metrics['trades']}")
         print(f"  total return  {metrics['total_return']:+.2%}")
         print(f"  max drawdown  {metrics['max_drawdown']:.2%}")
         print(f"  sharpe        {sharpe}")
     return 0
+
+
+def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]:
+    """The vectorised trend rule (cream.research), recorded in the backtests table like a cycle backtest."""
+    from cream.research import run_fast_backtest
+    from cream.runtime import market_data
+    from cream.services.runtime_config import active_trading_config
+    from cream.storage.db import session_scope
+    from cream.storage.models import BacktestRow
+
+    with session_scope(readonly=True) as s:
+        config = active_trading_config(s, Environment.BACKTEST)
+    metrics = run_fast_backtest(market_data(), symbols, start, end, config)
+    with session_scope() as s:
+        s.add(BacktestRow(id=metrics["backtest_id"], symbols=symbols, start=datetime.fromisoformat(metrics["start"]),
+                          end=datetime.fromisoformat(metrics["end"]), status="DONE", cycles_total=0,
+                          metrics={k: v for k, v in metrics.items() if k != "symbols"}))
+    return metrics
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
@@ -214,6 +239,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--start", required=True, help="YYYY-MM-DD")
     b.add_argument("--end", required=True, help="YYYY-MM-DD")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--fast", action="store_true",
+                   help="vectorised trend rule in one pass (engine.simulator): no agents, no fleet; for research")
     b.set_defaults(fn=cmd_backtest)
     f = sub.add_parser("fleet", help="run the local fleet in the foreground (Redis, workers, beat)")
     f.add_argument("--no-beat", action="store_true", help="do not run the hourly schedule")

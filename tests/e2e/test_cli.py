@@ -55,3 +55,14 @@ def test_live_cannot_be_reached_from_the_cli(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "cream.cli", "cycle"], env=env_live, capture_output=True, text=True,
                          timeout=120, check=False)
     assert out.returncode == 2 and "LIVE is not available" in out.stderr
+
+
+def test_fast_backtest_runs_the_vectorised_trend_rule_without_a_fleet(tmp_path: Path) -> None:
+    out = cream(tmp_path, "backtest", "--fast", "--symbols", "ADBE,COST,MA,XLK", "--start", "2024-01-02",
+                "--end", "2025-09-25", "--json", timeout=120)
+    assert out.returncode == 0, out.stderr
+    m = json.loads(out.stdout)
+    assert m["mode"] == "fast" and m["bars"] > 3000 and m["trades"] > 50
+    assert m["final_equity"] == pytest.approx(m["initial_cash"] * (1 + m["total_return"]))
+    assert "starting the local fleet" not in out.stderr  # no Redis, no workers
+    assert not (tmp_path / "redis").exists()
