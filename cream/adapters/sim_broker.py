@@ -1,18 +1,29 @@
 """The simulated broker of BACKTEST: fills at the last price with slippage and commission (engine.fills),
-and works each position's bracket (stop-loss / take-profit) against the bars that follow."""
+works execution tactics as child-order schedules over the bars that follow (engine.tactics), and works
+each position's bracket (stop-loss / take-profit) against later bars."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from cream.ports import MarketData
-from cream.schemas.decisions import OrderType
+from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
+from engine import tactics
 from engine.fills import EXIT_NONE, EXIT_STOP, bracket_exit_nb, commission_nb, fill_price_nb
+
+# A tactic's children start over the next WORK_BARS hourly bars (TWAP and VWAP one per bar, ICEBERG
+# slices as the previous one fills); each child works for WORK_BARS bars from its start, all of them
+# together taking at most MAX_PARTICIPATION of a bar's volume; what is left after that is cancelled.
+WORK_BARS = 3
+MAX_PARTICIPATION = 0.10
+ICEBERG_SLICES = 4
+PROFILE_SESSIONS = 20  # VWAP volume profile: average volume per session hour over this many sessions
 
 
 class SimulatedBroker:
@@ -47,6 +58,8 @@ class SimulatedBroker:
         broker_id = "sim-" + hashlib.sha256(order.client_order_id.encode()).hexdigest()[:16]
         reference = self.last_price(order.symbol, order.as_of)
         side = 1 if order.side is OrderSide.BUY else -1
+        if order.execution_tactic is not None and order.order_type in (OrderType.MARKET, OrderType.LIMIT):
+            return self._work(order, broker_id, reference)
         if order.order_type is OrderType.LIMIT and order.limit_price is not None \
                 and side * (order.limit_price - reference) < 0:
             return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
@@ -56,6 +69,51 @@ class SimulatedBroker:
                                status=OrderStatus.REJECTED, reason=f"{order.order_type} not simulated")
         return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
                            status=OrderStatus.FILLED, fills=[self.fill(order, reference, order.as_of)])
+
+    def _schedule(self, order: OrderRequest, tactic: ExecutionTactic, limit: float,
+                  history_volume: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        qty = float(order.quantity)
+        if tactic is ExecutionTactic.PASSIVE_LIMIT:
+            return tactics.passive_limit_schedule_nb(qty, limit)
+        if tactic is ExecutionTactic.TWAP:
+            return tactics.twap_schedule_nb(qty, WORK_BARS, 1, limit, 1.0)
+        if tactic is ExecutionTactic.VWAP:
+            slots = np.arange(history_volume.shape[0], dtype=np.int64) % WORK_BARS
+            profile = tactics.volume_profile_nb(history_volume, slots, WORK_BARS)
+            return tactics.vwap_schedule_nb(qty, profile if profile.sum() > 0 else np.ones(WORK_BARS), limit, 1.0)
+        return tactics.iceberg_schedule_nb(qty, float(math.ceil(qty / ICEBERG_SLICES)), limit)
+
+    def _work(self, order: OrderRequest, broker_id: str, reference: float) -> OrderUpdate:
+        """Child orders over the next WORK_BARS bars; market children pay slippage, limit ones do not.
+        PASSIVE_LIMIT rests at the order's limit (default: the reference price)."""
+        tactic = ExecutionTactic(order.execution_tactic)
+        bars = self.market.bars_between(order.symbol, Timeframe.H1, order.as_of,
+                                        order.as_of + timedelta(days=7))
+        done = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
+                           status=OrderStatus.CANCELED, reason=f"no bars after {order.as_of} to work the {tactic}")
+        if len(bars) == 0:
+            return done
+        passive = tactic is ExecutionTactic.PASSIVE_LIMIT
+        limit = order.limit_price if order.limit_price is not None else (reference if passive else math.nan)
+        past = self.market.bars(order.symbol, Timeframe.H1, order.as_of, PROFILE_SESSIONS * 7)
+        past_volume = past.volume[-(len(past.volume) // WORK_BARS) * WORK_BARS:] if len(past) >= WORK_BARS \
+            else np.zeros(0)
+        side = 1 if order.side is OrderSide.BUY else -1
+        costs = tactics.ExecutionCosts(MAX_PARTICIPATION, self.slippage_bps, 0.0, 0, float(order.multiplier),
+                                       self.per_unit, self.minimum, self.max_pct)
+        run = tactics.simulate_schedule(side, self._schedule(order, tactic, limit, past_volume), 0, bars.open,
+                                        bars.high, bars.low, bars.volume, WORK_BARS, costs)
+        fills = [FillReport(quantity=int(q), price=round(float(p), 4), fee=round(float(f), 4),
+                            ts=datetime.fromtimestamp(int(bars.end[min(b + WORK_BARS, len(bars)) - 1]), tz=UTC))
+                 for q, p, f, b in zip(run.child_filled, run.child_avg_price, run.child_fees, run.child_start)
+                 if int(q) > 0]
+        filled = sum(f.quantity for f in fills)
+        if filled == 0:
+            return done.model_copy(update={"reason": f"{tactic} child orders found no fill in {WORK_BARS} bars"})
+        status = OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED
+        reason = None if filled == order.quantity else f"{tactic}: {order.quantity - filled} unfilled, cancelled"
+        return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id, status=status,
+                           fills=fills, reason=reason)
 
     def bracket_exit(self, symbol: str, quantity: int, stop: float, target: float, since: datetime,
                      until: datetime) -> tuple[str, float, datetime] | None:

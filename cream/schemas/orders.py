@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from cream.schemas.decisions import OrderType
+from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.instruments import Frozen
 
 
@@ -88,6 +88,7 @@ class OrderRequest(Frozen):
     limit_price: float | None = None
     stop_loss: float | None = None
     take_profit: float | None = None
+    execution_tactic: ExecutionTactic | None = None
     as_of: datetime
 
 

@@ -90,6 +90,8 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
                        instrument_id=d.instrument_id, side=OrderSide.BUY.value if side > 0 else OrderSide.SELL.value,
                        quantity=d.size.quantity, multiplier=d.instrument.multiplier,
                        order_type=d.order_plan.entry_order_type.value, purpose=purpose.value,
+                       execution_tactic=d.order_plan.execution_tactic.value if d.order_plan.execution_tactic
+                       else None,
                        limit_price=Decimal(str(d.order_plan.entry_limit_price)) if d.order_plan.entry_limit_price
                        else None, status=OrderStatus.PENDING.value))
 
@@ -106,7 +108,8 @@ def _submit(s: Session, order_id: str, broker: Broker) -> None:
         side=OrderSide(order.side), quantity=order.quantity, order_type=order.order_type,
         limit_price=float(order.limit_price) if order.limit_price is not None else None,
         stop_loss=float(decision.stop_loss) if decision else None,
-        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for)
+        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for,
+        multiplier=order.multiplier, execution_tactic=order.execution_tactic)
     update = broker.submit(request)
     order.broker_order_id, order.status, order.error = update.broker_order_id, update.status.value, update.reason
     for fill in update.fills:

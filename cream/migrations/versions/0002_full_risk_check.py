@@ -1,4 +1,5 @@
-"""full pre-trade risk check: sector, Greeks, PDT and warning limits; fills with day-trade flag
+"""full pre-trade risk check: sector, Greeks, PDT and warning limits; fills with day-trade flag;
+orders carry their contract multiplier and execution tactic
 
 Revision ID: 0002
 Revises: 0001
@@ -37,6 +38,7 @@ def upgrade() -> None:
         t.add_column(sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("orders") as t:
         t.add_column(sa.Column("multiplier", sa.Integer(), nullable=False, server_default=sa.text("1")))
+        t.add_column(sa.Column("execution_tactic", sa.String(length=16), nullable=True))
     with op.batch_alter_table("fills") as t:
         t.add_column(sa.Column("day_trade", sa.Boolean(), nullable=False, server_default=sa.false()))
 
@@ -45,6 +47,7 @@ def downgrade() -> None:
     with op.batch_alter_table("fills") as t:
         t.drop_column("day_trade")
     with op.batch_alter_table("orders") as t:
+        t.drop_column("execution_tactic")
         t.drop_column("multiplier")
     with op.batch_alter_table("positions") as t:
         t.drop_column("opened_at")

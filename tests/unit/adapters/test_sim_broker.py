@@ -1,0 +1,70 @@
+"""The BACKTEST broker works execution tactics as child orders over the bars after the cycle (sample data)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cream.adapters.local_history import LocalHistory
+from cream.adapters.sim_broker import MAX_PARTICIPATION, WORK_BARS, SimulatedBroker
+from cream.schemas.market import Timeframe
+from cream.schemas.orders import OrderRequest, OrderStatus
+
+AS_OF = datetime(2025, 6, 3, 15, tzinfo=UTC)  # 11:00 New York
+MARKET = LocalHistory()
+
+
+def broker() -> SimulatedBroker:
+    return SimulatedBroker(MARKET, slippage_bps=2.0, commission_per_share=0.005, commission_minimum=1.0)
+
+
+def order(qty: int, tactic: str | None, **kw: object) -> OrderRequest:
+    return OrderRequest(client_order_id=f"t-{tactic}-{qty}", symbol="XLK", instrument_id="XLK", side="BUY",
+                        quantity=qty, as_of=AS_OF, execution_tactic=tactic, **kw)
+
+
+def next_bars():  # type: ignore[no-untyped-def]
+    return MARKET.bars_between("XLK", Timeframe.H1, AS_OF, AS_OF + timedelta(days=2))
+
+
+def test_twap_fills_one_equal_child_per_bar_inside_each_bar_range() -> None:
+    update = broker().submit(order(300, "TWAP"))
+    assert update.status is OrderStatus.FILLED
+    assert [f.quantity for f in update.fills] == [100, 100, 100]
+    bars = next_bars()
+    for i, f in enumerate(update.fills):
+        assert f.price == pytest.approx(bars.open[i] * 1.0002, abs=1e-4)  # market child: open + 2 bps
+        assert f.fee == 1.0 and f.ts > AS_OF
+
+
+def test_vwap_sizes_children_by_the_volume_profile() -> None:
+    update = broker().submit(order(1000, "VWAP"))
+    sizes = [f.quantity for f in update.fills]
+    assert sum(sizes) == 1000 and len(sizes) == WORK_BARS and len(set(sizes)) > 1
+
+
+def test_iceberg_shows_a_quarter_at_a_time() -> None:
+    update = broker().submit(order(400, "ICEBERG"))
+    assert update.status is OrderStatus.FILLED and [f.quantity for f in update.fills] == [100] * 4
+
+
+def test_passive_limit_below_the_market_is_not_filled_and_is_cancelled() -> None:
+    low = float(next_bars().low[:WORK_BARS].min())
+    update = broker().submit(order(100, "PASSIVE_LIMIT", order_type="LIMIT", limit_price=round(low * 0.99, 2)))
+    assert update.status is OrderStatus.CANCELED and update.fills == []
+    assert update.reason is not None and "no fill" in update.reason
+
+
+def test_an_order_larger_than_the_volume_allows_is_partially_filled() -> None:
+    bars = next_bars()
+    room = int(MAX_PARTICIPATION * bars.volume[:2 * WORK_BARS - 1].sum())  # the last child ends on bar 5
+    update = broker().submit(order(room * 3, "TWAP"))
+    assert update.status is OrderStatus.PARTIALLY_FILLED
+    assert sum(f.quantity for f in update.fills) == pytest.approx(room, abs=WORK_BARS)
+    assert "unfilled, cancelled" in (update.reason or "")
+
+
+def test_without_a_tactic_the_order_fills_at_once_at_the_last_price() -> None:
+    update = broker().submit(order(100, None))
+    assert update.status is OrderStatus.FILLED and len(update.fills) == 1 and update.fills[0].ts == AS_OF
