@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cream import ids
+from cream.services.cycles import Phase, load_checkpoint
 from cream.services.reports import cycle_report
 from cream.storage.db import session_scope
-from cream.storage.models import PortfolioSnapshotRow, PositionRow
+from cream.storage.models import FillRow, PortfolioSnapshotRow, PositionRow
 from tests.integration.helpers import counts, trigger
 
 
@@ -31,7 +32,13 @@ def test_full_cycle_runs_through_all_four_queues_and_fills_the_approved_order(fl
     assert float(pos.take_profit) == decision["risk_levels"]["take_profit_level"]
     assert float(snapshot.equity) < 100_000  # paid slippage and commission on the way in
     phases = {c.split(":")[1] for c in counts(cycle_id)["checkpoints"]}
-    assert phases == {"observe", "orient", "analysts", "research", "trader", "gate", "act"}
+    assert phases == {"observe", "orient", "analysts", "research", "trader", "gate", "risk_check", "act"}
+    with session_scope() as s:
+        risk = load_checkpoint(s, cycle_id, Phase.RISK_CHECK)
+        fills = list(s.scalars(select(FillRow).where(FillRow.order_id == report["orders"][0]["client_order_id"])))
+    assert risk is not None and risk["approved"]
+    assert {"MAX_UNITS", "SECTOR_CONCENTRATION", "BUYING_POWER", "RISK_REWARD"} <= {c["check"] for c in risk["checks"]}
+    assert [(f.quantity, f.day_trade) for f in fills] == [(decision["size"]["quantity"], False)]
     for queue, task in [("data", "data.orient"), ("agents", "agents.critic"), ("cycles", "cycles.gate"),
                         ("execution", "execution.act")]:
         assert f"Task {task}[" in fleet.log(queue), f"{task} did not run on the {queue} worker"
