@@ -153,6 +153,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"  total return  {metrics['total_return']:+.2%}")
         print(f"  max drawdown  {metrics['max_drawdown']:.2%}")
         print(f"  sharpe        {sharpe}")
+        for name in ("sortino", "calmar"):
+            print(f"  {name:<13} {'n/a' if metrics[name] is None else format(metrics[name], '.2f')}")
     return 0
 
 

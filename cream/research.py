@@ -20,9 +20,9 @@ import numpy as np
 from cream.ports import MarketData
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
+from cream.services.reports import equity_metrics
 from cream.services.runtime_config import TradingConfig
 from engine.indicators import sma_nb
-from engine.metrics import performance_summary
 from engine.simulator import simulate_signals
 
 LIMIT_HEADROOM = 0.95  # as the rule trader: stay inside the % of equity limit after costs
@@ -83,17 +83,10 @@ def run_fast_backtest(market: MarketData, symbols: list[str], start: date, end: 
         open_=open_[sl], high=high[sl], low=low[sl])
     equity = np.concatenate([[cash], result.equity])
     days = max(1, len({datetime.fromtimestamp(int(t), UTC).date() for t in ts[sl]}))
-    stats = performance_summary(equity[1:] / equity[:-1] - 1.0, periods_per_year=252 * len(ts[sl]) / days)
     return {
         "backtest_id": f"fast-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}", "mode": "fast",
         "rule": rule.__dict__, "symbols": symbols, "bars": int(len(ts[sl])), "trades": int(len(result.orders.size)),
         "start": datetime.fromtimestamp(int(ts[first]), UTC).isoformat(),
         "end": datetime.fromtimestamp(int(ts[-1]), UTC).isoformat(), "initial_cash": cash,
-        "final_equity": float(equity[-1]), "total_return": float(equity[-1] / cash - 1.0),
-        "max_drawdown": float(stats.max_drawdown), "sharpe": _finite(stats.sharpe), "sortino": _finite(stats.sortino),
-        "calmar": _finite(stats.calmar), "environment": Environment.BACKTEST.value,
+        "environment": Environment.BACKTEST.value, **equity_metrics(equity, 252 * len(ts[sl]) / days),
     }
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None

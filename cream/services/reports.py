@@ -12,7 +12,7 @@ from cream.schemas.agents import APPROVERS, AgentType
 from cream.services import cycles
 from cream.services.decide import PORTFOLIO, outputs
 from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
-from engine.metrics import max_drawdown_nb, returns_nb, sharpe_nb
+from engine.metrics import performance_summary, returns_nb
 
 
 def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
@@ -43,15 +43,24 @@ def recent_cycles(s: Session, limit: int = 20) -> list[dict[str, Any]]:
              "iterations": c.iterations, "symbols": c.symbols, "reason": c.reason} for c in rows]
 
 
+def equity_metrics(equity: np.ndarray, periods_per_year: float) -> dict[str, Any]:
+    """Return, drawdown, Sharpe, Sortino and Calmar of an equity curve (initial equity first);
+    engine.metrics conventions; a ratio that is undefined (too few points, no variance) is None."""
+    stats = performance_summary(returns_nb(equity), periods_per_year)
+
+    def finite(x: float) -> float | None:
+        return float(x) if np.isfinite(x) and len(equity) > 2 else None
+
+    return {"total_return": float(equity[-1] / equity[0] - 1.0), "max_drawdown": float(stats.max_drawdown),
+            "sharpe": finite(stats.sharpe), "sortino": finite(stats.sortino), "calmar": finite(stats.calmar),
+            "final_equity": float(equity[-1])}
+
+
 def backtest_metrics(s: Session, book: str, initial_cash: float, periods_per_year: float) -> dict[str, Any]:
-    """Return, drawdown and Sharpe of the book's per-cycle equity curve (initial cash first)."""
+    """The metrics of the book's per-cycle equity curve (initial cash first) and its trade count."""
     equity = np.array([initial_cash] + [float(e) for e in s.scalars(
         select(PortfolioSnapshotRow.equity).where(PortfolioSnapshotRow.book == book)
         .order_by(PortfolioSnapshotRow.ts))], dtype=np.float64)
     trades = s.scalar(select(func.count()).select_from(OrderRow).where(
         OrderRow.book == book, OrderRow.filled_quantity > 0)) or 0
-    sharpe = float(sharpe_nb(returns_nb(equity), periods_per_year, 0.0)) if len(equity) > 2 else float("nan")
-    return {"cycles": int(len(equity) - 1), "trades": int(trades),
-            "total_return": float(equity[-1] / equity[0] - 1.0),
-            "max_drawdown": float(max_drawdown_nb(equity)),
-            "sharpe": None if np.isnan(sharpe) else sharpe, "final_equity": float(equity[-1])}
+    return {"cycles": int(len(equity) - 1), "trades": int(trades), **equity_metrics(equity, periods_per_year)}
