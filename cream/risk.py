@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cream.agents.port import PortfolioView, PositionView, TradingRules
+from cream.market_calendar import NEW_YORK
 from cream.schemas.agents import Objection, Severity
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
 from cream.schemas.instruments import InstrumentType, OptionRight, underlying_of
@@ -111,7 +112,6 @@ def _level_sign(d: Decision, delta: float) -> float:
 def _opened_today(pos: PositionView | None, as_of: datetime | None) -> bool:
     if pos is None or pos.opened_at is None or as_of is None:
         return False
-    from cream.services.portfolio import NEW_YORK  # one definition of the session's clock
     return pos.opened_at.astimezone(NEW_YORK).date() == as_of.astimezone(NEW_YORK).date()
 
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cream import market_calendar
+from cream.market_calendar import NEW_YORK
 from cream.agents.port import PortfolioView, PositionView
 from cream.schemas.decisions import Environment
 from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow
 from cream.storage.writes import insert_once
 
-NEW_YORK = ZoneInfo("America/New_York")
 # Simulated accounts are Reg T margin accounts: overnight buying power is twice equity less what is held.
 REG_T_LEVERAGE = 2.0
 PDT_WINDOW_SESSIONS = 5
