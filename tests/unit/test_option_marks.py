@@ -6,7 +6,6 @@ import csv
 import gzip
 import math
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -25,17 +24,16 @@ from cream.schemas.decisions import (
 )
 from cream.schemas.instruments import MultiLeg, OptionLeg
 from cream.services.runtime_config import TradingConfig
+from tests.shared_data import OPTION_CHAIN, require
 
-CHAIN = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "option-chains-2024-07-31.csv.gz"
 AS_OF, RATE = date(2024, 7, 31), 0.05
-pytestmark = pytest.mark.skipif(not CHAIN.exists(), reason="needs ../shared/data beside the checkout")
 
 
 @pytest.fixture(scope="module")
 def aapl() -> tuple[dict[str, float], float]:
     """Mid prices of the AAPL 2024-08-02 contracts and the spot implied by put-call parity at 222.5."""
     mids = {}
-    with gzip.open(CHAIN, "rt", newline="") as fh:
+    with gzip.open(require(OPTION_CHAIN), "rt", newline="") as fh:
         for row in csv.DictReader(fh):
             if row["contractSymbol"].startswith("AAPL240802") and float(row["bid"]) > 0:
                 mids[row["contractSymbol"]] = (float(row["bid"]) + float(row["ask"])) / 2

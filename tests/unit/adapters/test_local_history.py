@@ -13,9 +13,10 @@ from cream.adapters.local_history import LocalHistory
 from cream.errors import ConfigurationError, UnknownInstrument
 from cream.ports import Bars
 from cream.schemas.market import Timeframe
+from tests.shared_data import POLYGON_5M, require
 
 UTC = timezone.utc
-POLYGON_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "polygon-5m"
+POLYGON_DIR = POLYGON_5M
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
 
 
@@ -34,9 +35,7 @@ def sample() -> LocalHistory:
 
 @pytest.fixture(scope="module")
 def raw() -> LocalHistory:
-    if not POLYGON_DIR.is_dir():
-        pytest.skip(f"raw Polygon files not present at {POLYGON_DIR}")
-    return LocalHistory(POLYGON_DIR)
+    return LocalHistory(require(POLYGON_DIR))
 
 
 def everything(history: LocalHistory, symbol: str, timeframe: Timeframe) -> Bars:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,9 +18,10 @@ from cream.adapters.resample import (
     to_hourly,
     to_minutes,
 )
+from tests.shared_data import POLYGON_5M, require
 
 NY = market_calendar.NEW_YORK
-POLYGON_ADBE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "polygon-5m" / "ADBE.csv.gz"
+POLYGON_ADBE = POLYGON_5M / "ADBE.csv.gz"
 EARLY_CLOSE = date(2024, 11, 29)
 DST_DAYS = (date(2024, 3, 8), date(2024, 3, 11), date(2024, 11, 1), date(2024, 11, 4))  # around both switches
 
@@ -58,9 +58,7 @@ def one_minute() -> BarTable:
 
 @pytest.fixture(scope="module")
 def adbe_5m() -> BarTable:
-    if not POLYGON_ADBE.is_file():
-        pytest.skip(f"raw Polygon file not present at {POLYGON_ADBE}")
-    return read_polygon_5m(POLYGON_ADBE)
+    return read_polygon_5m(require(POLYGON_ADBE))
 
 
 def test_chained_resampling_equals_direct(one_minute: BarTable) -> None:

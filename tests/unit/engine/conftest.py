@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.shared_data import POLYGON_5M, require
 
-ADBE_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "polygon-5m" / "ADBE.csv.gz"
+
+ADBE_PATH = POLYGON_5M / "ADBE.csv.gz"
 N_ROWS = 3000
 
 
@@ -17,7 +18,7 @@ N_ROWS = 3000
 def adbe() -> dict[str, np.ndarray]:
     """First 3000 bars of ADBE as float64 arrays keyed open/high/low/close/volume."""
     cols: dict[str, list[float]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
-    with gzip.open(ADBE_PATH, "rt", newline="") as fh:
+    with gzip.open(require(ADBE_PATH), "rt", newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
             if i == N_ROWS:
                 break

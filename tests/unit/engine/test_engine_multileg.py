@@ -3,7 +3,6 @@ brute-force grid check of random strategies."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,8 +21,9 @@ from engine.multileg import (
     payoff_at_expiry_nb,
 )
 from engine.occ import parse_occ
+from tests.shared_data import OPTION_CHAIN, require
 
-CHAIN_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "option-chains-2024-07-31.csv.gz"
+CHAIN_PATH = OPTION_CHAIN
 INF = float("inf")
 C, P = 1, 0
 
@@ -107,7 +107,7 @@ def test_per_leg_multipliers_scale_money() -> None:
 
 @pytest.fixture(scope="module")
 def aapl() -> pd.DataFrame:
-    df = pd.read_csv(CHAIN_PATH)
+    df = pd.read_csv(require(CHAIN_PATH))
     return df[df["contractSymbol"].str.startswith("AAPL240802")].set_index("contractSymbol")
 
 

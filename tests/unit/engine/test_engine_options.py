@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import math
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,10 +22,11 @@ from engine.options import (
     portfolio_greeks,
 )
 from engine.occ import OccContract, occ_arrays, parse_occ, years_to_expiry
+from tests.shared_data import OPTION_CHAIN, require
 
 ql = pytest.importorskip("QuantLib")
 
-CHAIN_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "option-chains-2024-07-31.csv.gz"
+CHAIN_PATH = OPTION_CHAIN
 AS_OF = date(2024, 7, 31)
 RATE = 0.05
 RTOL, ATOL = 1e-9, 1e-10
@@ -71,7 +71,7 @@ def pricer() -> QlPricer:
 @pytest.fixture(scope="module")
 def chain() -> pd.DataFrame:
     """The real chain with parsed OCC fields, an inferred spot per underlying/expiry and t in years."""
-    df = pd.read_csv(CHAIN_PATH)
+    df = pd.read_csv(require(CHAIN_PATH))
     parts = [parse_occ(s) for s in df["contractSymbol"]]
     df["underlying"] = [p.underlying for p in parts]
     df["expiry"] = [p.expiry for p in parts]

@@ -6,7 +6,6 @@ import csv
 import gzip
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -20,12 +19,13 @@ from cream.schemas.instruments import (
     OptionLeg,
     OptionRight,
 )
+from tests.shared_data import OPTION_CHAIN, require
 
-CHAIN = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "option-chains-2024-07-31.csv.gz"
+CHAIN = OPTION_CHAIN
 
 
 def chain_symbols() -> list[str]:
-    with gzip.open(CHAIN, "rt", newline="") as fh:
+    with gzip.open(require(CHAIN), "rt", newline="") as fh:
         return [row["contractSymbol"] for row in csv.DictReader(fh)]
 
 
@@ -116,7 +116,7 @@ def test_every_contract_of_a_real_option_chain_parses_and_round_trips() -> None:
 
 
 def test_real_chain_strikes_match_the_strike_column() -> None:
-    with gzip.open(CHAIN, "rt", newline="") as fh:
+    with gzip.open(require(CHAIN), "rt", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
         occ = OccSymbol.parse(row["contractSymbol"])
