@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,19 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.fills import BUY
-from engine.simulator import portfolio_values_nb, simulate_signals
+from engine.signal_cells import signal_cells
+from engine.simulator import portfolio_values_nb, positions_from_orders, simulate_signals
+from tests.shared_data import POLYGON_5M, require
 
 vbt = pytest.importorskip("vectorbt")
 pd = pytest.importorskip("pandas")
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "polygon-5m"
+DATA = POLYGON_5M
 SYMBOLS = ("ADBE", "COST", "MA", "XLK")
 N_BARS = 3000
 
 
 def _load(sym: str) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    with gzip.open(DATA / f"{sym}.csv.gz", "rt", newline="") as fh:
+    with gzip.open(require(DATA / f"{sym}.csv.gz"), "rt", newline="") as fh:
         for i, row in enumerate(csv.DictReader(fh)):
             if i > 3 * N_BARS:
                 break
@@ -56,13 +57,25 @@ def _compare(close: np.ndarray, entries: np.ndarray, exits: np.ndarray, cash_sha
         pd.DataFrame(close), pd.DataFrame(entries), pd.DataFrame(exits), cash_sharing=cash_sharing,
         group_by=True if cash_sharing else None, call_seq=call_seq,
         **{k: pd.DataFrame(v) for k, v in extra.items()}, **kw)
-    ours = simulate_signals(close, entries, exits, cash_sharing=cash_sharing, call_seq=call_seq,  # type: ignore[arg-type]
-                            open_=extra.get("open"), high=extra.get("high"), low=extra.get("low"), **kw)
+    args = {"cash_sharing": cash_sharing, "call_seq": call_seq, "open_": extra.get("open"),
+            "high": extra.get("high"), "low": extra.get("low"), **kw}
+    ours = simulate_signals(close, entries, exits, **args)  # type: ignore[arg-type]
     value = pf.value().to_numpy().reshape(close.shape[0], -1)
     np.testing.assert_allclose(ours.final_value, value[-1], rtol=1e-9)
     np.testing.assert_allclose(ours.equity, value.sum(axis=1), rtol=1e-9)
     o = ours.orders
-    rebuilt = portfolio_values_nb(close, ours.positions, np.column_stack([o.bar, o.symbol, o.side]),
+    full = simulate_signals(close, entries, exits, return_positions=True, **args)  # type: ignore[arg-type]
+    assert ours.positions is None and full.positions is not None
+    np.testing.assert_array_equal(full.equity, ours.equity)
+    np.testing.assert_array_equal(full.orders.size, o.size)
+    final_only = simulate_signals(close, entries, exits, equity_curve=False, **args)  # type: ignore[arg-type]
+    assert final_only.equity is None and final_only.cash is None
+    np.testing.assert_allclose(final_only.final_value, value[-1], rtol=1e-9)
+    np.testing.assert_array_equal(final_only.orders.size, o.size)
+    np.testing.assert_array_equal(final_only.orders.bar, o.bar)
+    positions = positions_from_orders(*close.shape, o)
+    np.testing.assert_array_equal(positions, full.positions)
+    rebuilt = portfolio_values_nb(close, positions, np.column_stack([o.bar, o.symbol, o.side]),
                                   np.column_stack([o.size, o.price, o.fees]), float(kw["init_cash"]), cash_sharing)
     np.testing.assert_allclose(rebuilt, value, rtol=1e-9)
     rec = pf.orders.values
@@ -119,9 +132,9 @@ signal_panels = st.integers(0, 2**32 - 1).map(np.random.default_rng)
 def test_long_only_cash_never_negative(rng: np.random.Generator, sharing: bool) -> None:
     close = 20 * np.exp(np.cumsum(rng.normal(0, 0.05, (200, 3)), axis=0))
     res = simulate_signals(close, rng.random((200, 3)) < 0.2, rng.random((200, 3)) < 0.2, cash_sharing=sharing,
-                           fees=0.01, fixed_fees=2.0, slippage=0.01, init_cash=1000.0)
+                           fees=0.01, fixed_fees=2.0, slippage=0.01, init_cash=1000.0, return_positions=True)
     assert (res.cash >= -1e-9).all()
-    assert (res.positions >= 0.0).all()
+    assert res.positions is not None and (res.positions >= 0.0).all()
 
 
 @settings(max_examples=25, deadline=None)
@@ -150,3 +163,43 @@ def test_invalid_arguments_say_what_to_do() -> None:
         simulate_signals(close, close > 0, close < 0, size=0.5, size_type="percent", direction="both")
     with pytest.raises(ValueError, match="shape"):
         simulate_signals(close, np.ones((2, 1), bool), close < 0)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (1, 1), (1100, 1001)])  # tail cells; parallel chunks above 2**20
+def test_signal_scan_finds_every_signal_cell(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    entries, exits = rng.random(shape) < 0.02, rng.random(shape) < 0.02
+    flat = np.flatnonzero(entries | exits)
+    for e, x in ((entries, exits), (np.asfortranarray(entries), np.asfortranarray(exits))):
+        cells = signal_cells(e, x)
+        np.testing.assert_array_equal(cells >> 2, flat)
+        np.testing.assert_array_equal(cells & 1, entries.reshape(-1)[flat])
+        np.testing.assert_array_equal(cells >> 1 & 1, exits.reshape(-1)[flat])
+
+
+@pytest.mark.parametrize("cash_sharing", [False, True])
+def test_nan_closes_value_positions_at_last_close_like_vectorbt(cash_sharing: bool) -> None:
+    rng = np.random.default_rng(7)
+    n, m = 800, 5
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, m)), axis=0))
+    close[rng.random((n, m)) < 0.05] = np.nan
+    close[:30, 1] = np.nan  # a symbol that starts trading late
+    entries, exits = rng.random((n, m)) < 0.05, rng.random((n, m)) < 0.05
+    _compare(close, entries, exits, cash_sharing, size=1_000.0, size_type="value", **COSTS)
+
+
+@pytest.mark.parametrize("stops", [False, True])
+@pytest.mark.parametrize("cash_sharing", [False, True])
+def test_column_major_signals_give_the_same_backtest(stops: bool, cash_sharing: bool) -> None:
+    rng = np.random.default_rng(3)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, (600, 6)), axis=0))
+    entries, exits = rng.random((600, 6)) < 0.04, rng.random((600, 6)) < 0.04
+    kw: dict[str, object] = {"sl_stop": 0.01, "tp_stop": 0.02} if stops else {}
+    kw |= {"cash_sharing": cash_sharing, "direction": "both", "size": 10.0}
+    row = simulate_signals(close, entries, exits, **kw)  # type: ignore[arg-type]
+    fortran = np.asfortranarray(entries), np.asfortranarray(exits)
+    col = simulate_signals(close, *fortran, **kw)  # type: ignore[arg-type]
+    assert len(row.orders.size) > 0
+    np.testing.assert_array_equal(row.equity, col.equity)
+    for a, b in zip(row.orders, col.orders):
+        np.testing.assert_array_equal(a, b)
