@@ -25,10 +25,10 @@ def _prepare(settings: Settings) -> None:
     from cream.services.runtime_config import seed_defaults
     from cream.storage import db
 
-    require_backtest(settings.env)
     db.migrate()
     with db.session_scope() as s:
         seed_defaults(s)
+    require_backtest(settings.env)
 
 
 @contextmanager
@@ -226,6 +226,28 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """List trading_config rows or promote one a step (DRAFT -> TEST -> ACTIVE)."""
+    from sqlalchemy import select
+
+    from cream.services.runtime_config import promote, seed_defaults
+    from cream.storage import db
+    from cream.storage.models import TradingConfigRow
+
+    db.migrate()
+    with db.session_scope() as s:
+        seed_defaults(s)
+        if args.action == "promote":
+            if not args.id:
+                raise CreamError("usage: cream config promote ID")
+            row = promote(s, args.id)
+            print(f"{row.id} ({row.environment} v{row.version}) is now {row.status}")
+            return 0
+        for row in s.scalars(select(TradingConfigRow).order_by(TradingConfigRow.environment, TradingConfigRow.version)):
+            print(f"{row.id:<24} {row.environment:<9} v{row.version:<4} {row.status}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cream", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -257,6 +279,10 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database maintenance")
     d.add_argument("action", choices=["upgrade"])
     d.set_defaults(fn=cmd_db)
+    cf = sub.add_parser("config", help="trading_config rows: list, or promote one DRAFT -> TEST -> ACTIVE")
+    cf.add_argument("action", choices=["list", "promote"])
+    cf.add_argument("id", nargs="?")
+    cf.set_defaults(fn=cmd_config)
     return p
 
 

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # How often a worker sweeps for messages a dead worker held past the visibility timeout.
     restore_interval: int = Field(default=30, ge=1)
     log_level: str = "INFO"
+    # The id of the ACTIVE LIVE trading_config, typed by whoever starts LIVE (see cream.live_gate).
+    live_confirmation: str | None = None
 
     @field_validator("data_dir")
     @classmethod

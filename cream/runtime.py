@@ -14,16 +14,23 @@ from cream.agents.port import AgentBackend
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.config import get_settings
 from cream.errors import ConfigurationError
+from cream.live_gate import require_live_allowed
 from cream.ports import MarketData
 from cream.schemas.decisions import Environment
 from cream.services.runtime_config import TradingConfig
 
 
 def require_backtest(environment: Environment) -> None:
+    """PAPER and LIVE wait for their adapters to be wired here; LIVE must first pass the LIVE gate."""
+    if environment is Environment.LIVE:
+        from cream.storage.db import session_scope
+
+        with session_scope(readonly=True) as s:
+            require_live_allowed(get_settings(), s)
     if environment is not Environment.BACKTEST:
         raise ConfigurationError(
             f"{environment.value} is not available in this build: it needs the Polygon, Alpaca and Gemini "
-            "adapters. Use CREAM_ENV=BACKTEST (the default).")
+            "adapters wired into the composition root. Use CREAM_ENV=BACKTEST (the default).")
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ get an ACTIVE default on first start; LIVE never does: it needs an explicit prom
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,3 +122,24 @@ def active_sectors(session: Session, environment: Environment) -> dict[str, str]
                                         UniverseConfigRow.status == "ACTIVE")
     ).first()
     return dict(row.sectors or {}) if row is not None else {}
+
+
+PROMOTION = {"DRAFT": "TEST", "TEST": "ACTIVE"}
+
+
+def promote(session: Session, config_id: str) -> TradingConfigRow:
+    """Move one trading_config a step DRAFT -> TEST -> ACTIVE; the environment's previous ACTIVE row is
+    ARCHIVED in the same transaction, so exactly one stays ACTIVE."""
+    row = session.get(TradingConfigRow, config_id)
+    if row is None:
+        raise ConfigurationError(f"no trading_config {config_id!r}")
+    if row.status not in PROMOTION:
+        raise ConfigurationError(f"trading_config {config_id} is {row.status}: only DRAFT and TEST can be promoted")
+    if PROMOTION[row.status] == "ACTIVE":
+        for other in session.scalars(select(TradingConfigRow).where(
+                TradingConfigRow.environment == row.environment, TradingConfigRow.status == "ACTIVE")):
+            other.status = "ARCHIVED"
+        session.flush()
+        row.promoted_at = datetime.now(UTC)
+    row.status = PROMOTION[row.status]
+    return row

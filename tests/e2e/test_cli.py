@@ -51,10 +51,17 @@ def test_unknown_symbol_is_a_clear_error_and_runs_nothing(tmp_path: Path) -> Non
 
 
 def test_live_cannot_be_reached_from_the_cli(tmp_path: Path) -> None:
-    env_live = dict(os.environ, CREAM_ENV="LIVE", CREAM_DATA_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "cream.cli", "cycle"], env=env_live, capture_output=True, text=True,
-                         timeout=120, check=False)
-    assert out.returncode == 2 and "LIVE is not available" in out.stderr
+    def live(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        full = dict(os.environ, CREAM_ENV="LIVE", CREAM_DATA_DIR=str(tmp_path), **env)
+        return subprocess.run([sys.executable, "-m", "cream.cli", *args], env=full, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    out = live("cycle")
+    assert out.returncode == 2 and "LIVE refused: no ACTIVE LIVE trading_config" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = live("cycle", CREAM_LIVE_CONFIRMATION="live-v1")  # a confirmation alone changes nothing
+    assert out.returncode == 2 and "no ACTIVE LIVE trading_config" in out.stderr
+    assert not (tmp_path / "redis").exists()  # refused before any fleet started
 
 
 def test_fast_backtest_runs_the_vectorised_trend_rule_without_a_fleet(tmp_path: Path) -> None:
