@@ -56,8 +56,21 @@ class MarketData(Protocol):
 
 
 class Broker(Protocol):
-    """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE)."""
+    """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE).
+
+    ``submit`` raises TransientError when nothing was sent (safe to retry), AmbiguousOutcome when the
+    order may exist (resolve with ``lookup``), RejectedDefinitively when the broker refused it.
+    """
 
     def submit(self, order: OrderRequest) -> OrderUpdate:
         """Send one order; the same client_order_id twice must never create two orders."""
+        ...
+
+    def lookup(self, client_order_id: str) -> OrderUpdate | None:
+        """The broker's view of an order now; None when the broker has no order with this id."""
+        ...
+
+    def positions(self) -> dict[str, int] | None:
+        """Signed quantity per instrument id at the broker; None when the book itself is the record
+        (the simulated broker)."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery.signals import worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, worker_init, worker_process_init
 
 from cream.storage import db
 
@@ -23,6 +23,27 @@ def _prepare(**_: Any) -> None:
         seed_defaults(s)
     require_backtest(get_settings().env)  # PAPER/LIVE not wired yet; LIVE must pass the LIVE gate first
     warm_engine()
+    db.reset_after_fork()
+
+
+@celeryd_after_setup.connect
+def _reconcile_before_work(instance: Any = None, **_: Any) -> None:
+    """An execution worker brings open orders and positions up to the broker's view before it consumes."""
+    queues = set(getattr(getattr(instance.app.amqp, "queues", None), "consume_from", None) or {}) if instance else set()
+    if "execution" not in queues:
+        return
+    from cream import runtime
+    from cream.config import get_settings
+    from cream.services.order_lifecycle import reconcile_environment
+    from cream.services.runtime_config import active_trading_config
+
+    env = get_settings().env
+    with db.session_scope(readonly=True) as s:
+        config = active_trading_config(s, env)
+    report = reconcile_environment(runtime.broker(env, config), env.value)
+    changed = {book: r for book, r in report.items() if r["orders"] or r["position_differences"]}
+    log.info("reconciled %d book(s) with the broker before taking work%s", len(report),
+             f": {changed}" if changed else "")
     db.reset_after_fork()
 
 

@@ -115,6 +115,14 @@ class SimulatedBroker:
         return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id, status=status,
                            fills=fills, reason=reason)
 
+    def lookup(self, client_order_id: str) -> OrderUpdate | None:
+        """The simulated broker fills in the transaction that owns the intent: an intent still PENDING
+        was never executed, so there is nothing to find."""
+        return None
+
+    def positions(self) -> dict[str, int] | None:
+        return None  # the book is the simulated account
+
     def bracket_exit(self, symbol: str, quantity: int, stop: float, target: float, since: datetime,
                      until: datetime) -> tuple[str, float, datetime] | None:
         """("STOP_LOSS" | "TAKE_PROFIT", level price, bar end) of the first bracket leg hit, if any."""

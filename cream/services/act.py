@@ -16,8 +16,8 @@ from cream.ports import Broker
 from cream.risk import check_plan, order_side
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
 from cream.schemas.market import OptionMark
-from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus
-from cream.services import cycles, portfolio
+from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus
+from cream.services import cycles, order_lifecycle, portfolio
 from cream.services.approval import approved_iteration
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
@@ -41,8 +41,7 @@ def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
         pending = list(s.scalars(select(OrderRow.id).where(
             OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
     for order_id in pending:
-        with session_scope() as s:
-            _submit(s, order_id, broker)
+        order_lifecycle.send(order_id, broker)
     with session_scope() as s:
         return _conclude(s, cycle_id)
 
@@ -96,40 +95,17 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
                        else None, status=OrderStatus.PENDING.value))
 
 
-def _submit(s: Session, order_id: str, broker: Broker) -> None:
-    """Send one intent and apply what the broker says, in the transaction that owns the intent."""
-    order = s.get(OrderRow, order_id)
-    if order is None or order.status != OrderStatus.PENDING.value:
-        return  # another delivery of this task already handled it
-    cycle = cycles.get_cycle(s, order.cycle_id)
-    decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
-    request = OrderRequest(
-        client_order_id=order.id, symbol=order.instrument_id, instrument_id=order.instrument_id,
-        side=OrderSide(order.side), quantity=order.quantity, order_type=order.order_type,
-        limit_price=float(order.limit_price) if order.limit_price is not None else None,
-        stop_loss=float(decision.stop_loss) if decision else None,
-        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for,
-        multiplier=order.multiplier, execution_tactic=order.execution_tactic)
-    update = broker.submit(request)
-    order.broker_order_id, order.status, order.error = update.broker_order_id, update.status.value, update.reason
-    for fill in update.fills:
-        price, fee = Decimal(str(fill.price)), Decimal(str(fill.fee))
-        order.avg_fill_price, order.fees = price, order.fees + fee
-        entry = order.purpose == OrderPurpose.ENTRY.value
-        portfolio.apply_fill(s, order, fill.quantity, price, fee, order.multiplier, fill.ts,
-                             stop=decision.stop_loss if decision and entry else None,
-                             target=decision.take_profit if decision and entry else None, cycle_id=cycle.id)
-    if decision is not None:
-        decision.status = "EXECUTED" if update.fills else decision.status
-
-
 def _conclude(s: Session, cycle_id: str) -> dict[str, Any]:
     orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))))
     blocked = s.scalars(select(DecisionRow.status_reason).where(
         DecisionRow.cycle_id == cycle_id, DecisionRow.status == "BLOCKED")).first()
     filled = [o for o in orders if o.status in (OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value,
                                                  OrderStatus.SUBMITTED.value)]
-    if filled:
+    unresolved = [o.id for o in orders if o.status in order_lifecycle.UNRESOLVED]
+    if unresolved:  # sent or not, we cannot tell yet: reconciliation decides, the cycle says so
+        status, reason = CycleStatus.EXECUTED if filled else CycleStatus.NO_TRADE, \
+            f"awaiting reconciliation with the broker: {', '.join(unresolved)}"
+    elif filled:
         status, reason = CycleStatus.EXECUTED, None
     elif blocked:
         status, reason = CycleStatus.NO_TRADE, f"engine blocked the approved plan: {blocked}"

@@ -39,6 +39,8 @@ def test_full_cycle_runs_through_all_four_queues_and_fills_the_approved_order(fl
     assert risk is not None and risk["approved"]
     assert {"MAX_UNITS", "SECTOR_CONCENTRATION", "BUYING_POWER", "RISK_REWARD"} <= {c["check"] for c in risk["checks"]}
     assert [(f.quantity, f.day_trade) for f in fills] == [(decision["size"]["quantity"], False)]
+    assert "before taking work" in fleet.log("execution")  # reconciled with the broker at start
+    assert "before taking work" not in fleet.log("agents")
     for queue, task in [("data", "data.orient"), ("agents", "agents.critic"), ("cycles", "cycles.gate"),
                         ("execution", "execution.act")]:
         assert f"Task {task}[" in fleet.log(queue), f"{task} did not run on the {queue} worker"

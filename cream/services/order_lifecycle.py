@@ -1,0 +1,149 @@
+"""An order's life after its intent row: send it once, apply what the broker says, reconcile the rest.
+
+The intent (status PENDING, id = the deterministic client_order_id) is committed before any request.
+The request itself runs outside any database transaction; its outcome is applied in a new one that
+first checks the intent is still unresolved, so a second delivery of the same work changes nothing.
+
+Outcomes: a TransientError (nothing sent) leaves the intent PENDING for a retry; an AmbiguousOutcome
+(timeout or 5xx after the POST, "client_order_id must be unique") is resolved by looking the order up,
+never by sending it again blindly - if the lookup fails too the intent becomes UNKNOWN and waits for
+reconciliation; a RejectedDefinitively is recorded as REJECTED with the broker's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cream.errors import AmbiguousOutcome, RejectedDefinitively, TransientError
+from cream.ports import Broker
+from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
+from cream.services import cycles, portfolio
+from cream.storage.db import session_scope
+from cream.storage.models import Book, DecisionRow, OrderRow, PositionRow
+
+log = logging.getLogger(__name__)
+UNRESOLVED = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value)
+OPEN = (*UNRESOLVED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
+def request_for(s: Session, order: OrderRow) -> OrderRequest:
+    cycle = cycles.get_cycle(s, order.cycle_id)
+    decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
+    return OrderRequest(
+        client_order_id=order.id, symbol=order.instrument_id, instrument_id=order.instrument_id,
+        side=OrderSide(order.side), quantity=order.quantity, order_type=order.order_type,
+        limit_price=float(order.limit_price) if order.limit_price is not None else None,
+        stop_loss=float(decision.stop_loss) if decision else None,
+        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for,
+        multiplier=order.multiplier, execution_tactic=order.execution_tactic)
+
+
+def send(order_id: str, broker: Broker) -> str | None:
+    """Send one PENDING intent and apply the outcome; returns the status recorded (None: nothing to do)."""
+    with session_scope(readonly=True) as s:
+        order = s.get(OrderRow, order_id)
+        if order is None or order.status != OrderStatus.PENDING.value:
+            return None  # another delivery of this work already sent it
+        request = request_for(s, order)
+    try:
+        update = broker.submit(request)  # TransientError propagates: the intent stays PENDING
+    except AmbiguousOutcome as exc:
+        update = resolve_ambiguous(broker, order_id, str(exc))
+    except RejectedDefinitively as exc:
+        update = OrderUpdate(client_order_id=order_id, status=OrderStatus.REJECTED, reason=str(exc))
+    with session_scope() as s:
+        return apply_update(s, order_id, update)
+
+
+def resolve_ambiguous(broker: Broker, order_id: str, why: str) -> OrderUpdate:
+    """Look the order up; UNKNOWN (to reconcile later) when even that does not tell."""
+    try:
+        found = broker.lookup(order_id)
+    except (TransientError, AmbiguousOutcome) as exc:
+        return OrderUpdate(client_order_id=order_id, status=OrderStatus.UNKNOWN,
+                           reason=f"{why}; lookup failed too ({exc}): reconcile before trading further")
+    if found is not None:
+        return found
+    # The broker has no such order: the POST never created one. The id stays PENDING to be sent again;
+    # should it land twice, the broker's client_order_id uniqueness refuses the second.
+    return OrderUpdate(client_order_id=order_id, status=OrderStatus.PENDING, reason=f"{why}; not at the broker")
+
+
+def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
+    """Record the broker's view of an open order, applying only fills not yet applied."""
+    order = s.scalars(select(OrderRow).where(OrderRow.id == order_id).with_for_update()).one_or_none()
+    if order is None or order.status not in OPEN:
+        return None
+    decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
+    entry = order.purpose == OrderPurpose.ENTRY.value
+    done = 0
+    for fill in update.fills:  # fills are cumulative in order: skip what is already recorded
+        new = min(fill.quantity, max(0, done + fill.quantity - order.filled_quantity))
+        done += fill.quantity
+        if new <= 0:
+            continue
+        price, fee = Decimal(str(fill.price)), Decimal(str(fill.fee)) * new / fill.quantity
+        before = order.filled_quantity * (order.avg_fill_price or Decimal(0))
+        order.avg_fill_price = ((before + new * price) / (order.filled_quantity + new)).quantize(Decimal("0.000001"))
+        order.fees += fee
+        portfolio.apply_fill(s, order, new, price, fee, order.multiplier, fill.ts,
+                             stop=decision.stop_loss if decision and entry else None,
+                             target=decision.take_profit if decision and entry else None, cycle_id=order.cycle_id)
+    order.broker_order_id = update.broker_order_id or order.broker_order_id
+    order.status, order.error = update.status.value, update.reason
+    if decision is not None and order.filled_quantity > 0:
+        decision.status = "EXECUTED"
+    return order.status
+
+
+def reconcile(broker: Broker, book: str) -> dict[str, Any]:
+    """Bring every open order of ``book`` up to the broker's view, then compare positions.
+
+    Run by the execution worker at start, before it takes work. Returns what changed and any position
+    difference (the broker is the record in PAPER and LIVE: a difference is reported, never papered over).
+    """
+    with session_scope(readonly=True) as s:
+        open_ids = list(s.scalars(select(OrderRow.id).where(OrderRow.book == book, OrderRow.status.in_(OPEN))))
+    changed = {}
+    for order_id in open_ids:
+        found = broker.lookup(order_id)
+        if found is None:
+            with session_scope() as s:
+                order = s.get(OrderRow, order_id)
+                if order is not None and order.status == OrderStatus.UNKNOWN.value:
+                    order.status, order.error = OrderStatus.PENDING.value, "not at the broker: safe to send"
+                    changed[order_id] = order.status
+            continue
+        with session_scope() as s:
+            status = apply_update(s, order_id, found)
+        if status is not None:
+            changed[order_id] = status
+    return {"orders": changed, "position_differences": _position_differences(broker, book)}
+
+
+def _position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:
+    theirs = broker.positions()
+    if theirs is None:
+        return {}
+    with session_scope(readonly=True) as s:
+        ours = {p.instrument_id: p.quantity for p in s.scalars(select(PositionRow).where(PositionRow.book == book))}
+    diff = {k: {"book": ours.get(k, 0), "broker": theirs.get(k, 0)} for k in set(ours) | set(theirs)
+            if ours.get(k, 0) != theirs.get(k, 0)}
+    if diff:
+        log.error("book %s differs from the broker: %s", book, diff)
+    return diff
+
+
+def reconcile_environment(broker: Broker, environment: str) -> dict[str, dict[str, Any]]:
+    """``reconcile`` every book of the environment that has an open order or may hold positions."""
+    with session_scope(readonly=True) as s:
+        books = set(s.scalars(select(OrderRow.book).join(Book, Book.id == OrderRow.book).where(
+            Book.environment == environment, OrderRow.status.in_(OPEN)).distinct()))
+        if broker.positions() is not None:  # a real account: its books' positions are compared too
+            books |= set(s.scalars(select(Book.id).where(Book.environment == environment)))
+    return {book: reconcile(broker, book) for book in sorted(books)}
