@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cream.storage.types import Money, UtcDateTime, utcnow
@@ -229,3 +229,31 @@ class BacktestRow(Base):
     cycles_total: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CandleRow(Base):
+    """A cached provider bar (PAPER/LIVE market data); written insert-or-ignore, never updated."""
+
+    __tablename__ = "candles"
+    symbol: Mapped[str] = mapped_column(String(12), primary_key=True)
+    timeframe: Mapped[str] = mapped_column(String(4), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # bar start, epoch seconds UTC
+    end: Mapped[int] = mapped_column(BigInteger)  # bar end (exclusive), epoch seconds UTC
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)
+    vwap: Mapped[float | None] = mapped_column(Float)
+    trades: Mapped[int | None] = mapped_column(Integer)
+
+
+class CandleRangeRow(Base):
+    """A stretch [start, end) of bar starts already fetched for (symbol, timeframe): never fetched again."""
+
+    __tablename__ = "candle_ranges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(12), index=True)
+    timeframe: Mapped[str] = mapped_column(String(4))
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,1 @@
+"""Loopback stand-ins for outside systems, speaking their real wire formats."""
