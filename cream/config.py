@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cream.schemas.decisions import Environment
@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The id of the ACTIVE LIVE trading_config, typed by whoever starts LIVE (see cream.live_gate).
     live_confirmation: str | None = None
+    # PAPER and LIVE: provider credentials under the providers' usual names (never logged), and endpoint
+    # overrides (tests point the official clients at loopback stand-ins).
+    polygon_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("POLYGON_API_KEY", "CREAM_POLYGON_API_KEY"))
+    alpaca_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ALPACA_API_KEY", "CREAM_ALPACA_API_KEY"))
+    alpaca_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ALPACA_SECRET_KEY", "CREAM_ALPACA_SECRET_KEY"))
+    polygon_base_url: str = "https://api.polygon.io"
+    alpaca_base_url: str | None = Field(default=None, description="Default: Alpaca's paper or live endpoint.")
+    polygon_requests_per_second: float = Field(default=5.0, gt=0)  # shared by every worker (Redis bucket)
+    polygon_burst: int = Field(default=5, ge=1)
 
     @field_validator("data_dir")
     @classmethod

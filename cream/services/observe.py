@@ -12,7 +12,7 @@ from cream import ids
 from cream.adapters.sim_broker import SimulatedBroker
 from cream.errors import UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
-from cream.ports import MarketData
+from cream.ports import Broker, MarketData
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.services import cycles, portfolio
@@ -22,22 +22,36 @@ from cream.storage.models import OrderRow
 STALE_AFTER = timedelta(days=4)  # a last bar older than this at as_of means the data is missing
 
 
-def observe(s: Session, cycle_id: str, market: MarketData, broker: SimulatedBroker,
-            config: TradingConfig) -> dict[str, Any]:
-    cycle = cycles.get_cycle(s, cycle_id)
-    as_of = cycle.scheduled_for
+# Market data is read outside any database transaction (``last_prices``, ``snapshots``): an adapter
+# may write its own cache, and a SQLite writer holding the lock while it does would wait on itself.
+
+
+def last_prices(market: MarketData, symbols: list[str], held: list[str], as_of: datetime) -> dict[str, float]:
+    """The last hourly close of each cycle symbol (missing or stale: UnknownInstrument) and of each
+    held instrument outside them (skipped when the source has none)."""
     prices = {}
-    for symbol in cycle.symbols:
+    for symbol in symbols:
         bars = market.bars(symbol, Timeframe.H1, as_of, 1)
         if len(bars) == 0 or datetime.fromtimestamp(int(bars.end[-1]), tz=UTC) < as_of - STALE_AFTER:
             raise UnknownInstrument(f"no recent hourly bar for {symbol} at {as_of:%Y-%m-%d %H:%M}Z")
         prices[symbol] = float(bars.close[-1])
+    for symbol in sorted(set(held) - prices.keys()):  # positions outside today's universe still need a mark
+        last = market.bars(symbol, Timeframe.H1, as_of, 1)
+        if len(last):
+            prices[symbol] = float(last.close[-1])
+    return prices
+
+
+def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
+            config: TradingConfig) -> dict[str, Any]:
+    """Book the cycle's observation: brackets worked (simulated broker), positions marked, the view."""
+    cycle = cycles.get_cycle(s, cycle_id)
+    as_of = cycle.scheduled_for
     env = Environment(cycle.environment)
     portfolio.ensure_book(s, cycle.book, env, config.initial_cash)
-    exits = work_brackets(s, cycle.book, cycle_id, as_of, broker)
-    held = {p.instrument_id for p in portfolio.positions(s, cycle.book)}
-    for symbol in held - prices.keys():  # positions outside today's universe still need a mark
-        prices[symbol] = broker.last_price(symbol, as_of)
+    # The simulated broker works brackets here; a real broker holds them as orders of its own, and
+    # their fills reach the book through reconciliation.
+    exits = work_brackets(s, cycle.book, cycle_id, as_of, broker) if isinstance(broker, SimulatedBroker) else []
     portfolio.mark(s, cycle.book, prices)
     # Option marks (premium and Greeks) come from the option-chain feed; local history has none, so in
     # BACKTEST any option decision fails the risk check as unpriced.
@@ -76,11 +90,10 @@ def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker:
     return done
 
 
-def orient(s: Session, cycle_id: str, market: MarketData) -> dict[str, Any]:
-    cycle = cycles.get_cycle(s, cycle_id)
-    as_of = cycle.scheduled_for
+def orient(market: MarketData, symbols: list[str], as_of: datetime) -> dict[str, Any]:
+    """A feature snapshot per symbol from the bars closed by ``as_of``."""
     snapshots = {}
-    for symbol in cycle.symbols:
+    for symbol in symbols:
         hourly = market.bars(symbol, Timeframe.H1, as_of, HOURLY_LOOKBACK)
         daily = market.bars(symbol, Timeframe.D1, as_of, DAILY_LOOKBACK)
         snapshots[symbol] = build_snapshot(symbol, as_of, hourly, daily).model_dump(mode="json")

@@ -174,5 +174,5 @@ def test_random_strategies_match_dense_grid(legs: list[tuple[bool, float, int, f
     assert np.all(np.diff(a.breakevens) >= 0)
     if a.breakevens.size:
         assert np.all(np.abs(payoff_at_expiry_nb(a.breakevens, *args)) < 1e-7)
-    sign = np.sign(payoff[payoff != 0.0])
+    sign = np.sign(payoff[np.abs(payoff) > 1e-9])  # rounding noise of legs that cancel is not a crossing
     assert np.count_nonzero(np.diff(sign)) <= a.breakevens.size

@@ -1,0 +1,83 @@
+"""A whole PAPER cycle: real workers read Polygon (polygon-api-client) and send the approved orders to Alpaca
+paper (alpaca-py), both clients talking to loopback stand-ins that speak the providers' wire formats."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cream.config import Settings, get_settings
+from cream.fleet import LocalFleet
+from cream.runner import CycleRunner
+from cream.schemas.decisions import Environment
+from cream.schemas.trigger import CycleTrigger
+from cream.services.reports import cycle_report
+from cream.services.runtime_config import SAMPLE_UNIVERSE, seed_defaults
+from cream.storage import db
+from cream.storage.models import OrderRow
+from tests.shared_data import POLYGON_5M, require
+from tests.standins.alpaca_server import AlpacaStandIn
+from tests.standins.polygon_server import PolygonStandIn
+
+pytestmark = pytest.mark.integration
+# Hours at which the rule-based agents trade the sample symbols on Polygon's bars (tried in order).
+HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo=UTC),
+         datetime(2025, 9, 23, 17, tzinfo=UTC), datetime(2025, 9, 22, 14, tzinfo=UTC)]
+
+
+@pytest.fixture()
+def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, str]]:
+    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca:
+        for symbol in SAMPLE_UNIVERSE:
+            alpaca.add_asset(symbol)
+        env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+               "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/3", "POLYGON_API_KEY": polygon.api_key,
+               "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
+               "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
+               "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50"}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        get_settings.cache_clear()
+        db.migrate()
+        with db.session_scope() as s:
+            seed_defaults(s)
+        try:
+            yield polygon, alpaca, env["CREAM_BROKER_URL"]
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            get_settings.cache_clear()
+
+
+def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
+        paper: tuple[PolygonStandIn, AlpacaStandIn, str]) -> None:
+    polygon, alpaca, broker_url = paper
+    reports = []
+    with LocalFleet(Settings()) as fleet:
+        runner = CycleRunner(broker_url)
+        for hour in HOURS:
+            cycle_id, _ = runner.run(CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book="paper",
+                                                  source="test"), timeout=180)
+            with db.session_scope(readonly=True) as s:
+                reports.append(cycle_report(s, cycle_id))
+            if reports[-1]["orders"]:
+                break
+        runner.close()
+        execution_log = (fleet.logs / "execution.log").read_text(errors="replace")
+    assert all(r["status"] in ("EXECUTED", "NO_TRADE") for r in reports), [r.get("reason") for r in reports]
+    assert reports[-1]["orders"], "no hour in HOURS produced an order"
+    with db.session_scope(readonly=True) as s:
+        ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.book == "paper"))}
+    at_broker = {order["client_order_id"]: order for order in alpaca.orders.values()}
+    assert set(at_broker) == set(ours) and alpaca.orders_created == len(ours)
+    for coid, order in ours.items():
+        assert order.status == "FILLED" and order.broker_order_id == at_broker[coid]["id"]
+        assert int(float(at_broker[coid]["qty"])) == order.quantity
+        assert at_broker[coid]["order_class"] == "bracket"  # entries carry their stop-loss and take-profit
+    assert len(polygon.requests) > 0 and "before taking work" in execution_log
+    assert "test-secret" not in execution_log and polygon.api_key not in execution_log
