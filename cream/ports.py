@@ -70,6 +70,10 @@ class Broker(Protocol):
         """The broker's view of an order now; None when the broker has no order with this id."""
         ...
 
+    def tradable(self, symbols: list[str]) -> dict[str, bool]:
+        """Whether the broker lets each symbol be traded now (unknown symbols are not)."""
+        ...
+
     def positions(self) -> dict[str, int] | None:
         """Signed quantity per instrument id at the broker; None when the book itself is the record
         (the simulated broker)."""

@@ -48,6 +48,16 @@ def resolve_symbols(trigger: CycleTrigger) -> list[str]:
     unknown = [x for x in symbols if x not in known]
     if unknown:
         raise UnknownInstrument(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if trigger.environment is not Environment.BACKTEST:  # the broker decides what can be traded today
+        with session_scope(readonly=True) as s:
+            config = active_trading_config(s, trigger.environment)
+        tradable = runtime.broker(trigger.environment, config).tradable(symbols)
+        refused = [x for x in symbols if not tradable.get(x)]
+        if refused:
+            log.warning("not tradable at the broker, left out of the cycle: %s", ", ".join(refused))
+        symbols = [x for x in symbols if tradable.get(x)]
+        if not symbols:
+            raise UnknownInstrument(f"none of {', '.join(refused)} is tradable at the broker")
     return symbols
 
 

@@ -123,6 +123,10 @@ class SimulatedBroker:
     def positions(self) -> dict[str, int] | None:
         return None  # the book is the simulated account
 
+    def tradable(self, symbols: list[str]) -> dict[str, bool]:
+        known = set(self.market.symbols())
+        return {s: s in known for s in symbols}
+
     def bracket_exit(self, symbol: str, quantity: int, stop: float, target: float, since: datetime,
                      until: datetime) -> tuple[str, float, datetime] | None:
         """("STOP_LOSS" | "TAKE_PROFIT", level price, bar end) of the first bracket leg hit, if any."""

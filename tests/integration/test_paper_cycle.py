@@ -19,7 +19,7 @@ from cream.schemas.trigger import CycleTrigger
 from cream.services.reports import cycle_report
 from cream.services.runtime_config import SAMPLE_UNIVERSE, seed_defaults
 from cream.storage import db
-from cream.storage.models import OrderRow
+from cream.storage.models import Cycle, OrderRow
 from tests.shared_data import POLYGON_5M, require
 from tests.standins.alpaca_server import AlpacaStandIn
 from tests.standins.polygon_server import PolygonStandIn
@@ -34,7 +34,7 @@ HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo
 def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, str]]:
     with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca:
         for symbol in SAMPLE_UNIVERSE:
-            alpaca.add_asset(symbol)
+            alpaca.add_asset(symbol, tradable=symbol != "COST")  # COST halted at the broker today
         env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
                "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/3", "POLYGON_API_KEY": polygon.api_key,
                "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
@@ -73,6 +73,8 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
     assert reports[-1]["orders"], "no hour in HOURS produced an order"
     with db.session_scope(readonly=True) as s:
         ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.book == "paper"))}
+        universes = {tuple(c.symbols) for c in s.scalars(select(Cycle).where(Cycle.book == "paper"))}
+    assert universes == {("ADBE", "MA", "XLK")}  # the universe, less what the broker cannot trade
     at_broker = {order["client_order_id"]: order for order in alpaca.orders.values()}
     assert set(at_broker) == set(ours) and alpaca.orders_created == len(ours)
     for coid, order in ours.items():
