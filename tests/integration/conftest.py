@@ -5,16 +5,16 @@ Every integration test runs once on SQLite and once on PostgreSQL (the `backend`
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from cream.config import Settings, get_settings
+from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
+from tests.integration.helpers import cream_environment
 from tests.integration.servers import postgres_server, redis_server
 
 pytestmark = pytest.mark.integration
@@ -42,22 +42,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     env = {"CREAM_DATA_DIR": str(data_dir), "CREAM_DATABASE_URL": db_url, "CREAM_BROKER_URL": broker,
            "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1",
            "CREAM_ENV": "BACKTEST"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    from cream.services.runtime_config import seed_defaults
-    from cream.storage import db
-
-    db.migrate()
-    with db.session_scope() as s:
-        seed_defaults(s)
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    get_settings.cache_clear()
+    with cream_environment(env):
+        yield env
 
 
 class Fleet:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -43,3 +45,27 @@ def counts(cycle_id: str) -> dict[str, Any]:
             "orders": s.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.cycle_id == cycle_id)),
             "checkpoints": sorted(s.scalars(select(Checkpoint.id).where(Checkpoint.cycle_id == cycle_id))),
         }
+
+
+@contextmanager
+def cream_environment(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """This process (and the workers it starts) under ``env``: migrated and seeded; restored after."""
+    from cream.config import get_settings
+    from cream.services.runtime_config import seed_defaults
+    from cream.storage import db
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        db.migrate()
+        with db.session_scope() as s:
+            seed_defaults(s)
+        yield env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

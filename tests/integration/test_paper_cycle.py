@@ -3,7 +3,6 @@ paper (alpaca-py), both clients talking to loopback stand-ins that speak the pro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,15 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cream.config import Settings, get_settings
+from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services.reports import cycle_report
-from cream.services.runtime_config import SAMPLE_UNIVERSE, seed_defaults
+from cream.services.runtime_config import SAMPLE_UNIVERSE
 from cream.storage import db
 from cream.storage.models import Cycle, OrderRow
+from tests.integration.helpers import cream_environment
 from tests.shared_data import POLYGON_5M, require
 from tests.standins.alpaca_server import AlpacaStandIn
 from tests.standins.polygon_server import PolygonStandIn
@@ -40,18 +40,8 @@ def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, Alpa
                "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
                "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
                "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50"}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        get_settings.cache_clear()
-        db.migrate()
-        with db.session_scope() as s:
-            seed_defaults(s)
-        try:
+        with cream_environment(env):
             yield polygon, alpaca, env["CREAM_BROKER_URL"]
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-            get_settings.cache_clear()
 
 
 def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
