@@ -3,6 +3,9 @@ paper (alpaca-py), both clients talking to loopback stand-ins that speak the pro
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +24,7 @@ from cream.storage import db
 from cream.storage.models import Cycle, OrderRow
 from tests.integration.helpers import cream_environment
 from tests.shared_data import POLYGON_5M, require
-from tests.standins.alpaca_server import AlpacaStandIn
+from tests.standins.alpaca_server import HOLD, SLOW, AlpacaStandIn
 from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
@@ -39,7 +42,8 @@ def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, Alpa
                "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/3", "POLYGON_API_KEY": polygon.api_key,
                "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
                "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
-               "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50"}
+               "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50",
+               "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1"}
         with cream_environment(env):
             yield polygon, alpaca, env["CREAM_BROKER_URL"]
 
@@ -73,3 +77,53 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
         assert at_broker[coid]["order_class"] == "bracket"  # entries carry their stop-loss and take-profit
     assert len(polygon.requests) > 0 and "before taking work" in execution_log
     assert "test-secret" not in execution_log and polygon.api_key not in execution_log
+
+
+def _kill_execution_worker(fleet: LocalFleet) -> None:
+    proc = fleet.procs["execution"]
+    os.killpg(proc.pid, signal.SIGKILL)  # the worker and its pool child: no goodbye to the broker or Redis
+    proc.wait()
+    fleet.procs["execution"] = fleet._spawn("execution", [
+        "worker", "-Q", "execution", "-n", f"execution-again-{time.monotonic_ns()}@%h", "--pool", "prefork",
+        "--concurrency", "1", "--without-gossip", "--without-mingle"])
+
+
+@pytest.mark.parametrize("fault", [HOLD, SLOW], ids=["killed-before-the-broker-got-the-order",
+                                                     "killed-after-the-post-before-the-answer"])
+def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orphan(
+        paper: tuple[PolygonStandIn, AlpacaStandIn, str], fault: str) -> None:
+    _, alpaca, broker_url = paper
+    alpaca.fail_next(fault, seconds=40)  # the first order POST of the run
+    posted = {HOLD: lambda: ("POST", "/v2/orders") in alpaca.requests, SLOW: lambda: alpaca.orders_created == 1}
+    with LocalFleet(Settings()) as fleet:
+        runner = CycleRunner(broker_url)
+        cycle_id = None
+        for hour in HOURS:
+            cycle_id = runner.start(CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book="paper",
+                                                 source="test"))["cycle_id"]
+            while not posted[fault]() and not _ended(cycle_id):
+                time.sleep(0.05)
+            if posted[fault]():
+                break
+        assert posted[fault](), "no hour in HOURS produced an order"
+        _kill_execution_worker(fleet)  # mid-request: the act message stays unacked in Redis
+        fleet.wait_ready()
+        status = runner.wait(cycle_id, timeout=120)  # act redelivered after the visibility timeout
+        runner.close()
+        execution_log = (fleet.logs / "execution.log").read_text(errors="replace")
+    assert status.value == "EXECUTED"
+    with db.session_scope(readonly=True) as s:
+        ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id))}
+    at_broker = [o["client_order_id"] for o in alpaca.orders.values()]
+    assert sorted(at_broker) == sorted(ours) and len(set(at_broker)) == len(at_broker)  # no duplicate, no orphan
+    assert all(o.status == "FILLED" and o.filled_quantity == o.quantity for o in ours.values())
+    posts = alpaca.requests.count(("POST", "/v2/orders"))
+    # held and dropped: the order is sent again (once) after the restart; stalled after acceptance: it is
+    # found by reconciliation and never sent again
+    assert posts == (len(ours) + 1 if fault == HOLD else len(ours)), posts
+    assert "before taking work" in execution_log
+
+
+def _ended(cycle_id: str) -> bool:
+    with db.session_scope(readonly=True) as s:
+        return s.get(Cycle, cycle_id).status != "RUNNING"  # type: ignore[union-attr]

@@ -27,6 +27,7 @@ SLOW = "slow"  # on an order POST the order is created first, then the answer st
 RATE_LIMIT = "rate_limit"  # 429 without processing
 ERROR_500 = "error_500"  # 500 without processing
 MALFORMED = "malformed"  # processed, then a 200 whose body is not valid JSON
+HOLD = "hold"  # the request is held unread for `seconds`, then dropped: no order, no answer
 
 
 def _now() -> str:
@@ -364,6 +365,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fault = st._take_fault(method, path)
+        if fault is not None and fault.kind == HOLD:
+            time.sleep(fault.seconds)
+            self.close_connection = True
+            return None
         if fault is not None and fault.kind == RATE_LIMIT:
             return self._send(429, {"code": 42910000, "message": "rate limit exceeded"})
         if fault is not None and fault.kind == ERROR_500:
