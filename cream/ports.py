@@ -55,6 +55,15 @@ class MarketData(Protocol):
         ...
 
 
+class AccountSnapshot(NamedTuple):
+    """A broker account as the broker records it: the book mirrors it in PAPER and LIVE."""
+
+    cash: float
+    buying_power: float
+    day_trades: int  # in the last 5 sessions, as the broker counts them
+    positions: dict[str, tuple[int, float]]  # instrument id -> (signed quantity, average entry price)
+
+
 class Broker(Protocol):
     """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE).
 
@@ -77,4 +86,8 @@ class Broker(Protocol):
     def positions(self) -> dict[str, int] | None:
         """Signed quantity per instrument id at the broker; None when the book itself is the record
         (the simulated broker)."""
+        ...
+
+    def snapshot(self) -> AccountSnapshot | None:
+        """Cash, buying power, day trades and positions at the broker; None for the simulated broker."""
         ...

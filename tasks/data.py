@@ -25,10 +25,13 @@ def observe_market(cycle_id: str) -> None:
             env, symbols, as_of = Environment(cycle.environment), list(cycle.symbols), cycle.scheduled_for
             held = [p.instrument_id for p in portfolio.positions(s, cycle.book)]
             config = active_trading_config(s, env)
+        broker = runtime.broker(env, config)
+        account = broker.snapshot()  # PAPER/LIVE: the account as the broker records it
+        held = sorted(set(held) | set(account.positions if account else ()))
         prices = observe.last_prices(runtime.market_data(), symbols, held, as_of)
         with session_scope() as s:
             if cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) is None:
-                data = observe.observe(s, cycle_id, prices, runtime.broker(env, config), config)
+                data = observe.observe(s, cycle_id, prices, broker, config, account)
                 cycles.save_checkpoint(s, cycle_id, Phase.OBSERVE, data)
     except (UnknownInstrument, ConfigurationError, LookupError) as exc:
         halt(cycle_id, exc)

@@ -40,6 +40,7 @@ from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 
 from cream.errors import AmbiguousOutcome, ConfigurationError, CreamError, RejectedDefinitively, TransientError, \
     UnknownInstrument
+from cream.ports import AccountSnapshot
 from cream.schemas.decisions import OrderType
 from cream.schemas.instruments import OccSymbol
 from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
@@ -277,6 +278,13 @@ class AlpacaBroker:
         """The port's view: signed quantity per instrument id (share symbol or OCC symbol; Alpaca holds a
         multi-leg position as its separate option legs)."""
         return {p.symbol: p.quantity for p in self.position_details() if p.quantity != 0}
+
+    def snapshot(self) -> AccountSnapshot:
+        """The port's view of the account: the PAPER/LIVE book mirrors it at every observe."""
+        account = self.account()
+        return AccountSnapshot(float(account.cash), float(account.buying_power), account.daytrade_count,
+                               {p.symbol: (p.quantity, float(p.avg_entry_price)) for p in self.position_details()
+                                if p.quantity != 0})
 
     def position_details(self) -> list[BrokerPosition]:
         raws = self._call("GET /v2/positions", self._client.get_all_positions)

@@ -123,6 +123,9 @@ class SimulatedBroker:
     def positions(self) -> dict[str, int] | None:
         return None  # the book is the simulated account
 
+    def snapshot(self) -> None:
+        return None
+
     def tradable(self, symbols: list[str]) -> dict[str, bool]:
         known = set(self.market.symbols())
         return {s: s in known for s in symbols}

@@ -12,7 +12,7 @@ from cream import ids
 from cream.adapters.sim_broker import SimulatedBroker
 from cream.errors import UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
-from cream.ports import Broker, MarketData
+from cream.ports import AccountSnapshot, Broker, MarketData
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.services import cycles, portfolio
@@ -43,20 +43,25 @@ def last_prices(market: MarketData, symbols: list[str], held: list[str], as_of: 
 
 
 def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
-            config: TradingConfig) -> dict[str, Any]:
-    """Book the cycle's observation: brackets worked (simulated broker), positions marked, the view."""
+            config: TradingConfig, account: AccountSnapshot | None = None) -> dict[str, Any]:
+    """Book the cycle's observation: the book mirrors the broker's ``account`` (PAPER, LIVE) or the
+    simulated broker works its brackets (BACKTEST); positions marked; the portfolio view."""
     cycle = cycles.get_cycle(s, cycle_id)
     as_of = cycle.scheduled_for
     env = Environment(cycle.environment)
     portfolio.ensure_book(s, cycle.book, env, config.initial_cash)
+    mirrored = portfolio.mirror(s, cycle.book, account, as_of) if account is not None else []
     # The simulated broker works brackets here; a real broker holds them as orders of its own, and
     # their fills reach the book through reconciliation.
     exits = work_brackets(s, cycle.book, cycle_id, as_of, broker) if isinstance(broker, SimulatedBroker) else []
     portfolio.mark(s, cycle.book, prices)
     # Option marks (premium and Greeks) come from the option-chain feed; local history has none, so in
     # BACKTEST any option decision fails the risk check as unpriced.
+    view = portfolio.view(s, cycle.book, as_of)
+    if account is not None:  # the broker's own buying power and day-trade count
+        view = view.model_copy(update={"buying_power": account.buying_power, "day_trades_5d": account.day_trades})
     return {"as_of": as_of.isoformat(), "prices": prices, "bracket_exits": exits, "option_marks": {},
-            "portfolio": portfolio.view(s, cycle.book, as_of).model_dump(mode="json")}
+            "broker_changes": mirrored, "portfolio": view.model_dump(mode="json")}
 
 
 def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: SimulatedBroker) -> list[str]:

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from cream import market_calendar
 from cream.market_calendar import NEW_YORK
 from cream.agents.port import PortfolioView, PositionView
+from cream.ports import AccountSnapshot
+from cream.schemas.instruments import underlying_of
 from cream.schemas.decisions import Environment
 from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow
 from cream.storage.writes import insert_once
@@ -116,3 +118,35 @@ def snapshot(s: Session, book: str, cycle_id: str, ts: datetime) -> PortfolioSna
         return existing
     s.add(row)
     return row
+
+
+def mirror(s: Session, book: str, account: AccountSnapshot, ts: datetime) -> list[str]:
+    """Make the book what the broker says (PAPER and LIVE): cash, and each position's quantity and entry
+    price. Brackets held at the broker and anything done outside Cream show up here. Returns what changed."""
+    changes = []
+    row = s.get(Book, book)
+    if row is None:
+        raise LookupError(f"no book {book}")
+    cash = Decimal(str(account.cash))
+    if row.cash != cash:
+        changes.append(f"cash {row.cash} -> {cash}")
+        row.cash = cash
+    ours = {p.instrument_id: p for p in positions(s, book)}
+    for key, pos in ours.items():
+        if key not in account.positions:
+            changes.append(f"{key} {pos.quantity} -> 0")
+            s.delete(pos)
+    for key, (qty, avg) in account.positions.items():
+        pos = ours.get(key)
+        if pos is None:
+            pos = PositionRow(book=book, instrument_id=key, quantity=0, avg_entry_price=Decimal(str(avg)),
+                              multiplier=1 if underlying_of(key) == key else 100, opened_at=ts, checked_until=ts)
+            s.add(pos)
+        if pos.quantity != qty:
+            changes.append(f"{key} {pos.quantity} -> {qty}")
+            if pos.quantity * qty <= 0:  # opened or flipped outside Cream: no bracket of ours applies
+                pos.stop_loss = pos.take_profit = None
+                pos.opened_at = ts
+            pos.quantity = qty
+        pos.avg_entry_price = Decimal(str(avg)).quantize(Decimal("0.000001"))
+    return changes
