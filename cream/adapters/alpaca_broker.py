@@ -128,8 +128,8 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
 
     A multi-leg instrument becomes an ``mleg`` order whose legs buy positive ratios (sell them when the
     order side is SELL). An equity order carrying both levels on the entry side (BUY: stop below
-    target; SELL: stop above target) becomes a bracket. STOP uses ``limit_price`` as its stop price and
-    STOP_LIMIT uses it as both stop and limit: the order schema carries one entry price.
+    target; SELL: stop above target) becomes a bracket. STOP triggers at ``stop_price``; STOP_LIMIT
+    triggers at ``stop_price`` and is limited at ``limit_price``.
     """
     side = AlpacaSide.BUY if order.side is OrderSide.BUY else AlpacaSide.SELL
     common: dict[str, Any] = {"qty": order.quantity, "time_in_force": TimeInForce.DAY,
@@ -151,16 +151,19 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
     kind = OrderType(order.order_type)
     if kind is OrderType.MARKET:
         return MarketOrderRequest(**common)
-    if order.limit_price is None:
-        raise RejectedDefinitively(f"{kind} order {order.client_order_id} has no price: set limit_price")
-    price = _price(order.limit_price)
-    if kind is OrderType.LIMIT:
-        return LimitOrderRequest(limit_price=price, **common)
-    if legs is not None:
+    if legs is not None and kind is not OrderType.LIMIT:
         raise RejectedDefinitively(f"Alpaca multi-leg orders are market or limit only, not {kind}")
+    needs = {OrderType.LIMIT: ("limit_price",), OrderType.STOP: ("stop_price",),
+             OrderType.STOP_LIMIT: ("stop_price", "limit_price")}[kind]
+    missing = [name for name in needs if getattr(order, name) is None]
+    if missing:
+        raise RejectedDefinitively(f"{kind} order {order.client_order_id} has no {' or '.join(missing)}")
+    if kind is OrderType.LIMIT:
+        return LimitOrderRequest(limit_price=_price(order.limit_price), **common)  # type: ignore[arg-type]
     if kind is OrderType.STOP:
-        return StopOrderRequest(stop_price=price, **common)
-    return StopLimitOrderRequest(stop_price=price, limit_price=price, **common)
+        return StopOrderRequest(stop_price=_price(order.stop_price), **common)  # type: ignore[arg-type]
+    return StopLimitOrderRequest(stop_price=_price(order.stop_price),  # type: ignore[arg-type]
+                                 limit_price=_price(order.limit_price), **common)  # type: ignore[arg-type]
 
 
 def _is_bracket(order: OrderRequest) -> bool:

@@ -86,6 +86,7 @@ class OrderRequest(Frozen):
     multiplier: int = 1
     order_type: OrderType = OrderType.MARKET
     limit_price: float | None = None
+    stop_price: float | None = Field(default=None, gt=0, description="Trigger price of STOP and STOP_LIMIT orders.")
     stop_loss: float | None = None
     take_profit: float | None = None
     execution_tactic: ExecutionTactic | None = None

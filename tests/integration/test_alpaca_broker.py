@@ -82,9 +82,9 @@ def test_marketable_limit_order_fills(broker: AlpacaBroker) -> None:
 
 
 def test_stop_and_stop_limit_orders_rest_until_triggered(alpaca: AlpacaStandIn, broker: AlpacaBroker) -> None:
-    assert broker.submit(order("c-stop", order_type=OrderType.STOP, limit_price=200.0)).status \
+    assert broker.submit(order("c-stop", order_type=OrderType.STOP, stop_price=200.0)).status \
         is OrderStatus.SUBMITTED
-    assert broker.submit(order("c-sl", order_type=OrderType.STOP_LIMIT, limit_price=201.0)).status \
+    assert broker.submit(order("c-sl", order_type=OrderType.STOP_LIMIT, stop_price=201.0, limit_price=201.0)).status \
         is OrderStatus.SUBMITTED
     stop, stop_limit = alpaca.orders_for("c-stop")[0], alpaca.orders_for("c-sl")[0]
     assert (stop["type"], stop["stop_price"], stop["limit_price"]) == ("stop", "200", None)

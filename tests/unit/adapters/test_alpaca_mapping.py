@@ -35,17 +35,21 @@ def test_limit_price_is_rounded_to_alpaca_ticks() -> None:
     assert wire(order_type=OrderType.LIMIT, limit_price=0.123456)["limit_price"] == 0.1235
 
 
-def test_stop_and_stop_limit_use_the_entry_price() -> None:
-    assert wire(order_type=OrderType.STOP, limit_price=99.0) == {
+def test_stop_triggers_at_the_stop_price_and_stop_limit_is_limited_at_the_limit() -> None:
+    assert wire(order_type=OrderType.STOP, stop_price=99.0) == {
         "symbol": "AAPL", "qty": 5.0, "side": "buy", "type": "stop", "time_in_force": "day",
         "client_order_id": "cream-1", "stop_price": 99.0}
-    stop_limit = wire(order_type=OrderType.STOP_LIMIT, limit_price=99.0)
-    assert (stop_limit["type"], stop_limit["stop_price"], stop_limit["limit_price"]) == ("stop_limit", 99.0, 99.0)
+    stop_limit = wire(order_type=OrderType.STOP_LIMIT, stop_price=99.0, limit_price=99.5)
+    assert (stop_limit["type"], stop_limit["stop_price"], stop_limit["limit_price"]) == ("stop_limit", 99.0, 99.5)
 
 
 def test_priced_order_without_price_is_rejected_before_sending() -> None:
+    with pytest.raises(RejectedDefinitively, match="stop_price"):
+        wire(order_type=OrderType.STOP, limit_price=99.0)
     with pytest.raises(RejectedDefinitively, match="limit_price"):
-        wire(order_type=OrderType.STOP)
+        wire(order_type=OrderType.STOP_LIMIT, stop_price=99.0)
+    with pytest.raises(RejectedDefinitively, match="limit_price"):
+        wire(order_type=OrderType.LIMIT)
 
 
 def test_long_entry_with_levels_is_a_bracket() -> None:
