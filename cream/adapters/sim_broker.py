@@ -15,7 +15,16 @@ from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from engine import tactics
-from engine.fills import EXIT_NONE, EXIT_STOP, bracket_exit_nb, commission_nb, fill_price_nb
+from engine.fills import (
+    EXIT_NONE,
+    EXIT_STOP,
+    ORDER_STOP,
+    ORDER_STOP_LIMIT,
+    bar_fill_price_nb,
+    bracket_exit_nb,
+    commission_nb,
+    fill_price_nb,
+)
 
 # A tactic's children start over the next WORK_BARS hourly bars (TWAP and VWAP one per bar, ICEBERG
 # slices as the previous one fills); each child works for WORK_BARS bars from its start, all of them
@@ -64,11 +73,39 @@ class SimulatedBroker:
                 and side * (order.limit_price - reference) < 0:
             return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
                                status=OrderStatus.CANCELED, reason="limit not marketable; DAY order expired")
-        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
-                               status=OrderStatus.REJECTED, reason=f"{order.order_type} not simulated")
+        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            return self._stop(order, broker_id)
         return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
                            status=OrderStatus.FILLED, fills=[self.fill(order, reference, order.as_of)])
+
+    def _stop(self, order: OrderRequest, broker_id: str) -> OrderUpdate:
+        """A stop (or stop-limit) DAY order rests for the rest of the session's bars after ``as_of`` and
+        fills on the first bar that triggers it (engine.fills.bar_fill_price_nb); a stop fills as a
+        market order (with slippage), a stop-limit at its price."""
+        update = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
+                             status=OrderStatus.CANCELED, reason="stop not triggered before the close; DAY order expired")
+        if order.stop_price is None or (order.order_type is OrderType.STOP_LIMIT and order.limit_price is None):
+            return update.model_copy(update={"status": OrderStatus.REJECTED,
+                                             "reason": f"{order.order_type} needs stop_price (and limit_price)"})
+        side = 1 if order.side is OrderSide.BUY else -1
+        kind = ORDER_STOP if order.order_type is OrderType.STOP else ORDER_STOP_LIMIT
+        day_end = order.as_of.replace(hour=23, minute=59)
+        bars = self.market.bars_between(order.symbol, Timeframe.H1, order.as_of, day_end)
+        for i in range(len(bars)):
+            px = bar_fill_price_nb(kind, side, order.limit_price or math.nan, order.stop_price, bars.open[i],
+                                   bars.high[i], bars.low[i])
+            if math.isnan(px):
+                continue
+            ts = datetime.fromtimestamp(int(bars.end[i]), tz=UTC)
+            # a triggered stop is a market order (slippage); a stop-limit fills at its price or better
+            fill = self.fill(order, px, ts) if kind == ORDER_STOP else self._at(order, px, ts)
+            return update.model_copy(update={"status": OrderStatus.FILLED, "fills": [fill], "reason": None})
+        return update
+
+    def _at(self, order: OrderRequest, price: float, ts: datetime) -> FillReport:
+        """A fill at exactly ``price`` (limit-style), with commission."""
+        fee = commission_nb(order.quantity, price, order.multiplier, self.per_unit, self.minimum, self.max_pct)
+        return FillReport(quantity=order.quantity, price=round(float(price), 4), fee=round(float(fee), 4), ts=ts)
 
     def _schedule(self, order: OrderRequest, tactic: ExecutionTactic, limit: float,
                   history_volume: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -68,3 +68,30 @@ def test_an_order_larger_than_the_volume_allows_is_partially_filled() -> None:
 def test_without_a_tactic_the_order_fills_at_once_at_the_last_price() -> None:
     update = broker().submit(order(100, None))
     assert update.status is OrderStatus.FILLED and len(update.fills) == 1 and update.fills[0].ts == AS_OF
+
+
+def test_a_buy_stop_fills_on_the_first_bar_that_reaches_it_with_slippage() -> None:
+    bars = next_bars()  # XLK after 11:00: highs 235.78, 236.405, ...
+    level = 236.0  # above the first bar's high, inside the second bar's range
+    assert bars.high[0] < level <= bars.high[1] and bars.open[1] < level
+    [fill] = broker().submit(order(50, None, order_type="STOP", stop_price=level)).fills
+    assert fill.price == pytest.approx(level * 1.0002, abs=1e-4)  # triggered at the level, then market
+    assert fill.ts == datetime.fromtimestamp(int(bars.end[1]), tz=UTC)
+
+
+def test_a_sell_stop_limit_fills_at_its_stop_when_the_limit_allows() -> None:
+    bars = next_bars()
+    update = broker().submit(order(50, None, order_type="STOP_LIMIT", stop_price=235.4, limit_price=235.38)
+                             .model_copy(update={"side": "SELL"}))
+    [fill] = update.fills  # bar 0 trades down to 235.31: triggered at 235.40, inside the 235.38 limit
+    assert bars.low[0] <= 235.4 and fill.price == 235.4 and fill.ts == datetime.fromtimestamp(int(bars.end[0]), tz=UTC)
+
+
+def test_a_stop_never_reached_that_session_expires() -> None:
+    update = broker().submit(order(50, None, order_type="STOP", stop_price=10_000.0))
+    assert update.status is OrderStatus.CANCELED and "expired" in (update.reason or "")
+
+
+def test_stop_orders_need_their_stop_price() -> None:
+    update = broker().submit(order(50, None, order_type="STOP_LIMIT", stop_price=100.0))
+    assert update.status is OrderStatus.REJECTED and "stop_price" in (update.reason or "")
