@@ -21,14 +21,14 @@ from cream.fleet import QUEUES, LocalFleet, queues_up
 
 
 def _prepare(settings: Settings) -> None:
-    from cream.runtime import require_backtest
+    from cream.runtime import require_environment
     from cream.services.runtime_config import seed_defaults
     from cream.storage import db
 
     db.migrate()
     with db.session_scope() as s:
         seed_defaults(s)
-    require_backtest(settings.env)
+    require_environment(settings.env)
 
 
 @contextmanager

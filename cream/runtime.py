@@ -42,11 +42,6 @@ def require_environment(environment: Environment) -> None:
                                  "(or CREAM_ENV=BACKTEST, the default)")
 
 
-def require_backtest(environment: Environment) -> None:
-    """Kept for callers that only check configuration at start: the same as ``require_environment``."""
-    require_environment(environment)
-
-
 @lru_cache(maxsize=1)
 def market_data() -> MarketData:
     settings = get_settings()

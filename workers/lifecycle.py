@@ -15,13 +15,13 @@ log = logging.getLogger("cream.worker")
 @worker_init.connect
 def _prepare(**_: Any) -> None:
     from cream.config import get_settings
-    from cream.runtime import require_backtest
+    from cream.runtime import require_environment
     from cream.services.runtime_config import seed_defaults
 
     db.assert_migrated()
     with db.session_scope() as s:
         seed_defaults(s)
-    require_backtest(get_settings().env)  # PAPER/LIVE not wired yet; LIVE must pass the LIVE gate first
+    require_environment(get_settings().env)  # keys present; LIVE only past the LIVE gate
     warm_engine()
     db.reset_after_fork()
 
