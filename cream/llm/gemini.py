@@ -1,0 +1,191 @@
+"""Gemini behind the ``LanguageModel`` port, through the official google-genai SDK.
+
+Retry policy is ours, not the SDK's: the client is built with
+``HttpRetryOptions(attempts=1)`` (google-genai's tenacity loop makes one attempt and re-raises),
+and every call carries an explicit ``HttpOptions(timeout=<ms>)`` (the SDK's default is no
+timeout). We retry only 429, 5xx and network failures/timeouts, ``max_retries`` times with
+exponential backoff and jitter, then raise ``TransientError``. 401/403 raise ``ConfigurationError``;
+any other 4xx, and every reply that does not validate against the schema, ``InvalidAgentOutput``.
+The API version is pinned (``v1beta``, where the Gemini API documents structured output and function
+calling; SDK 3.x would otherwise pick ``v1``). The API key is never logged and is scrubbed from every
+message we raise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import random
+import time
+from typing import Any, TypeVar
+
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ValidationError
+
+from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
+from cream.llm.port import LlmReply, LlmRequest
+
+T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 30.0
+# Finish reasons that mean the model declined or was stopped by a filter: the answer is unusable.
+_REFUSALS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE",
+                       "OTHER", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_OTHER",
+                       "IMAGE_RECITATION"})
+_ACCEPTED = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
+
+
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Timeout and transport exception classes of whichever httpx the SDK runs on (httpx or its
+    drop-in fork httpx2, which google-genai accepts alike)."""
+    timeouts: list[type[BaseException]] = []
+    transport: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(module.TimeoutException)
+        transport.append(module.TransportError)
+    return tuple(timeouts), tuple(transport)
+
+
+_TIMEOUTS, _TRANSPORT_ERRORS = _transport_errors()
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth retrying (internal to this module)."""
+
+
+class GeminiModel:
+    """``LanguageModel`` backed by Gemini. One instance per process; it holds one HTTP client."""
+
+    def __init__(self, api_key: str, *, base_url: str | None = None, timeout_s: float = 60,
+                 max_retries: int = 3, backoff_base: float = 0.5, api_version: str = "v1beta") -> None:
+        if not api_key:
+            raise ConfigurationError("No Gemini API key: set it in the agents' configuration and start "
+                                     "again.")
+        if timeout_s <= 0 or max_retries < 0 or backoff_base < 0:
+            raise ConfigurationError("Gemini timeout must be > 0, max_retries and backoff_base >= 0.")
+        self._api_key = api_key
+        self.timeout_s, self.max_retries, self.backoff_base = timeout_s, max_retries, backoff_base
+        self._client = genai.Client(
+            api_key=api_key, vertexai=False,
+            http_options=types.HttpOptions(base_url=base_url, api_version=api_version, timeout=_ms(timeout_s),
+                                           retry_options=types.HttpRetryOptions(attempts=1)))
+
+    def __repr__(self) -> str:  # never show the key
+        return f"GeminiModel(timeout_s={self.timeout_s}, max_retries={self.max_retries})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def generate(self, request: LlmRequest, schema: type[T]) -> tuple[T, LlmReply]:
+        config = types.GenerateContentConfig(
+            system_instruction=request.system_prompt, temperature=request.temperature,
+            response_mime_type="application/json", response_schema=schema,
+            http_options=types.HttpOptions(timeout=_ms(request.timeout_s or self.timeout_s)))
+        started = time.monotonic()
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                response = self._call(request, config)
+            except _Retryable as exc:
+                if attempt > self.max_retries:
+                    raise TransientError(self._scrub(
+                        f"Gemini {request.model} for agent {request.agent} still failing after {attempt} "
+                        f"attempts ({exc}); retry the cycle later.")) from None
+                delay = self._backoff(attempt)
+                log.warning("gemini %s (%s) attempt %d failed: %s; retrying in %.2fs",
+                            request.model, request.agent, attempt, self._scrub(str(exc)), delay)
+                time.sleep(delay)
+                continue
+            return self._read(request, schema, response, attempt, time.monotonic() - started)
+        raise AssertionError("unreachable")  # the loop either returns or raises
+
+    def _call(self, request: LlmRequest,
+              config: types.GenerateContentConfig) -> types.GenerateContentResponse:
+        try:
+            return self._client.models.generate_content(model=request.model, contents=request.prompt,
+                                                        config=config)
+        except genai_errors.APIError as exc:
+            if exc.code == 429 or 500 <= exc.code < 600:
+                raise _Retryable(f"HTTP {exc.code} {exc.status}") from None
+            if exc.code in (401, 403):
+                raise ConfigurationError(self._scrub(
+                    f"Gemini refused the API key (HTTP {exc.code} {exc.status}): check the key and "
+                    f"its access to {request.model}.")) from None
+            raise InvalidAgentOutput(self._scrub(
+                f"Gemini rejected the request of agent {request.agent} (HTTP {exc.code} {exc.status}: "
+                f"{exc.message})")) from None
+        except _TIMEOUTS:
+            raise _Retryable(f"no reply within {config.http_options.timeout} ms"  # type: ignore[union-attr]
+                             ) from None
+        except _TRANSPORT_ERRORS as exc:
+            raise _Retryable(f"network error {type(exc).__name__}") from None
+        except ValueError as exc:  # a 200 whose body is not JSON (json.JSONDecodeError)
+            raise InvalidAgentOutput(self._scrub(
+                f"Gemini sent an unreadable reply body to agent {request.agent}: {exc}")) from None
+
+    def _read(self, request: LlmRequest, schema: type[T], response: types.GenerateContentResponse,
+              attempts: int, latency_s: float) -> tuple[T, LlmReply]:
+        who = f"agent {request.agent} ({request.model})"
+        if not response.candidates:
+            block = response.prompt_feedback.block_reason if response.prompt_feedback else None
+            raise InvalidAgentOutput(f"Gemini returned no answer for {who}"
+                                     + (f" (prompt blocked: {_name(block)})" if block else "") + ".")
+        candidate = response.candidates[0]
+        finish = _name(candidate.finish_reason)
+        if finish in _REFUSALS:
+            raise InvalidAgentOutput(f"Gemini declined to answer for {who} (finishReason {finish}).")
+        if finish == "MAX_TOKENS":
+            raise InvalidAgentOutput(f"Gemini's answer for {who} was cut off at the token limit.")
+        if finish is not None and finish not in _ACCEPTED:
+            raise InvalidAgentOutput(f"Gemini's answer for {who} ended abnormally (finishReason {finish}).")
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        text = "".join(p.text for p in parts if p.text and not p.thought)
+        if not text.strip():
+            raise InvalidAgentOutput(f"Gemini returned an empty answer for {who}.")
+        try:
+            parsed_json = json.loads(text)
+        except ValueError as exc:
+            raise InvalidAgentOutput(f"Gemini's answer for {who} is not valid JSON ({exc}).") from None
+        try:
+            value = schema.model_validate_json(text)
+        except ValidationError as exc:
+            raise InvalidAgentOutput(f"Gemini's answer for {who} does not fit {schema.__name__}: "
+                                     f"{exc.error_count()} error(s); {_first_error(exc)}") from None
+        usage = response.usage_metadata
+        reply = LlmReply(
+            text=text, parsed=parsed_json if isinstance(parsed_json, dict) else {"value": parsed_json},
+            model=response.model_version or request.model,
+            prompt_tokens=(usage.prompt_token_count or 0) if usage else 0,
+            output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+            finish_reason=finish, latency_s=latency_s, attempts=attempts)
+        return value, reply
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: base * 2^(n-1), scaled by a random factor in [0.5, 1.5)."""
+        return min(_MAX_BACKOFF_S, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random())
+
+    def _scrub(self, message: str) -> str:
+        return message.replace(self._api_key, "***")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return f"{where}: {err['msg']}"
