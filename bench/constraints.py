@@ -81,7 +81,7 @@ def main() -> None:
     portfolio, prices = book(rng, args.positions, equity)
     p = plan(rng, args.decisions, prices)
     sectors = {s: SECTORS[i % len(SECTORS)] for i, s in enumerate(prices)}
-    rules = TradingConfig.defaults(Environment.BACKTEST).rules().model_copy(
+    rules = TradingConfig.defaults(Environment.BACKTEST).rules.model_copy(
         update={"max_gross_notional": 1e12, "max_net_notional": 1e12})
 
     report = cream_check(p, portfolio, prices, rules, sectors=sectors)

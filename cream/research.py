@@ -77,7 +77,7 @@ def run_fast_backtest(market: MarketData, symbols: list[str], start: date, end: 
     sl = slice(first, None)
     cash = config.initial_cash
     result = simulate_signals(
-        close[sl], entries[sl], exits[sl], size=cash * config.max_pct_equity * LIMIT_HEADROOM, size_type="value",
+        close[sl], entries[sl], exits[sl], size=cash * config.rules.max_pct_equity * LIMIT_HEADROOM, size_type="value",
         slippage=config.slippage_bps / 10_000, fixed_fees=config.commission_minimum, init_cash=cash,
         cash_sharing=True, size_granularity=1.0, sl_stop=rule.stop, tp_stop=rule.stop * rule.reward_risk,
         open_=open_[sl], high=high[sl], low=low[sl])

@@ -57,7 +57,7 @@ def _record_plan(s: Session, cycle_id: str) -> str | None:
     prices: dict[str, float] = observed["prices"]
     config = active_trading_config(s, Environment(cycle.environment))
     now = portfolio.view(s, cycle.book, cycle.scheduled_for)
-    report = check_plan(plan, now, prices, config.rules(), as_of=cycle.scheduled_for,
+    report = check_plan(plan, now, prices, config.rules, as_of=cycle.scheduled_for,
                         sectors=active_sectors(s, Environment(cycle.environment)),
                         option_marks={k: OptionMark.model_validate(v)
                                       for k, v in observed.get("option_marks", {}).items()})

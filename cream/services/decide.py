@@ -137,7 +137,7 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
         symbol=symbol, snapshots=snapshots,
         analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
         portfolio=PortfolioView.model_validate(observed["portfolio"]),
-        rules=active_trading_config(s, env).rules(), plan=plan, previous_plan=previous, objections=objections,
+        rules=active_trading_config(s, env).rules, plan=plan, previous_plan=previous, objections=objections,
         sectors=active_sectors(s, env) if agent in APPROVERS else {},
         option_marks=observed.get("option_marks", {}) if agent in APPROVERS else {})
 

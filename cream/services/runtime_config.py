@@ -6,8 +6,10 @@ get an ACTIVE default on first start; LIVE never does: it needs an explicit prom
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,38 +30,30 @@ PRO_MODEL, FLASH_MODEL = "gemini-3-pro-preview", "gemini-3-flash-preview"
 
 @dataclass(frozen=True)
 class TradingConfig:
-    """The ACTIVE trading_config of one environment, built once per phase and passed in."""
+    """The ACTIVE trading_config of one environment, built once per phase and passed in.
+
+    ``rules`` holds the thresholds and risk limits the agents and the engine reason with; the rest is
+    what only the system itself uses (iterations, costs, starting cash).
+    """
 
     id: str
     environment: str
     version: int
     max_consensus_iterations: int
-    conviction_delta_hold: float
-    conviction_delta_action: float
-    min_risk_reward_ratio: float
-    kelly_multiplier: float
-    max_units: float
-    max_notional: float
-    max_pct_equity: float
-    max_gross_notional: float
-    max_net_notional: float
-    max_leverage: float
-    max_sector_pct: float
-    max_delta_notional: float
-    max_gamma: float
-    max_vega: float
-    min_theta: float
-    pdt_min_equity: float
-    pdt_max_day_trades: int
-    risk_warn_fraction: float
     slippage_bps: float
     commission_per_share: float
     commission_minimum: float
     initial_cash: float
+    rules: TradingRules
+
+    @classmethod
+    def _from(cls, values: Mapping[str, Any]) -> TradingConfig:
+        own = {f.name: values[f.name] for f in fields(cls) if f.name != "rules"}
+        return cls(**own, rules=TradingRules(**{k: values[k] for k in TradingRules.model_fields}))
 
     @classmethod
     def from_row(cls, row: TradingConfigRow) -> TradingConfig:
-        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+        return cls._from({c.name: getattr(row, c.name) for c in TradingConfigRow.__table__.columns})
 
     @classmethod
     def defaults(cls, environment: Environment) -> TradingConfig:
@@ -67,10 +61,7 @@ class TradingConfig:
         values = {c.name: c.default.arg for c in TradingConfigRow.__table__.columns
                   if c.default is not None and not callable(c.default.arg)}
         values.update(id=f"{environment.value.lower()}-defaults", environment=environment.value, version=0)
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
-
-    def rules(self) -> TradingRules:
-        return TradingRules(**{k: getattr(self, k) for k in TradingRules.model_fields})
+        return cls._from(values)
 
 
 def seed_defaults(session: Session) -> None:

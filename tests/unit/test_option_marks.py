@@ -102,7 +102,7 @@ def test_risk_check_of_a_spread_uses_the_premium_and_the_spread_greeks(aapl: tup
 
     book = PortfolioView(cash=100_000.0, equity=100_000.0, gross_exposure=0.0, net_exposure=0.0,
                          buying_power=200_000.0)
-    rules = TradingConfig.defaults(Environment.PAPER).rules()
+    rules = TradingConfig.defaults(Environment.PAPER).rules
     ok = check_plan(plan(10), book, {"AAPL": spot}, rules, option_marks=marks, sectors={"AAPL": "Tech"})
     assert ok.approved, ok.reasons()
     notional = next(c for c in ok.checks() if c["check"] == "MAX_NOTIONAL")

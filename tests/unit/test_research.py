@@ -46,7 +46,7 @@ def test_fast_backtest_sizes_inside_the_limits_and_reports_metrics() -> None:
     assert m["trades"] > 50 and m["bars"] > 3000
     assert 0 <= m["max_drawdown"] < 0.5 and m["sharpe"] is not None
     tighter = run_fast_backtest(LocalHistory(), SYMBOLS, date(2024, 1, 2), date(2025, 9, 25),
-                                replace(CONFIG, max_pct_equity=0.02))
+                                replace(CONFIG, rules=CONFIG.rules.model_copy(update={"max_pct_equity": 0.02})))
     # a fifth of the size: a fraction of the P&L and of the drawdown
     assert abs(tighter["total_return"]) < abs(m["total_return"])
     assert tighter["max_drawdown"] < m["max_drawdown"]

@@ -18,7 +18,7 @@ from cream.schemas.decisions import Environment
 from cream.services.runtime_config import TradingConfig
 from engine import constraints as ec
 
-RULES = TradingConfig.defaults(Environment.BACKTEST).rules()
+RULES = TradingConfig.defaults(Environment.BACKTEST).rules
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
 SECTORS = {s: "Industrials" for s in ("XYZ", "OK")} | {"A": "Energy", "B": "Utilities", "ABC": "Materials"}
 

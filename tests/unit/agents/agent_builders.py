@@ -39,7 +39,7 @@ from cream.schemas.market import FeatureSnapshot, RegimeClassification, RegimeLa
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
 CYCLE = "backtest-default-20250602T1500Z"
 # The product defaults of trading_config.
-RULES = TradingConfig.defaults(Environment.BACKTEST).rules()
+RULES = TradingConfig.defaults(Environment.BACKTEST).rules
 INDICATORS = {"sma_20_1d": 98.0, "sma_50_1d": 95.0, "rsi_14_1h": 55.0, "rsi_14_1d": 58.0, "atr_14_1d": 2.0,
               "high_20_1d": 104.0, "low_20_1d": 94.0}
 

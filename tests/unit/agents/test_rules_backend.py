@@ -8,32 +8,13 @@ from typing import Any
 
 import pytest
 from agent_builders import context, portfolio, position, real_analyses, real_snapshots
-from pydantic import BaseModel
 
 from cream.agents.port import AgentBackend, AgentContext
 from cream.agents.rules.backend import RuleBasedAgents
-from cream.schemas.agents import (
-    AgentType,
-    ApprovalVerdict,
-    BearishResearchOutput,
-    BullishResearchOutput,
-    FundamentalsAnalysisOutput,
-    SentimentAnalysisOutput,
-    TechnicalAnalysisOutput,
-    Verdict,
-)
+from cream.schemas.agents import AgentType, ApprovalVerdict, Verdict
 from cream.schemas.decisions import Action, DecisionPlan, Direction
+from cream.services.decide import OUTPUT_SCHEMAS
 
-SCHEMAS: dict[AgentType, type[BaseModel]] = {
-    AgentType.TECHNICAL_ANALYST: TechnicalAnalysisOutput,
-    AgentType.NEWS_ANALYST: SentimentAnalysisOutput,
-    AgentType.FUNDAMENTALS_ANALYST: FundamentalsAnalysisOutput,
-    AgentType.BULLISH_RESEARCHER: BullishResearchOutput,
-    AgentType.BEARISH_RESEARCHER: BearishResearchOutput,
-    AgentType.TRADER: DecisionPlan,
-    AgentType.RISK_MANAGER: ApprovalVerdict,
-    AgentType.CRITIC: ApprovalVerdict,
-}
 SYMBOL_AGENTS = [a for a in AgentType if a not in (AgentType.TRADER, AgentType.RISK_MANAGER, AgentType.CRITIC)]
 
 
@@ -58,7 +39,7 @@ def test_backend_implements_the_agent_port() -> None:
 def test_every_agent_returns_json_that_validates_against_its_schema(agent: AgentType) -> None:
     out = RuleBasedAgents().run(agent, cycle_context(agent))
     wire = json.loads(json.dumps(out))  # plain JSON: what an LLM backend would return too
-    parsed = SCHEMAS[agent].model_validate(wire)
+    parsed = OUTPUT_SCHEMAS[agent].model_validate(wire)
     assert parsed.model_dump(mode="json") == out
     if agent in SYMBOL_AGENTS:
         assert out["symbol"] == "COST"
