@@ -13,8 +13,8 @@ message we raise.
 
 from __future__ import annotations
 
+import base64
 import importlib
-import json
 import logging
 import random
 import time
@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
-from cream.llm.port import LlmReply, LlmRequest
+from cream.llm.port import LlmReply, LlmRequest, ToolCall, Turn, answer_schema, parse_answer
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -84,15 +84,17 @@ class GeminiModel:
     def close(self) -> None:
         self._client.close()
 
-    def generate(self, request: LlmRequest, schema: type[T]) -> tuple[T, LlmReply]:
+    def generate(self, request: LlmRequest, schema: type[T]) -> LlmReply:
         config = types.GenerateContentConfig(
             system_instruction=request.system_prompt, temperature=request.temperature,
-            response_mime_type="application/json", response_schema=schema,
-            http_options=types.HttpOptions(timeout=_ms(request.timeout_s or self.timeout_s)))
+            response_mime_type="application/json", response_json_schema=answer_schema(schema),
+            http_options=types.HttpOptions(timeout=_ms(request.timeout_s or self.timeout_s)),
+            **_tool_config(request))
+        contents = _contents(request)
         started = time.monotonic()
         for attempt in range(1, self.max_retries + 2):
             try:
-                response = self._call(request, config)
+                response = self._call(request, contents, config)
             except _Retryable as exc:
                 if attempt > self.max_retries:
                     raise TransientError(self._scrub(
@@ -106,10 +108,10 @@ class GeminiModel:
             return self._read(request, schema, response, attempt, time.monotonic() - started)
         raise AssertionError("unreachable")  # the loop either returns or raises
 
-    def _call(self, request: LlmRequest,
+    def _call(self, request: LlmRequest, contents: list[types.Content],
               config: types.GenerateContentConfig) -> types.GenerateContentResponse:
         try:
-            return self._client.models.generate_content(model=request.model, contents=request.prompt,
+            return self._client.models.generate_content(model=request.model, contents=contents,
                                                         config=config)
         except genai_errors.APIError as exc:
             if exc.code == 429 or 500 <= exc.code < 600:
@@ -131,7 +133,7 @@ class GeminiModel:
                 f"Gemini sent an unreadable reply body to agent {request.agent}: {exc}")) from None
 
     def _read(self, request: LlmRequest, schema: type[T], response: types.GenerateContentResponse,
-              attempts: int, latency_s: float) -> tuple[T, LlmReply]:
+              attempts: int, latency_s: float) -> LlmReply:
         who = f"agent {request.agent} ({request.model})"
         if not response.candidates:
             block = response.prompt_feedback.block_reason if response.prompt_feedback else None
@@ -146,26 +148,20 @@ class GeminiModel:
         if finish is not None and finish not in _ACCEPTED:
             raise InvalidAgentOutput(f"Gemini's answer for {who} ended abnormally (finishReason {finish}).")
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        calls = [_tool_call(p) for p in parts if p.function_call is not None]
         text = "".join(p.text for p in parts if p.text and not p.thought)
-        if not text.strip():
-            raise InvalidAgentOutput(f"Gemini returned an empty answer for {who}.")
-        try:
-            parsed_json = json.loads(text)
-        except ValueError as exc:
-            raise InvalidAgentOutput(f"Gemini's answer for {who} is not valid JSON ({exc}).") from None
-        try:
-            value = schema.model_validate_json(text)
-        except ValidationError as exc:
-            raise InvalidAgentOutput(f"Gemini's answer for {who} does not fit {schema.__name__}: "
-                                     f"{exc.error_count()} error(s); {_first_error(exc)}") from None
         usage = response.usage_metadata
-        reply = LlmReply(
-            text=text, parsed=parsed_json if isinstance(parsed_json, dict) else {"value": parsed_json},
-            model=response.model_version or request.model,
-            prompt_tokens=(usage.prompt_token_count or 0) if usage else 0,
-            output_tokens=(usage.candidates_token_count or 0) if usage else 0,
-            finish_reason=finish, latency_s=latency_s, attempts=attempts)
-        return value, reply
+        accounting = dict(model=response.model_version or request.model,
+                          prompt_tokens=(usage.prompt_token_count or 0) if usage else 0,
+                          output_tokens=(usage.candidates_token_count or 0) if usage else 0,
+                          finish_reason=finish, latency_s=latency_s, attempts=attempts)
+        if calls:
+            if not request.tools_allowed or not request.tools:
+                raise InvalidAgentOutput(f"Gemini asked for tools {[c.name for c in calls]} for {who}, "
+                                         "where none were allowed.")
+            return LlmReply(text=text, tool_calls=calls, **accounting)  # type: ignore[arg-type]
+        parsed = parse_answer(text, schema, f"Gemini for {who}")
+        return LlmReply(text=text, parsed=parsed, **accounting)  # type: ignore[arg-type]
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base * 2^(n-1), scaled by a random factor in [0.5, 1.5)."""
@@ -185,7 +181,40 @@ def _name(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(root)"
-    return f"{where}: {err['msg']}"
+def _tool_config(request: LlmRequest) -> dict[str, Any]:
+    """Declared tools (we run them ourselves: the SDK's automatic calling is off); mode NONE forces an answer."""
+    if not request.tools:
+        return {}
+    declarations = [types.FunctionDeclaration(name=t.name, description=t.description,
+                                              parameters_json_schema=t.parameters) for t in request.tools]
+    mode = types.FunctionCallingConfigMode.AUTO if request.tools_allowed else types.FunctionCallingConfigMode.NONE
+    return dict(tools=[types.Tool(function_declarations=declarations)],
+                tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode=mode)),
+                automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+
+
+def _contents(request: LlmRequest) -> list[types.Content]:
+    contents = [types.Content(role="user", parts=[types.Part(text=request.prompt)])]
+    contents += [_content(turn) for turn in request.turns]
+    return contents
+
+
+def _content(turn: Turn) -> types.Content:
+    if turn.role == "model":
+        parts = [types.Part(text=turn.text)] if turn.text else []
+        parts += [types.Part(function_call=types.FunctionCall(name=c.name, args=c.args, id=c.call_id),
+                             thought_signature=base64.b64decode(c.signature) if c.signature else None)
+                  for c in turn.tool_calls]
+        return types.Content(role="model", parts=parts)
+    if turn.role == "tool":
+        return types.Content(role="user", parts=[
+            types.Part(function_response=types.FunctionResponse(name=r.name, response=r.response, id=r.call_id))
+            for r in turn.tool_results])
+    return types.Content(role="user", parts=[types.Part(text=turn.text or "")])
+
+
+def _tool_call(part: types.Part) -> ToolCall:
+    call = part.function_call
+    assert call is not None
+    signature = base64.b64encode(part.thought_signature).decode() if part.thought_signature else None
+    return ToolCall(name=call.name or "", args=dict(call.args or {}), call_id=call.id, signature=signature)

@@ -152,3 +152,16 @@ class DecisionPlan(Frozen):
     @property
     def orders_requested(self) -> list[Decision]:
         return [d for d in self.decisions if d.action in ORDER_ACTIONS]
+
+
+class TraderDraft(Frozen):
+    """What a language-model trader answers: the decisions and notes of a plan. The cycle id, the
+    environment and the as-of time are facts the system stamps on it (``DecisionPlan``), never
+    something a model is asked to repeat."""
+
+    decisions: list[Decision] = Field(default_factory=list)
+    portfolio_notes: str | None = None
+
+    def stamp(self, cycle_id: str, as_of: datetime, environment: Environment) -> DecisionPlan:
+        return DecisionPlan(cycle_id=cycle_id, as_of_timestamp=as_of, environment=environment,
+                            decisions=self.decisions, portfolio_notes=self.portfolio_notes)

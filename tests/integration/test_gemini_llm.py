@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
 from cream.llm import LanguageModel, LlmRequest
+from cream.llm.port import ToolCall, ToolResult, ToolSpec, Turn
 from cream.llm.gemini import GeminiModel
 from tests.standins.gemini_server import GeminiStandIn, gemini_standin
 
@@ -53,10 +55,10 @@ def test_happy_path_sends_schema_and_returns_validated_answer(standin: GeminiSta
                                                               gemini: GeminiModel) -> None:
     standin.script(GOOD)
     port: LanguageModel = gemini
-    idea, reply = port.generate(request(), TradeIdea)
+    reply = port.generate(request(), TradeIdea)
 
-    assert idea == TradeIdea(symbol="AAPL", action="BUY", conviction=0.72)
-    assert reply.parsed == json.loads(GOOD) and reply.text == GOOD
+    assert reply.parsed == TradeIdea(symbol="AAPL", action="BUY", conviction=0.72).model_dump()
+    assert reply.parsed == json.loads(GOOD) and reply.text == GOOD and reply.tool_calls == []
     assert reply.finish_reason == "STOP" and reply.attempts == 1 and reply.model == "gemini-2.5-pro"
     assert reply.latency_s > 0
 
@@ -67,9 +69,10 @@ def test_happy_path_sends_schema_and_returns_validated_answer(standin: GeminiSta
     assert sent.body["systemInstruction"]["parts"] == [{"text": "You are the trader."}]
     config = sent.body["generationConfig"]
     assert config["temperature"] == 0.1 and config["responseMimeType"] == "application/json"
-    schema = config["responseSchema"]
-    assert schema["type"] == "OBJECT" and set(schema["required"]) == {"symbol", "action", "conviction"}
+    schema = config["responseJsonSchema"]  # full JSON Schema (responseSchema's OpenAPI subset cannot hold ours)
+    assert schema["type"] == "object" and set(schema["required"]) == {"symbol", "action", "conviction"}
     assert schema["properties"]["action"]["enum"] == ["BUY", "SELL", "HOLD"]
+    assert "tools" not in sent.body
 
 
 def test_usage_tokens_are_recorded(standin: GeminiStandIn, gemini: GeminiModel) -> None:
@@ -78,7 +81,7 @@ def test_usage_tokens_are_recorded(standin: GeminiStandIn, gemini: GeminiModel) 
                     "usageMetadata": {"promptTokenCount": 1234, "candidatesTokenCount": 56,
                                       "totalTokenCount": 1290},
                     "modelVersion": "gemini-2.5-pro-002", "responseId": "abc"})
-    _, reply = gemini.generate(request(), TradeIdea)
+    reply = gemini.generate(request(), TradeIdea)
     assert (reply.prompt_tokens, reply.output_tokens) == (1234, 56)
     assert reply.model == "gemini-2.5-pro-002"
 
@@ -125,8 +128,8 @@ def test_transient_status_is_retried_then_succeeds(standin: GeminiStandIn, gemin
                                                    status: int) -> None:
     standin.fail_next(2, status)
     standin.script(GOOD)
-    idea, reply = gemini.generate(request(), TradeIdea)
-    assert idea.action == "BUY"
+    reply = gemini.generate(request(), TradeIdea)
+    assert reply.parsed is not None and reply.parsed["action"] == "BUY"
     assert reply.attempts == 3 and len(standin.requests) == 3
 
 
@@ -183,8 +186,8 @@ def test_timeout_then_success(standin: GeminiStandIn) -> None:
 
     standin.responder = slow_first
     model = GeminiModel(API_KEY, base_url=standin.base_url, timeout_s=0.3, max_retries=2, backoff_base=0.01)
-    idea, reply = model.generate(request(), TradeIdea)
-    assert idea.symbol == "AAPL" and reply.attempts == 2
+    reply = model.generate(request(), TradeIdea)
+    assert reply.parsed is not None and reply.parsed["symbol"] == "AAPL" and reply.attempts == 2
     model.close()
 
 
@@ -217,3 +220,48 @@ def test_unreachable_server_is_transient() -> None:
         model.generate(request(), TradeIdea)
     assert API_KEY not in str(raised.value)
     model.close()
+
+
+QUOTES = ToolSpec(name="get_quotes", description="Last prices of symbols in this cycle.",
+                  parameters={"type": "object", "properties": {"symbols": {"type": "array", "items": {"type": "string"}}},
+                              "required": ["symbols"]})
+
+
+def test_tool_call_round_trip_keeps_the_thought_signature(standin: GeminiStandIn, gemini: GeminiModel) -> None:
+    signature = base64.b64encode(b"opaque-signature").decode()
+    standin.script({"candidates": [{"content": {"role": "model", "parts": [
+                        {"functionCall": {"name": "get_quotes", "args": {"symbols": ["AAPL"]}},
+                         "thoughtSignature": signature}]}, "finishReason": "STOP"}],
+                    "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 3, "totalTokenCount": 13},
+                    "modelVersion": "gemini-3-pro-preview"}, GOOD)
+    asking = request(tools=[QUOTES])
+    first = gemini.generate(asking, TradeIdea)
+    assert first.parsed is None and first.tool_calls == [
+        ToolCall(name="get_quotes", args={"symbols": ["AAPL"]}, signature=signature)]
+    follow_up = asking.model_copy(update={"turns": [
+        Turn(role="model", tool_calls=first.tool_calls),
+        Turn(role="tool", tool_results=[ToolResult(name="get_quotes", response={"result": {"AAPL": 201.5}})])]})
+    second = gemini.generate(follow_up, TradeIdea)
+    assert second.parsed == json.loads(GOOD)
+
+    first_sent, second_sent = standin.requests
+    [declaration] = first_sent.body["tools"][0]["functionDeclarations"]
+    # google-genai 3.4 sends this field in its proto name; proto JSON accepts both spellings.
+    schema = declaration.get("parametersJsonSchema", declaration.get("parameters_json_schema"))
+    assert (declaration["name"], declaration["description"], schema) == ("get_quotes", QUOTES.description,
+                                                                         QUOTES.parameters)
+    assert first_sent.body["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    model_turn, tool_turn = second_sent.body["contents"][1:]
+    assert model_turn == {"role": "model", "parts": [{"functionCall": {"name": "get_quotes", "args": {"symbols": ["AAPL"]}},
+                                                      "thoughtSignature": signature}]}
+    assert tool_turn == {"role": "user", "parts": [{"functionResponse": {"name": "get_quotes",
+                                                                         "response": {"result": {"AAPL": 201.5}}}}]}
+    assert asking.request_hash() != follow_up.request_hash()
+
+
+def test_tool_calls_when_none_are_allowed_fail_closed(standin: GeminiStandIn, gemini: GeminiModel) -> None:
+    standin.script({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_quotes", "args": {"symbols": ["AAPL"]}}}]}, "finishReason": "STOP"}]})
+    with pytest.raises(InvalidAgentOutput, match="where none were allowed"):
+        gemini.generate(request(tools=[QUOTES], tools_allowed=False), TradeIdea)
+    assert standin.requests[0].body["toolConfig"] == {"functionCallingConfig": {"mode": "NONE"}}
