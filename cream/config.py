@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,14 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ALPACA_SECRET_KEY", "CREAM_ALPACA_SECRET_KEY"))
     polygon_base_url: str = "https://api.polygon.io"
     alpaca_base_url: str | None = Field(default=None, description="Default: Alpaca's paper or live endpoint.")
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY", "CREAM_GEMINI_API_KEY"))
+    gemini_base_url: str | None = Field(default=None, description="Default: Google's endpoint. Loopback only.")
+    gemini_max_retries: int = Field(default=3, ge=0)  # on 429, 5xx and timeouts, with backoff
+    gemini_backoff_s: float = Field(default=1.0, ge=0)
+    # Who the agents are. Default: rules in BACKTEST, Gemini in PAPER and LIVE (the only choice there).
+    # In BACKTEST, "gemini" runs and records the LLM agents, "replay" re-runs from recorded replies only.
+    agents: Literal["rules", "gemini", "replay"] | None = None
     polygon_requests_per_second: float = Field(default=5.0, gt=0)  # shared by every worker (Redis bucket)
     polygon_burst: int = Field(default=5, ge=1)
 

@@ -17,7 +17,10 @@ from cream.config import Settings
 from cream.errors import CreamError
 
 QUEUES = ("cycles", "agents", "data", "execution")
-CONCURRENCY = {"cycles": 1, "agents": 2, "data": 1, "execution": 1}
+# (pool, concurrency) per queue. Agent calls spend their time waiting on the model, so the agents
+# queue runs threads: a 20-symbol cycle's 60 analyst calls are all in flight at once. Everything
+# else is CPU or database work in processes; execution stays one at a time.
+POOLS = {"cycles": ("prefork", 1), "agents": ("threads", 64), "data": ("prefork", 1), "execution": ("prefork", 1)}
 
 
 class FleetError(CreamError):
@@ -62,7 +65,7 @@ class LocalFleet:
         try:
             for q in self.queues:
                 self.procs[q] = self._spawn(q, ["worker", "-Q", q, "-n", f"{q}-{os.getpid()}@%h",
-                                                "--pool", "prefork", "--concurrency", str(CONCURRENCY[q]),
+                                                "--pool", POOLS[q][0], "--concurrency", str(POOLS[q][1]),
                                                 "--loglevel", self.settings.log_level, "--without-gossip",
                                                 "--without-mingle", *self.worker_args])
             if self.beat:

@@ -1,14 +1,16 @@
 """The composition root: which adapter serves each port in this process's environment.
 
-BACKTEST: local history, the simulated broker, rule-based agents. PAPER: Polygon (polygon-api-client)
-and Alpaca's paper endpoint (alpaca-py); LIVE: the same against Alpaca's live endpoint, and only past
-the LIVE gate. Until the Gemini agents exist (issue 5), PAPER and LIVE run the rule-based agents.
+BACKTEST: local history, the simulated broker, rule-based agents (or, on request, the Gemini agents,
+recorded, or a replay of recorded replies). PAPER: Polygon (polygon-api-client), Alpaca's paper
+endpoint (alpaca-py) and the Gemini agents (google-genai); LIVE: the same against Alpaca's live
+endpoint, and only past the LIVE gate.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cream.adapters.local_history import LocalHistory
 from cream.adapters.sim_broker import SimulatedBroker
@@ -21,25 +23,40 @@ from cream.ports import Broker, MarketData
 from cream.schemas.decisions import Environment
 from cream.services.runtime_config import TradingConfig
 
+if TYPE_CHECKING:
+    from cream.agents.llm_agents import RecordedModel
+
 log = logging.getLogger(__name__)
 
 
 def require_environment(environment: Environment) -> None:
     """Refuse to run an environment that is not fully configured; LIVE must pass the LIVE gate."""
-    if environment is Environment.BACKTEST:
-        return
     settings = get_settings()
+    if environment is Environment.BACKTEST:
+        if agent_kind(environment) == "gemini" and settings.gemini_api_key is None:
+            raise ConfigurationError("CREAM_AGENTS=gemini needs GEMINI_API_KEY in the environment")
+        return
     if environment is Environment.LIVE:
         from cream.storage.db import session_scope
 
         with session_scope(readonly=True) as s:
             require_live_allowed(settings, s)
+    if agent_kind(environment) != "gemini":
+        raise ConfigurationError(f"{environment.value} trades on the Gemini agents only: unset CREAM_AGENTS "
+                                 f"(it is {settings.agents})")
     missing = [name for name, value in (("POLYGON_API_KEY", settings.polygon_api_key),
                                         ("ALPACA_API_KEY", settings.alpaca_api_key),
-                                        ("ALPACA_SECRET_KEY", settings.alpaca_secret_key)) if value is None]
+                                        ("ALPACA_SECRET_KEY", settings.alpaca_secret_key),
+                                        ("GEMINI_API_KEY", settings.gemini_api_key)) if value is None]
     if missing:
         raise ConfigurationError(f"{environment.value} needs {', '.join(missing)} in the environment "
                                  "(or CREAM_ENV=BACKTEST, the default)")
+
+
+def agent_kind(environment: Environment) -> str:
+    """rules | gemini | replay: CREAM_AGENTS, else rules in BACKTEST and Gemini in PAPER and LIVE."""
+    chosen = get_settings().agents
+    return chosen or ("rules" if environment is Environment.BACKTEST else "gemini")
 
 
 @lru_cache(maxsize=1)
@@ -70,8 +87,38 @@ def _polygon(settings: Settings) -> MarketData:
 
 
 def agents(environment: Environment) -> AgentBackend:
+    """The agents of this environment, with agent_configs read afresh (a changed row applies next call)."""
     require_environment(environment)
-    return RuleBasedAgents()
+    kind = agent_kind(environment)
+    if kind == "rules":
+        return RuleBasedAgents()
+    from cream.agents.llm_agents import LlmAgents
+    from cream.services.runtime_config import agent_configs
+    from cream.storage.db import session_scope
+
+    with session_scope(readonly=True) as s:
+        configs = agent_configs(s, environment)
+    return LlmAgents(_language_model(kind), configs, implementation=kind, market=market_data())
+
+
+@lru_cache(maxsize=2)
+def _language_model(kind: str) -> "RecordedModel":
+    """One model client per process: Gemini (every exchange recorded), or the recordings alone."""
+    from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayModel
+
+    if kind == "replay":
+        return ReplayModel(ExchangeStore())
+    from cream.llm.gemini import GeminiModel
+
+    settings = get_settings()
+    if settings.gemini_api_key is None:
+        raise ConfigurationError("the Gemini agents need GEMINI_API_KEY in the environment")
+    url = settings.gemini_base_url
+    if url and not url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise ConfigurationError("CREAM_GEMINI_BASE_URL may only point at a loopback stand-in")
+    gemini = GeminiModel(settings.gemini_api_key.get_secret_value(), base_url=url,
+                         max_retries=settings.gemini_max_retries, backoff_base=settings.gemini_backoff_s)
+    return RecordingModel(gemini, ExchangeStore())
 
 
 def broker(environment: Environment, config: TradingConfig) -> Broker:

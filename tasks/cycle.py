@@ -6,6 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery.exceptions import Ignore
+
 from cream import market_calendar, runtime
 from cream.config import get_settings
 from cream.errors import ConfigurationError, InvalidTrigger, UnknownInstrument
@@ -16,6 +18,7 @@ from cream.services import cycles
 from cream.services.approval import GateOutcome, gate
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import outputs
+from cream.services.llm_budget import over_budget
 from cream.services.runtime_config import active_trading_config, active_universe
 from cream.storage.db import session_scope
 from tasks.base import cream_task, ensure_running
@@ -98,6 +101,12 @@ def _join(cycle_id: str, phase: Phase) -> None:
         rows = outputs(s, cycle_id, agents, 0)
         summary = {f"{r.agent_type}/{r.symbol}": r.status for r in rows}
         cycles.save_checkpoint(s, cycle_id, phase, {"outputs": summary})
+        spent = over_budget(s, cycle_id)
+        if spent:
+            cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, spent)
+    if spent:
+        log.warning("cycle %s ends NO_TRADE: %s", cycle_id, spent)
+        raise Ignore()
 
 
 @cream_task("cycles.gate")

@@ -82,6 +82,10 @@ class AgentBackend(Protocol):
 
     implementation: str
 
+    def version(self, agent: AgentType) -> str:
+        """What produced this agent's output (prompt template version, or the rules' version)."""
+        ...
+
     def run(self, agent: AgentType, context: AgentContext) -> dict[str, Any]:
         """The agent's output as JSON; may be anything — the caller validates and fails closed."""
         ...

@@ -12,6 +12,7 @@ from cream.schemas.agents import Verdict
 from cream.services import cycles
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan, verdicts
+from cream.services.llm_budget import over_budget
 
 
 class GateOutcome(StrEnum):
@@ -28,7 +29,10 @@ def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> dict
     plan = trader_plan(s, cycle_id, iteration)
     approved = plan is not None and all(v.verdict is Verdict.APPROVE for v in found.values())
     objections = [f"{o.code}: {o.message}" for v in found.values() for o in v.objections]
-    if approved:
+    spent = over_budget(s, cycle_id)
+    if spent:  # whatever the verdicts: a cycle past its LLM budget trades nothing
+        outcome, reason = GateOutcome.NO_TRADE, spent
+    elif approved:
         outcome, reason = GateOutcome.APPROVED, None
     elif iteration < max_iterations:
         outcome, reason = GateOutcome.REVISE, "; ".join(objections)

@@ -71,7 +71,7 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
         log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
     row = AgentOutput(cycle_id=cycle_id, agent_type=agent.value, symbol=key_symbol, iteration=iteration,
                       status="ERROR" if error else "OK", output=output, error=error,
-                      implementation=backend.implementation,
+                      implementation=backend.implementation, prompt_version=backend.version(agent),
                       duration_ms=round((time.perf_counter() - started) * 1000, 3))
     with session_scope() as s:
         existing = _output_row(s, cycle_id, agent, key_symbol, iteration)

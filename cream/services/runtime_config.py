@@ -25,7 +25,39 @@ SAMPLE_UNIVERSE = ["ADBE", "COST", "MA", "XLK"]
 SAMPLE_SECTORS = {"ADBE": "Information Technology", "COST": "Consumer Staples", "MA": "Financials",
                   "XLK": "Information Technology"}
 # Seeds: a pro model for analysts, researchers and trader; a flash model for the two approvers.
+# Prices in USD per million tokens (prompt, output), Gemini API list prices for prompts <= 200k tokens.
 PRO_MODEL, FLASH_MODEL = "gemini-3-pro-preview", "gemini-3-flash-preview"
+PRICES = {PRO_MODEL: (2.0, 12.0), FLASH_MODEL: (0.5, 3.0)}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One agent's row of agent_configs: which model, how hot, what it costs, how far its tools go."""
+
+    agent: AgentType
+    model: str
+    temperature: float
+    system_prompt_override: str | None
+    enabled: bool
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+    max_tool_calls: int
+    tool_seconds: float
+    timeout_s: float
+
+    def cost(self, prompt_tokens: int, output_tokens: int) -> float:
+        return (prompt_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok) / 1e6
+
+
+def agent_configs(session: Session, environment: Environment) -> dict[AgentType, AgentConfig]:
+    """Every agent's config for ``environment``; a missing row is a configuration error, not a default."""
+    rows = {r.agent_type: r for r in session.scalars(
+        select(AgentConfigRow).where(AgentConfigRow.environment == environment.value))}
+    missing = [a.value for a in AgentType if a.value not in rows]
+    if missing:
+        raise ConfigurationError(f"agent_configs has no row for {', '.join(missing)} in {environment.value}")
+    return {a: AgentConfig(agent=a, **{f.name: getattr(rows[a.value], f.name) for f in fields(AgentConfig)
+                                       if f.name != "agent"}) for a in AgentType}
 
 
 @dataclass(frozen=True)
@@ -44,6 +76,8 @@ class TradingConfig:
     commission_per_share: float
     commission_minimum: float
     initial_cash: float
+    max_llm_cost_per_cycle: float
+    max_llm_tokens_per_cycle: int
     rules: TradingRules
 
     @classmethod
@@ -78,10 +112,10 @@ def seed_defaults(session: Session) -> None:
         for agent in AgentType:
             key = f"{env.value.lower()}-{agent.value}"
             if session.get(AgentConfigRow, key) is None:
-                flash = agent in (AgentType.RISK_MANAGER, AgentType.CRITIC)
-                session.add(AgentConfigRow(id=key, environment=env.value, agent_type=agent.value,
-                                           model=FLASH_MODEL if flash else PRO_MODEL,
-                                           temperature=0.1 if flash else 0.3))
+                model = FLASH_MODEL if agent in (AgentType.RISK_MANAGER, AgentType.CRITIC) else PRO_MODEL
+                session.add(AgentConfigRow(id=key, environment=env.value, agent_type=agent.value, model=model,
+                                           temperature=0.1 if model == FLASH_MODEL else 0.3,
+                                           input_usd_per_mtok=PRICES[model][0], output_usd_per_mtok=PRICES[model][1]))
 
 
 def active_trading_config(session: Session, environment: Environment) -> TradingConfig:

@@ -58,7 +58,8 @@ class AgentOutput(Base):
     status: Mapped[str] = mapped_column(String(8))  # OK | ERROR
     output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
-    implementation: Mapped[str] = mapped_column(String(40))  # e.g. "rules-v1"
+    implementation: Mapped[str] = mapped_column(String(40))  # e.g. "rules-v1", "gemini", "replay"
+    prompt_version: Mapped[str | None] = mapped_column(String(80))  # e.g. "trader/v1" (LLM agents)
     duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -192,6 +193,9 @@ class TradingConfigRow(Base):
     commission_per_share: Mapped[float] = mapped_column(Float, default=0.005)
     commission_minimum: Mapped[float] = mapped_column(Float, default=1.0)
     initial_cash: Mapped[float] = mapped_column(Float, default=100_000)
+    # LLM spend one cycle may reach; past either limit the cycle ends NO_TRADE.
+    max_llm_cost_per_cycle: Mapped[float] = mapped_column(Float, default=5.0)
+    max_llm_tokens_per_cycle: Mapped[int] = mapped_column(Integer, default=2_000_000)
     status: Mapped[str] = mapped_column(String(10), default="DRAFT")  # DRAFT|TEST|ACTIVE|ARCHIVED
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     promoted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -207,6 +211,11 @@ class AgentConfigRow(Base):
     temperature: Mapped[float] = mapped_column(Float)
     system_prompt_override: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    input_usd_per_mtok: Mapped[float] = mapped_column(Float, default=2.0)  # price per million prompt tokens
+    output_usd_per_mtok: Mapped[float] = mapped_column(Float, default=12.0)
+    max_tool_calls: Mapped[int] = mapped_column(Integer, default=4)  # per agent run
+    tool_seconds: Mapped[float] = mapped_column(Float, default=20.0)  # wall time all tool calls may take
+    timeout_s: Mapped[float] = mapped_column(Float, default=60.0)  # per model call
 
 
 class UniverseConfigRow(Base):
@@ -257,3 +266,37 @@ class CandleRangeRow(Base):
     timeframe: Mapped[str] = mapped_column(String(4))
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
+
+
+class LlmExchange(Base):
+    """One model call, recorded: the request (hashed into the key), the reply, and the results of the
+    tools the reply asked for. Replay answers from here, with no network."""
+
+    __tablename__ = "llm_exchanges"
+    request_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(30))
+    model: Mapped[str] = mapped_column(String(60))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tool_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LlmUsage(Base):
+    """The token and cost ledger: one row per model call, per agent, symbol and iteration of a cycle."""
+
+    __tablename__ = "llm_usage"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    agent_type: Mapped[str] = mapped_column(String(30))
+    symbol: Mapped[str] = mapped_column(String(12))
+    iteration: Mapped[int] = mapped_column(Integer)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(60))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer)
+    replayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

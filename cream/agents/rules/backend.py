@@ -38,5 +38,8 @@ class RuleBasedAgents:
 
     implementation = "rules-v1"
 
+    def version(self, agent: AgentType) -> str:
+        return self.implementation
+
     def run(self, agent: AgentType, context: AgentContext) -> dict[str, Any]:
         return _RULES[agent](context).model_dump(mode="json")
