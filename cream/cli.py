@@ -98,6 +98,12 @@ def _print_cycle(r: dict[str, Any]) -> None:
         fill = f" @ {o['avg_fill_price']:.4f} fee {o['fees']:.2f}" if o["avg_fill_price"] else ""
         print(f"  {o['side']:<4} {o['quantity']:>6} {o['instrument']:<6} {o['purpose']:<11} {o['status']}{fill}"
               f"  [{o['client_order_id']}]")
+    llm = r.get("llm") or {}
+    if llm.get("calls"):
+        print(f"LLM: {llm['calls']} call(s), {llm['tokens']:,} tokens, ${llm['cost_usd']:.4f}")
+        for a in llm["by_agent"]:
+            print(f"  {a['agent']:<21} {a['calls']:>3} call(s) {a['prompt_tokens'] + a['output_tokens']:>9,} tokens"
+                  f"  ${a['cost_usd']:.4f}")
 
 
 class Progress:

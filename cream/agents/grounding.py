@@ -123,7 +123,7 @@ def _check_plan(agent: AgentType, plan: DecisionPlan, ctx: AgentContext) -> None
             if event_id not in events:
                 raise _fail(agent, subject, f"cites event_id {event_id!r}, which no snapshot of this cycle holds")
         for name in d.references.used_indicators:
-            if False:
+            if name not in snap.indicators and name not in snap.normalized:
                 raise _fail(agent, subject, f"cites indicator {name!r}, which the {snap.symbol} snapshot does not "
                                             f"hold")
 

@@ -1,6 +1,7 @@
 """Decide: run one agent on its context, validate its output, record it (first record wins).
 
-An agent's output that fails validation, names the wrong symbol or raises is recorded as an ERROR:
+An agent's output that fails validation, names the wrong symbol, cites a symbol, price, event or
+indicator the snapshot does not hold (cream.agents.grounding), or raises is recorded as an ERROR:
 the symbol gets no research, the plan no approval. Nothing here ever defaults to an approval.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from cream.agents.grounding import check_grounding
 from cream.agents.port import AgentBackend, AgentContext, PortfolioView
 from cream.schemas.agents import (
     ANALYSTS,
@@ -97,6 +99,7 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
             raise ValueError(f"plan trades symbols outside this cycle: {sorted(strangers)}")
     if isinstance(model, ApprovalVerdict) and model.agent != agent.value:
         raise ValueError(f"verdict signed by {model.agent}, expected {agent.value}")
+    check_grounding(agent, model, ctx)  # symbols, prices, events and indicators must come from the snapshot
     return model.model_dump(mode="json")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cream.schemas.agents import APPROVERS, AgentType
-from cream.services import cycles
+from cream.services import cycles, llm_budget
 from cream.services.decide import PORTFOLIO, outputs
 from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
 from engine.metrics import performance_summary, returns_nb
@@ -34,7 +34,13 @@ def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
             "symbols": cycle.symbols, "iterations": cycle.iterations,
             "plan": last.output if last is not None and last.status == "OK" else None,
             "plan_error": last.error if last is not None and last.status != "OK" else None,
-            "approvals": approvals, "orders": orders}
+            "approvals": approvals, "orders": orders, "llm": _llm_spend(s, cycle_id)}
+
+
+def _llm_spend(s: Session, cycle_id: str) -> dict[str, Any]:
+    total = llm_budget.spent(s, cycle_id)
+    return {"calls": total.calls, "tokens": total.tokens, "cost_usd": round(total.cost_usd, 6),
+            "by_agent": llm_budget.usage_by_agent(s, cycle_id)}
 
 
 def recent_cycles(s: Session, limit: int = 20) -> list[dict[str, Any]]:

@@ -137,7 +137,8 @@ def instruction(agent: AgentType, ctx: AgentContext, as_of: str) -> str:
     if agent is AgentType.RISK_MANAGER:
         return f"Review the plan of iteration {ctx.iteration} against the hard risk limits as of {as_of}."
     if agent is AgentType.CRITIC:
-        return f"Review the plan of iteration {ctx.iteration} for logic, evidence and hallucinations as of {as_of}."
+        return (f"Review the plan of iteration {ctx.iteration} for logic, evidence and hallucinations "
+                f"as of {as_of}.")
     symbol = _symbol(agent, ctx)
     if agent is AgentType.BULLISH_RESEARCHER:
         return f"Build the strongest long case for {symbol} as of {as_of}."
@@ -165,14 +166,15 @@ def _override_version(agent: AgentType, override: str) -> str:
 
 def render(agent: AgentType, ctx: AgentContext, *, system_override: str | None = None) -> Prompt:
     """The prompt of ``agent`` for ``ctx``. ``system_override`` (agent_configs) replaces the template's
-    system text verbatim and marks the version with its hash; a blank override counts as none."""
+    system text verbatim and marks the version with its hash; an empty override counts as none."""
     user = user_text(agent, ctx)
-    if system_override is not None and system_override.strip():
+    if system_override:
         return Prompt(system=system_override, user=user, version=_override_version(agent, system_override))
     return Prompt(system=system_text(agent, ctx.rules), user=user, version=version_of(agent))
 
 
-def context_from_prompt(user: str, *, cycle_id: str, environment: Environment) -> tuple[AgentType, AgentContext]:
+def context_from_prompt(user: str, *, cycle_id: str,
+                        environment: Environment) -> tuple[AgentType, AgentContext]:
     """The agent and context a user message was rendered from, with the run facts put back (also on
     the plans). Candles dropped for portfolio agents stay dropped."""
     blocks = _FENCE.findall(user)

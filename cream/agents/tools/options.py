@@ -27,6 +27,13 @@ def _contract_row(c: Any) -> dict[str, Any]:
             "open_interest": num(c.open_interest)}
 
 
+def _wanted(c: Any, args: OptionChainArgs) -> bool:
+    """The request's filters, applied again to what the source returned (a source may ignore some)."""
+    return ((args.contract_type is None or c.type == args.contract_type)
+            and (args.expiration_gte is None or c.expiry >= args.expiration_gte)
+            and (args.expiration_lte is None or c.expiry <= args.expiration_lte))
+
+
 def option_chain(ctx: AgentContext, market: MarketData | None, args: OptionChainArgs) -> dict[str, Any]:
     """The ``limit`` contracts nearest the money from the provider's chain of a symbol of this cycle."""
     spot = snapshot_of(ctx, args.underlying).price
@@ -40,6 +47,7 @@ def option_chain(ctx: AgentContext, market: MarketData | None, args: OptionChain
     except Exception as exc:  # the provider's failure is the tool's answer, not the agent's crash
         raise ToolError(f"the option chain of {args.underlying} could not be fetched "
                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
+    chain = [c for c in chain if _wanted(c, args)]
     nearest = sorted(chain, key=lambda c: (abs(float(c.strike) - spot), c.expiry, c.type, c.occ_symbol))
     shown = sorted(nearest[:args.limit], key=lambda c: (c.expiry, c.type, float(c.strike), c.occ_symbol))
     return {"underlying": args.underlying, "underlying_price": num(spot), "contracts_listed": len(chain),

@@ -141,6 +141,7 @@ def test_a_technical_level_outside_the_band_is_refused(field: str, value: float)
 def test_technical_levels_just_inside_the_band_pass() -> None:
     assert GROUNDING_BAND == 0.5
     check_grounding(AgentType.TECHNICAL_ANALYST, levels(50.01, 149.99, 50.01, 149.99), xyz_context(symbol="XYZ"))
+    check_grounding(AgentType.TECHNICAL_ANALYST, levels(50.0, 150.0, 50.0, 150.0), xyz_context(symbol="XYZ"))
 
 
 @pytest.mark.parametrize("inv_long, inv_short, message", [
