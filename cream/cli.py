@@ -254,6 +254,15 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evals(args: argparse.Namespace) -> int:
+    """Run the golden scenarios against one agent implementation; exit 1 if any check failed."""
+    from cream.evals import eval_backend, load_scenarios, run_evals
+
+    report = run_evals(eval_backend(args.agents), load_scenarios(args.scenario))
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cream", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -289,6 +298,11 @@ def parser() -> argparse.ArgumentParser:
     cf.add_argument("action", choices=["list", "promote"])
     cf.add_argument("id", nargs="?")
     cf.set_defaults(fn=cmd_config)
+    ev = sub.add_parser("evals", help="run the golden agent scenarios and report checks per agent")
+    ev.add_argument("--agents", default="rules", help="agent implementation to evaluate (default: rules)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
+    ev.set_defaults(fn=cmd_evals)
     return p
 
 

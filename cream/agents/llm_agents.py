@@ -84,7 +84,7 @@ class LlmAgents:
         if not config.enabled:
             raise ConfigurationError(f"{agent.value} is disabled in agent_configs: no output, no trade")
         prompt = prompts.render(agent, context, system_override=config.system_prompt_override)
-        tools = ToolBox(context, self.market)
+        tools = ToolBox(context, self.market, agent=agent)
         request = LlmRequest(
             agent=agent.value, model=config.model, system_prompt=prompt.system, prompt=prompt.user,
             tools=tools.specs(agent) if config.max_tool_calls > 0 else [], temperature=config.temperature,

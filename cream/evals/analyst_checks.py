@@ -33,10 +33,13 @@ def support_below_resistance(s: Subject) -> list[str]:
 
 def levels_plausible(s: Subject) -> list[str]:
     price = s.snapshot.price
-    levels = {"support": s.output["key_levels"]["support"], "resistance": s.output["key_levels"]["resistance"],
-              "invalidation_long": s.output["invalidation_long"], "invalidation_short": s.output["invalidation_short"]}
+    out, key_levels = s.output, s.output["key_levels"]
+    levels = {"support": key_levels["support"], "resistance": key_levels["resistance"],
+              "invalidation_long": out["invalidation_long"], "invalidation_short": out["invalidation_short"]}
     far = [f"{k} {v}" for k, v in levels.items() if abs(v / price - 1) > MAX_LEVEL_DISTANCE]
-    return [f"{s.symbol}: {', '.join(far)} more than {MAX_LEVEL_DISTANCE:.0%} from price {price}"] if far else []
+    if not far:
+        return []
+    return [f"{s.symbol}: {', '.join(far)} more than {MAX_LEVEL_DISTANCE:.0%} from price {price}"]
 
 
 # --- news analyst --------------------------------------------------------------------------------
@@ -52,7 +55,8 @@ def flags_event_risk(s: Subject) -> list[str]:
     risky = event_risk(s.snapshot)
     if not risky or s.output["event_risk"]:
         return []
-    return [f"{s.symbol}: event_risk false with {risky[0].kind.value} '{risky[0].headline}' at {risky[0].ts:%Y-%m-%d %H:%M}Z"]
+    e = risky[0]
+    return [f"{s.symbol}: event_risk false with {e.kind.value} '{e.headline}' at {e.ts:%Y-%m-%d %H:%M}Z"]
 
 
 def neutral_without_news(s: Subject) -> list[str]:
@@ -90,5 +94,7 @@ NEWS: dict[str, Check] = {
     "symbol_echoed": symbol_echoed, "event_ids_exist": event_ids_exist, "flags_event_risk": flags_event_risk,
     "neutral_without_news": neutral_without_news,
 }
-FUNDAMENTALS: dict[str, Check] = {"symbol_echoed": symbol_echoed, "score_matches_valuation": score_matches_valuation}
+FUNDAMENTALS: dict[str, Check] = {
+    "symbol_echoed": symbol_echoed, "score_matches_valuation": score_matches_valuation,
+}
 RESEARCH: dict[str, Check] = {"symbol_echoed": symbol_echoed, "conviction_in_range": conviction_in_range}

@@ -34,8 +34,8 @@ def names_offender(s: Subject) -> list[str]:
     for o in _verdict(s).objections:
         if o.severity is not Severity.CRITICAL:
             continue
-        index_symbol = (s.plan.decisions[o.decision_index].instrument.underlying
-                        if o.decision_index is not None and o.decision_index < len(s.plan.decisions) else None)
+        i, decisions = o.decision_index, s.plan.decisions
+        index_symbol = decisions[i].instrument.underlying if i is not None and i < len(decisions) else None
         if offender in (index_symbol, o.instrument_id) or offender in o.message:
             return []
     return [f"no critical objection names {offender}"]

@@ -6,7 +6,16 @@ the trader is judged on what its own analysts and researchers told it.
 
 from __future__ import annotations
 
-from cream.evals.subject import Check, Order, Subject, conviction_delta, entries, event_risk, orders, trader_plan
+from cream.evals.subject import (
+    Check,
+    Order,
+    Subject,
+    conviction_delta,
+    entries,
+    event_risk,
+    orders,
+    trader_plan,
+)
 from cream.schemas.decisions import Direction
 from cream.schemas.market import RegimeLabel
 
@@ -78,13 +87,15 @@ def regime_alignment(s: Subject) -> list[str]:
 
 
 def follows_conviction(s: Subject) -> list[str]:
-    """Seeds: delta beyond the action threshold on a symbol not held means an entry that way."""
+    """Seeds: delta beyond the action threshold on a symbol not held means an entry that way. Standing
+    aside before a high-importance scheduled event is always allowed."""
     plan, out = trader_plan(s), []
     opened = {(o.symbol, o.side) for o in entries(s, plan)}
-    for symbol in sorted(s.scenario.snapshots):
+    for symbol, snap in sorted(s.scenario.snapshots.items()):
         delta = conviction_delta(s.research(symbol))
         held = s.scenario.portfolio.positions.get(symbol)
-        if delta is None or (held and held.quantity) or abs(delta) <= s.rules.conviction_delta_action:
+        if (delta is None or (held and held.quantity) or abs(delta) <= s.rules.conviction_delta_action
+                or event_risk(snap)):
             continue
         side = 1 if delta > 0 else -1
         if (symbol, side) not in opened:

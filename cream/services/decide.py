@@ -20,6 +20,7 @@ from cream.agents.port import AgentBackend, AgentContext, PortfolioView
 from cream.schemas.agents import (
     ANALYSTS,
     APPROVERS,
+    RESEARCHERS,
     AgentType,
     ApprovalVerdict,
     BearishResearchOutput,
@@ -53,6 +54,11 @@ OUTPUT_SCHEMAS: dict[AgentType, type[BaseModel]] = {
     AgentType.RISK_MANAGER: ApprovalVerdict,
     AgentType.CRITIC: ApprovalVerdict,
 }
+
+
+EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
+    **{a: () for a in ANALYSTS}, **{a: ANALYSTS for a in RESEARCHERS},
+    **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
 
 
 def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: str | None = None,
@@ -125,7 +131,9 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in oriented.get("snapshots", {}).items()
                  if symbol is None or k == symbol}
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in outputs(s, cycle_id, ANALYSTS + (AgentType.BULLISH_RESEARCHER, AgentType.BEARISH_RESEARCHER), 0):
+    # Only the phases before this agent's: a peer of the same phase may or may not have finished, and
+    # a context that depends on that race would make the agent (and its recorded prompt) irreproducible.
+    for row in outputs(s, cycle_id, EARLIER_PHASES[agent], 0):
         if row.status == "OK" and row.output is not None:
             analyses.setdefault(row.symbol, {})[row.agent_type] = row.output
     plan = previous = None

@@ -27,7 +27,7 @@ from cream.schemas.decisions import Environment
 from tests.integration.helpers import cream_environment
 from tests.standins.gemini_agents import agent_responder, prompt_context
 from tests.standins.gemini_server import GeminiStandIn, gemini_standin
-from tests.unit.agents.agent_builders import context, real_snapshots
+from tests.unit.agents.agent_builders import context, real_analyses, real_snapshots
 
 pytestmark = pytest.mark.integration
 KEY = "AIza-agents-test-key-0d1e"
@@ -150,7 +150,9 @@ def test_an_answer_that_breaks_the_schema_fails_closed(configs: dict[AgentType, 
         return {**answer, "conviction": 1.7}
     with gemini_standin(agent_responder(edit=overconfident)) as server:
         with pytest.raises(InvalidAgentOutput, match="conviction"):
-            recording(server, configs).run(AgentType.BULLISH_RESEARCHER, analyst_context())
+            snaps = real_snapshots()
+            researcher = context(snaps, {"ADBE": real_analyses(snaps)["ADBE"]}, symbol="ADBE")
+            recording(server, configs).run(AgentType.BULLISH_RESEARCHER, researcher)
 
 
 def test_a_price_the_snapshot_does_not_support_is_refused(configs: dict[AgentType, AgentConfig]) -> None:

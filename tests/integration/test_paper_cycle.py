@@ -1,5 +1,6 @@
-"""A whole PAPER cycle: real workers read Polygon (polygon-api-client) and send the approved orders to Alpaca
-paper (alpaca-py), both clients talking to loopback stand-ins that speak the providers' wire formats."""
+"""A whole PAPER cycle: real workers read Polygon (polygon-api-client), ask the Gemini agents (google-genai)
+and send the approved orders to Alpaca paper (alpaca-py), every client talking to a loopback stand-in that
+speaks its provider's wire format."""
 
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ from cream.schemas.trigger import CycleTrigger
 from cream.services.reports import cycle_report
 from cream.services.runtime_config import SAMPLE_UNIVERSE
 from cream.storage import db
-from cream.storage.models import Cycle, OrderRow
+from cream.storage.models import AgentOutput, Cycle, OrderRow
 from tests.integration.helpers import cream_environment
 from tests.shared_data import POLYGON_5M, require
 from tests.standins.alpaca_server import HOLD, SLOW, AlpacaStandIn
+from tests.standins.gemini_agents import agent_responder
+from tests.standins.gemini_server import gemini_standin
 from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
+GEMINI_KEY = "AIza-paper-test-key-77e1"
 # Hours at which the rule-based agents trade the sample symbols on Polygon's bars (tried in order).
 HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo=UTC),
          datetime(2025, 9, 23, 17, tzinfo=UTC), datetime(2025, 9, 22, 14, tzinfo=UTC)]
@@ -35,13 +39,15 @@ HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo
 
 @pytest.fixture()
 def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, str]]:
-    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca:
+    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca, \
+            gemini_standin(agent_responder()) as gemini:
         for symbol in SAMPLE_UNIVERSE:
             alpaca.add_asset(symbol, tradable=symbol != "COST")  # COST halted at the broker today
         env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
                "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/3", "POLYGON_API_KEY": polygon.api_key,
                "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
                "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
+               "GEMINI_API_KEY": GEMINI_KEY, "CREAM_GEMINI_BASE_URL": gemini.base_url, "CREAM_GEMINI_BACKOFF_S": "0.01",
                "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50",
                "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1"}
         with cream_environment(env):
@@ -63,7 +69,14 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
                 break
         runner.close()
         execution_log = (fleet.logs / "execution.log").read_text(errors="replace")
+        all_logs = "".join(p.read_text(errors="replace") for p in fleet.logs.glob("*.log"))
     assert all(r["status"] in ("EXECUTED", "NO_TRADE") for r in reports), [r.get("reason") for r in reports]
+    assert all(r["llm"]["calls"] > 0 and r["llm"]["cost_usd"] > 0 for r in reports)  # the Gemini agents decided
+    with db.session_scope(readonly=True) as s:
+        implementations = set(s.scalars(select(AgentOutput.implementation).where(AgentOutput.cycle_id.in_(
+            [r["cycle_id"] for r in reports]))))
+    assert implementations == {"gemini"}
+    assert GEMINI_KEY not in all_logs
     assert reports[-1]["orders"], "no hour in HOURS produced an order"
     with db.session_scope(readonly=True) as s:
         ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.book == "paper"))}

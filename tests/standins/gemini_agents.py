@@ -10,29 +10,24 @@ The stand-in is the outside system (Gemini); the code under test is everything o
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from cream.agents.port import AgentContext
+from cream.agents.prompts import context_from_prompt
+from cream.schemas.decisions import Environment
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.schemas.agents import AgentType
 
-_BLOCK = re.compile(r"```json\n(?P<body>.*?)\n```", re.S)
 TOOL_FIRST = frozenset({AgentType.TECHNICAL_ANALYST, AgentType.TRADER})
 STAMPED = ("cycle_id", "as_of_timestamp", "environment")  # the system stamps these on the trader's draft
 
 
 def prompt_context(body: dict[str, Any]) -> tuple[AgentType, AgentContext]:
     """The agent and its context, read back from the request's first user message."""
-    text = body["contents"][0]["parts"][0]["text"]
-    match = _BLOCK.search(text)
-    if match is None:
-        raise ValueError("no ```json context block in the prompt")
-    payload = json.loads(match["body"])
-    context = {**payload["context"], "cycle_id": "standin", "environment": "BACKTEST"}
-    return AgentType(payload["agent"]), AgentContext.model_validate(context)
+    return context_from_prompt(body["contents"][0]["parts"][0]["text"], cycle_id="standin",
+                               environment=Environment.BACKTEST)
 
 
 def _tool_results_seen(body: dict[str, Any]) -> bool:

@@ -37,7 +37,8 @@ class NoArgs(ToolArgs):
 
 
 class QuotesArgs(ToolArgs):
-    symbols: list[Symbol] = Field(min_length=1, max_length=20, description="Tickers of this cycle, e.g. ['AAPL'].")
+    symbols: list[Symbol] = Field(min_length=1, max_length=20,
+                                  description="Tickers of this cycle, e.g. ['AAPL'].")
 
 
 class IndicatorArgs(ToolArgs):
@@ -47,9 +48,11 @@ class IndicatorArgs(ToolArgs):
         "Bars in the window (%K period for stochastic). Default: 20 for sma, bollinger and "
         "volume_sma; 10 for ema; 14 for rsi, atr and stochastic."))
     timeframe: TimeframeName = Field(default="1h", description="Candle timeframe: '1h' or '1d'.")
-    std_dev: float = Field(default=2.0, gt=0, le=5, description="Bollinger band width in standard deviations.")
+    std_dev: float = Field(default=2.0, gt=0, le=5,
+                           description="Bollinger band width in standard deviations.")
     d_period: int = Field(default=3, ge=1, le=50, description="Stochastic %D smoothing bars.")
-    slowing: int = Field(default=3, ge=1, le=50, description="Stochastic %K slowing bars (1 = fast stochastic).")
+    slowing: int = Field(default=3, ge=1, le=50,
+                         description="Stochastic %K slowing bars (1 = fast stochastic).")
 
 
 class OptionChainArgs(ToolArgs):
@@ -68,7 +71,8 @@ class OptionChainArgs(ToolArgs):
 
 class ContractRef(ToolArgs):
     occ_symbol: str | None = Field(default=None, description="OCC symbol, e.g. AAPL250620C00200000.")
-    underlying: Symbol | None = Field(default=None, description="With strike, expiry and right, instead of occ_symbol.")
+    underlying: Symbol | None = Field(default=None,
+                                      description="With strike, expiry and right, instead of occ_symbol.")
     strike: float | None = Field(default=None, gt=0, lt=100_000)
     expiry: date | None = Field(default=None, description="YYYY-MM-DD.")
     right: Right | None = None
@@ -100,7 +104,8 @@ class GreeksArgs(ToolArgs):
         "Spot used for every contract. Default: the underlying's price in this cycle."))
     volatility: float | None = Field(default=None, gt=0, le=5, description=(
         "Annualised volatility, 0.25 = 25%. Required unless the cycle has an implied vol for the contract."))
-    rate: float = Field(default=0.0, ge=-0.1, le=0.5, description="Risk-free rate, annual, continuous (0.04 = 4%).")
+    rate: float = Field(default=0.0, ge=-0.1, le=0.5,
+                        description="Risk-free rate, annual, continuous (0.04 = 4%).")
     dividend_yield: float = Field(default=0.0, ge=0, le=0.5, description="Annual, continuous.")
 
 

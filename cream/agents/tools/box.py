@@ -56,21 +56,22 @@ TOOLS: dict[str, _Tool] = {
     "get_quotes": _Tool(QuotesArgs, "Last price, and bid/ask when quoted, of symbols in this cycle as of its "
                                     "time. Symbols outside the cycle get an error entry, never data."),
     "recalc_indicator": _Tool(IndicatorArgs, (
-        "Recompute a technical indicator (sma, ema, rsi, atr, bollinger, stochastic, volume_sma) with another "
-        "period over the candles this cycle holds for a symbol (about 20 per timeframe). Returns the last "
-        "value(s) and the bars used; smoothed indicators (ema, rsi, atr) differ slightly from the snapshot's, "
-        "which use longer history.")),
+        "Recompute a technical indicator (sma, ema, rsi, atr, bollinger, stochastic, volume_sma) with "
+        "another period over the candles this cycle holds for a symbol (about 20 per timeframe). Returns "
+        "the last value(s) and the bars used; smoothed indicators (ema, rsi, atr) differ slightly from the "
+        "snapshot's, which use longer history.")),
     "portfolio_state": _Tool(NoArgs, "The book now: cash, equity, exposures, buying power, day trades in 5 "
                                      "sessions, and each position with unrealised P&L at the market price."),
     "option_chain": _Tool(OptionChainArgs, (
         "Listed option contracts of a symbol in this cycle, nearest the money first (up to limit), with "
         "bid/ask, implied vol and Greeks from the provider. Not available in backtests.")),
     "get_greeks": _Tool(GreeksArgs, (
-        "Black-Scholes price and Greeks of option contracts (OCC symbol, or underlying+strike+expiry+right) at "
-        "the cycle date; spot defaults to the underlying's price in this cycle.")),
+        "Black-Scholes price and Greeks of option contracts (OCC symbol, or underlying+strike+expiry+right) "
+        "at the cycle date; spot defaults to the underlying's price in this cycle.")),
     "memory_query": _Tool(MemoryArgs, (
         "Similar past decisions of this book (before this cycle), newest first: filter by symbol, market "
-        "regime at the time and direction. Each with its action, levels, confidence, rationale and outcome.")),
+        "regime at the time and direction. Each with its action, levels, confidence, rationale and "
+        "outcome.")),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from cream.agents.port import AgentContext
@@ -16,7 +17,7 @@ class ToolError(Exception):
     """A tool cannot answer; the message (one sentence) goes back to the model as {"error": ...}."""
 
 
-def num(value: float | int | None, digits: int = SIGNIFICANT_DIGITS) -> float | None:
+def num(value: float | Decimal | None, digits: int = SIGNIFICANT_DIGITS) -> float | None:
     """A float rounded to ``digits`` significant digits; None for missing or non-finite values."""
     if value is None:
         return None

@@ -17,7 +17,8 @@ from cream.schemas.market import Candle, Timeframe
 from engine import indicators as ta
 
 MAX_POSITIONS = 50
-DEFAULT_PERIODS = {"sma": 20, "ema": 10, "bollinger": 20, "volume_sma": 20, "rsi": 14, "atr": 14, "stochastic": 14}
+DEFAULT_PERIODS = {"sma": 20, "ema": 10, "bollinger": 20, "volume_sma": 20,
+                   "rsi": 14, "atr": 14, "stochastic": 14}
 
 
 def get_quotes(ctx: AgentContext, args: QuotesArgs) -> dict[str, Any]:

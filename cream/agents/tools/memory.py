@@ -38,28 +38,31 @@ class _Past:
 
 
 def memory_query(ctx: AgentContext, args: MemoryArgs, db_url: str | None = None) -> dict[str, Any]:
+    """Past decisions like the one at hand, with what became of them as far as ``ctx.as_of`` knows."""
     with session_scope(db_url, readonly=True) as s:
         cycle = s.get(Cycle, ctx.cycle_id)
         if cycle is None:
             raise ToolError(f"cycle {ctx.cycle_id} is not recorded, so there is no memory to search.")
         candidates = _candidates(s, cycle.book, ctx, args)
         regimes = _regimes(s, {p.decision.cycle_id for p in candidates})
-        matches = [p for p in candidates
-                   if args.regime is None or regimes.get((p.decision.cycle_id, p.underlying)) == args.regime.value]
-        shown = matches[:args.limit]
-        rows = [_row(s, p, regimes.get((p.decision.cycle_id, p.underlying)), ctx.as_of) for p in shown]
-    return {"book": cycle.book, "before": iso(ctx.as_of), "filters": args.model_dump(mode="json", exclude={"limit"}),
+        regime_of = {id(p): regimes.get((p.decision.cycle_id, p.underlying)) for p in candidates}
+        matches = [p for p in candidates if args.regime is None or regime_of[id(p)] == args.regime.value]
+        rows = [_row(s, p, regime_of[id(p)], ctx.as_of) for p in matches[:args.limit]]
+    return {"book": cycle.book, "before": iso(ctx.as_of),
+            "filters": args.model_dump(mode="json", exclude={"limit"}),
             "decisions_examined": len(candidates), "matches": len(matches), "decisions": rows}
 
 
 def _candidates(s: Session, book: str, ctx: AgentContext, args: MemoryArgs) -> list[_Past]:
     """Decisions of the book's earlier cycles matching symbol and direction, newest first."""
     q = (select(DecisionRow, Cycle.scheduled_for).join(Cycle, Cycle.id == DecisionRow.cycle_id)
-         .where(Cycle.book == book, Cycle.environment == ctx.environment.value, Cycle.scheduled_for < ctx.as_of))
+         .where(Cycle.book == book, Cycle.environment == ctx.environment.value,
+                Cycle.scheduled_for < ctx.as_of))
     if args.direction is not None:
         q = q.where(DecisionRow.direction == args.direction.value)
     if args.symbol is not None:  # narrows the scan; the exact underlying is checked below
-        q = q.where(or_(DecisionRow.instrument_id == args.symbol, DecisionRow.instrument_id.contains(args.symbol)))
+        q = q.where(or_(DecisionRow.instrument_id == args.symbol,
+                        DecisionRow.instrument_id.contains(args.symbol)))
     q = q.order_by(Cycle.scheduled_for.desc(), DecisionRow.instrument_id, DecisionRow.id).limit(MAX_SCAN)
     out = []
     for decision, when in s.execute(q).all():
@@ -86,11 +89,14 @@ def _regimes(s: Session, cycle_ids: set[str]) -> dict[tuple[str, str], str]:
 
 def _row(s: Session, past: _Past, regime: str | None, as_of: datetime) -> dict[str, Any]:
     d = past.decision
-    rationale = d.rationale if len(d.rationale) <= RATIONALE_CHARS else d.rationale[:RATIONALE_CHARS - 1] + "…"
+    rationale = d.rationale
+    if len(rationale) > RATIONALE_CHARS:
+        rationale = rationale[:RATIONALE_CHARS - 1] + "…"
     return {"decision_id": d.id, "cycle_id": d.cycle_id, "scheduled_for": iso(past.scheduled_for),
             "instrument_id": d.instrument_id, "underlying": past.underlying, "regime": regime,
             "action": d.action, "direction": d.direction, "size": num(d.size_value), "size_unit": d.size_unit,
-            "stop_loss": num(d.stop_loss), "take_profit": num(d.take_profit), "strategy_family": d.strategy_family,
+            "stop_loss": num(d.stop_loss), "take_profit": num(d.take_profit),
+            "strategy_family": d.strategy_family,
             "confidence": num(d.confidence, 4), "rationale": rationale, "status": d.status,
             "outcome": _outcome(s, d, as_of)}
 
@@ -134,7 +140,8 @@ def _outcome(s: Session, d: DecisionRow, as_of: datetime) -> dict[str, Any]:
         return {"state": "FILLED", "fill_price": num(f.price), "filled_quantity": f.quantity}
     bracket_ids = [ids.client_order_id(d.cycle_id, d.instrument_id, p) for p in BRACKETS]
     exits = _filled(s, list(s.scalars(select(OrderRow).where(OrderRow.id.in_(bracket_ids)))), as_of)
-    out: dict[str, Any] = {"state": "OPEN", "entry_price": num(entry.price), "filled_quantity": entry.quantity}
+    out: dict[str, Any] = {"state": "OPEN", "entry_price": num(entry.price),
+                           "filled_quantity": entry.quantity}
     if exits:
         x = exits[0]
         pnl = entry.side * (x.price - entry.price) * min(x.quantity, entry.quantity) * entry.multiplier

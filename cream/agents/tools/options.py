@@ -16,6 +16,9 @@ from engine.occ import OccContract, years_to_expiry
 from engine.options import bs_greeks
 
 NO_CHAIN = "no option chain in this environment"
+GREEKS = ("price", "delta", "gamma", "theta", "vega", "rho")
+CONVENTIONS = ("per unit of the underlying (x100 per US equity contract); delta and gamma per $1, "
+               "theta per calendar day, vega per vol point, rho per rate point")
 
 
 def _contract_row(c: Any) -> dict[str, Any]:
@@ -23,7 +26,8 @@ def _contract_row(c: Any) -> dict[str, Any]:
     mid = (bid + ask) / 2 if bid is not None and ask is not None and ask >= bid > 0 else None
     return {"occ_symbol": c.occ_symbol, "type": c.type, "strike": num(c.strike), "expiry": iso(c.expiry),
             "bid": num(bid), "ask": num(ask), "mid": num(mid), "last": num(c.last), "iv": num(c.iv, 4),
-            "delta": num(c.delta, 4), "gamma": num(c.gamma, 4), "theta": num(c.theta, 4), "vega": num(c.vega, 4),
+            "delta": num(c.delta, 4), "gamma": num(c.gamma, 4), "theta": num(c.theta, 4),
+            "vega": num(c.vega, 4),
             "open_interest": num(c.open_interest)}
 
 
@@ -61,7 +65,9 @@ def _occ(c: OccContract) -> str:
 def _inputs(ctx: AgentContext, ref: ContractRef, args: GreeksArgs) -> tuple[OccContract, float, float, str]:
     """(contract, spot, volatility, where the volatility came from), or a ToolError for this contract."""
     c = ref.contract()
-    spot = args.underlying_price if args.underlying_price is not None else snapshot_of(ctx, c.underlying).price
+    spot = args.underlying_price
+    if spot is None:
+        spot = snapshot_of(ctx, c.underlying).price
     if args.volatility is not None:
         return c, spot, args.volatility, "argument"
     mark = ctx.option_marks.get(_occ(c))
@@ -81,7 +87,7 @@ def _greeks_one(ctx: AgentContext, ref: ContractRef, args: GreeksArgs) -> dict[s
             "strike": num(c.strike), "expiry": c.expiry.isoformat(), "days_to_expiry": c.expiry.toordinal()
             - today.toordinal(), "underlying_price": num(spot), "volatility": num(vol, 6),
             "volatility_source": source, "rate": args.rate, "dividend_yield": args.dividend_yield,
-            **{name: num(float(getattr(g, name)[0])) for name in ("price", "delta", "gamma", "theta", "vega", "rho")}}
+            **{name: num(float(getattr(g, name)[0])) for name in GREEKS}}
 
 
 def get_greeks(ctx: AgentContext, args: GreeksArgs) -> dict[str, Any]:
@@ -92,6 +98,4 @@ def get_greeks(ctx: AgentContext, args: GreeksArgs) -> dict[str, Any]:
             rows.append(_greeks_one(ctx, ref, args))
         except ToolError as exc:
             rows.append({"contract": ref.model_dump(mode="json", exclude_none=True), "error": str(exc)})
-    return {"conventions": "per unit of the underlying (x100 per US equity contract); delta per $1, gamma per $1, "
-                           "theta per calendar day, vega per vol point, rho per rate point",
-            "contracts": rows}
+    return {"conventions": CONVENTIONS, "contracts": rows}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,8 @@ def error(box: ToolBox, name: str, agent: AgentType = AgentType.TRADER, **args: 
 def test_each_agent_is_offered_exactly_its_tools_as_json_schema_objects() -> None:
     box = ToolBox(context([snapshot()]))
     assert TOOLS_BY_AGENT[AgentType.CRITIC] == ()
-    assert set(TOOLS_BY_AGENT[AgentType.TRADER]) == {"get_quotes", "portfolio_state", "option_chain", "get_greeks",
-                                                     "memory_query"}
+    assert set(TOOLS_BY_AGENT[AgentType.TRADER]) == {
+        "get_quotes", "portfolio_state", "option_chain", "get_greeks", "memory_query"}
     for agent in AgentType:
         specs = box.specs(agent)
         assert [s.name for s in specs] == list(TOOLS_BY_AGENT[agent])
@@ -86,15 +86,16 @@ def test_a_tool_outside_the_agents_set_is_refused_with_an_error() -> None:
     {},  # missing
 ])
 def test_malformed_arguments_get_an_error_naming_the_tool(args: dict[str, Any]) -> None:
-    assert error(ToolBox(context([snapshot()])), "get_quotes", **args).startswith("bad arguments for get_quotes")
+    message = error(ToolBox(context([snapshot()])), "get_quotes", **args)
+    assert message.startswith("bad arguments for get_quotes")
 
 
 # --- get_quotes ------------------------------------------------------------------------------
 
 
 def test_get_quotes_answers_for_cycle_symbols_only() -> None:
-    quote = Quote(symbol="XYZ", ts=AS_OF - timedelta(seconds=5), bid=99.9, ask=100.1, bid_size=300, ask_size=200,
-                  last=100.0)
+    quote = Quote(symbol="XYZ", ts=AS_OF - timedelta(seconds=5), bid=99.9, ask=100.1, bid_size=300,
+                  ask_size=200, last=100.0)
     snaps = [snapshot("XYZ").model_copy(update={"quote": quote}), snapshot("ABC", 50.0)]
     quotes = result(ToolBox(context(snaps)), "get_quotes", symbols=["xyz", "AAPL", "ABC"])["quotes"]
     assert list(quotes) == ["AAPL", "ABC", "XYZ"]  # sorted, case-normalised
@@ -130,43 +131,50 @@ def test_recalc_indicator_matches_talib_on_the_snapshot_candles(tf: str) -> None
                          period=period, timeframe=tf)
             assert got["value"] == pytest.approx(want, rel=1e-6), (symbol, name)
             assert got["bars_used"] == len(close) == 20 and got["period"] == period
-        upper, middle, lower = talib.BBANDS(close, 20, 2.5, 2.5, 0)
-        bands = result(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, symbol=symbol, indicator="bollinger",
-                       period=20, timeframe=tf, std_dev=2.5)["values"]
+        upper, middle, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2.5, nbdevdn=2.5)  # SMA middle
+        bands = result(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, symbol=symbol,
+                       indicator="bollinger", period=20, timeframe=tf, std_dev=2.5)["values"]
         assert (bands["upper"], bands["middle"], bands["lower"]) == pytest.approx(
             (upper[-1], middle[-1], lower[-1]), rel=1e-6)
-        k, d = talib.STOCH(h, lo, close, 9, 3, 0, 4, 0)
-        stoch = result(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, symbol=symbol, indicator="stochastic",
-                       period=9, timeframe=tf, slowing=3, d_period=4)["values"]
+        k, d = talib.STOCH(h, lo, close, fastk_period=9, slowk_period=3, slowd_period=4)  # SMA
+        stoch = result(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, symbol=symbol,
+                       indicator="stochastic", period=9, timeframe=tf, slowing=3, d_period=4)["values"]
         assert (stoch["k"], stoch["d"]) == pytest.approx((k[-1], d[-1]), rel=1e-6, abs=1e-9)
 
 
 def test_recalc_indicator_errors_instead_of_guessing() -> None:
     snaps = real_snapshots()
     box = ToolBox(context(snaps))
-    ta = AgentType.TECHNICAL_ANALYST
-    assert "needs 31 1h candles" in error(box, "recalc_indicator", ta, symbol="ADBE", indicator="rsi", period=30)
-    assert "needs 21" in error(box, "recalc_indicator", ta, symbol="ADBE", indicator="sma", period=21)
-    assert "no 5m candles" in error(box, "recalc_indicator", ta, symbol="ADBE", indicator="sma", timeframe="5m")
-    assert "not in this cycle" in error(box, "recalc_indicator", ta, symbol="AAPL", indicator="sma")
-    assert "bad arguments" in error(box, "recalc_indicator", ta, symbol="ADBE", indicator="macd")
-    assert "bad arguments" in error(box, "recalc_indicator", ta, symbol="ADBE", indicator="sma", timeframe="2h")
+
+    def fails(**args: Any) -> str:
+        return error(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, **args)
+
+    assert "needs 31 1h candles" in fails(symbol="ADBE", indicator="rsi", period=30)
+    assert "needs 21" in fails(symbol="ADBE", indicator="sma", period=21)
+    assert "no 5m candles" in fails(symbol="ADBE", indicator="sma", timeframe="5m")
+    assert "not in this cycle" in fails(symbol="AAPL", indicator="sma")
+    assert "bad arguments" in fails(symbol="ADBE", indicator="macd")
+    assert "bad arguments" in fails(symbol="ADBE", indicator="sma", timeframe="2h")
     # the exact minimum is enough
-    assert result(box, "recalc_indicator", ta, symbol="ADBE", indicator="rsi", period=19)["bars_used"] == 20
+    rsi = result(box, "recalc_indicator", AgentType.TECHNICAL_ANALYST, symbol="ADBE", indicator="rsi",
+                 period=19)
+    assert rsi["bars_used"] == 20
 
 
 # --- portfolio_state -------------------------------------------------------------------------
 
 
 def test_portfolio_state_reports_positions_with_pnl_at_market() -> None:
-    book = portfolio(position("XYZ", 100, 90.0, 100.0, stop=85.0, target=120.0), position("ABC", -50, 40.0, 44.0))
+    book = portfolio(position("XYZ", 100, 90.0, 100.0, stop=85.0, target=120.0),
+                     position("ABC", -50, 40.0, 44.0))
     state = result(ToolBox(context([snapshot()], book=book)), "portfolio_state", AgentType.RISK_MANAGER)
     assert [p["instrument_id"] for p in state["positions"]] == ["ABC", "XYZ"]
     xyz, abc = state["positions"][1], state["positions"][0]
     assert (xyz["unrealized_pnl"], xyz["market_value"], xyz["stop_loss"]) == (1000.0, 10_000.0, 85.0)
     assert abc["unrealized_pnl"] == -200.0 and abc["unrealized_pnl_pct"] == pytest.approx(-10.0)
     assert state["unrealized_pnl"] == 800.0
-    assert (state["equity"], state["gross_exposure"], state["buying_power"]) == (100_000.0, 12_200.0, 187_800.0)
+    totals = (state["equity"], state["gross_exposure"], state["buying_power"])
+    assert totals == (100_000.0, 12_200.0, 187_800.0)
 
 
 # --- option_chain ----------------------------------------------------------------------------
@@ -200,10 +208,10 @@ def _paper(snaps: list[FeatureSnapshot]) -> AgentContext:
 def test_option_chain_without_option_data_says_so() -> None:
     msg = "no option chain in this environment"
     assert error(ToolBox(context([snapshot()])), "option_chain", underlying="XYZ") == msg
-    assert error(ToolBox(_paper([snapshot()]), LocalHistory()), "option_chain", underlying="XYZ") == msg  # type: ignore[arg-type]
+    assert error(ToolBox(_paper([snapshot()]), LocalHistory()), "option_chain", underlying="XYZ") == msg
     # A backtest never reads today's chain, even from a source that has one.
-    assert error(ToolBox(context([snapshot()]), ChainStandIn([_contract(100)])), "option_chain",  # type: ignore[arg-type]
-                 underlying="XYZ") == msg
+    backtest = ToolBox(context([snapshot()]), ChainStandIn([_contract(100)]))  # type: ignore[arg-type]
+    assert error(backtest, "option_chain", underlying="XYZ") == msg
 
 
 def test_option_chain_returns_the_contracts_nearest_the_money() -> None:
@@ -228,7 +236,8 @@ def test_option_chain_returns_the_contracts_nearest_the_money() -> None:
 
 
 def test_option_chain_failures_come_back_as_errors_never_exceptions() -> None:
-    failing = ToolBox(_paper([snapshot()]), ChainStandIn(TimeoutError("provider timed out")))  # type: ignore[arg-type]
+    timeout = ChainStandIn(TimeoutError("provider timed out"))
+    failing = ToolBox(_paper([snapshot()]), timeout)  # type: ignore[arg-type]
     assert "could not be fetched (TimeoutError" in error(failing, "option_chain", underlying="XYZ")
     garbage = ToolBox(_paper([snapshot()]), ChainStandIn([object()]))  # type: ignore[list-item, arg-type]
     assert "failed unexpectedly" in error(garbage, "option_chain", underlying="XYZ")
@@ -261,26 +270,22 @@ def test_get_greeks_takes_volatility_from_the_cycles_option_mark_or_asks_for_it(
     mark = OptionMark(instrument_id=occ, premium=3.0, underlying_price=100.0, delta=0.5, gamma=0.05, vega=0.1,
                       theta=-0.05, implied_volatility=0.42)
     box = ToolBox(context([snapshot("XYZ", 100.0)], option_marks={occ: mark}))
-    marked, unmarked, stranger, expired = result(box, "get_greeks", contracts=[
-        {"occ_symbol": occ}, {"occ_symbol": "XYZ250620P00100000"}, {"occ_symbol": "AAPL250620C00200000"},
-        {"occ_symbol": "XYZ250530C00100000"}])["contracts"]
+    put, aapl, expired = "XYZ250620P00100000", "AAPL250620C00200000", "XYZ250530C00100000"
+    rows = result(box, "get_greeks", contracts=[{"occ_symbol": s} for s in (occ, put, aapl)])["contracts"]
+    marked, unmarked, stranger = rows
     assert (marked["volatility"], marked["volatility_source"]) == (0.42, "option_mark")
-    assert marked["price"] == pytest.approx(float(bs_greeks(100.0, 100.0, 18 / 365, 0.42, 0.0, 0.0, True).price[0]),
-                                            rel=1e-6)
-    assert "pass volatility" in unmarked["error"] and unmarked["contract"] == {"occ_symbol": "XYZ250620P00100000"}
+    want = bs_greeks(100.0, 100.0, 18 / 365, 0.42, 0.0, 0.0, True).price[0]
+    assert marked["price"] == pytest.approx(float(want), rel=1e-6)
+    # One contract's problem is that contract's error entry; the others are still priced.
+    assert unmarked == {"contract": {"occ_symbol": put}, "error": unmarked["error"]}
+    assert "pass volatility" in unmarked["error"]
     assert "not in this cycle" in stranger["error"]
-    assert "on or before the cycle date" in error_of(result(box, "get_greeks", contracts=[
-        {"occ_symbol": "XYZ250530C00100000"}], volatility=0.3)["contracts"][0])
-    assert "error" in expired
+    gone = result(box, "get_greeks", contracts=[{"occ_symbol": expired}], volatility=0.3)["contracts"][0]
+    assert "on or before the cycle date" in gone["error"]
     # An explicit spot prices a contract whose underlying is not in the cycle.
-    aapl = result(box, "get_greeks", contracts=[{"occ_symbol": "AAPL250620C00200000"}], underlying_price=200.0,
-                  volatility=0.2)["contracts"][0]
-    assert aapl["underlying_price"] == 200.0 and aapl["price"] > 0
-
-
-def error_of(row: dict[str, Any]) -> str:
-    assert set(row) == {"contract", "error"}, row
-    return str(row["error"])
+    priced = result(box, "get_greeks", contracts=[{"occ_symbol": aapl}], underlying_price=200.0,
+                    volatility=0.2)["contracts"][0]
+    assert priced["underlying_price"] == 200.0 and priced["price"] > 0
 
 
 @pytest.mark.parametrize("contract", [
@@ -291,7 +296,8 @@ def error_of(row: dict[str, Any]) -> str:
 ])
 def test_get_greeks_refuses_malformed_contracts(contract: dict[str, Any]) -> None:
     box = ToolBox(context([snapshot()]))
-    assert error(box, "get_greeks", contracts=[contract], volatility=0.3).startswith("bad arguments for get_greeks")
+    message = error(box, "get_greeks", contracts=[contract], volatility=0.3)
+    assert message.startswith("bad arguments for get_greeks")
 
 
 # --- memory_query ----------------------------------------------------------------------------
@@ -309,27 +315,29 @@ def _rows(book: str, at: datetime, regimes: dict[str, str]) -> list[Any]:
     snaps = {s: {"regime": {"regime": r, "confidence": 0.7}} for s, r in regimes.items()}
     return [Cycle(id=cid, environment="BACKTEST", book=book, scheduled_for=at, symbols=sorted(regimes),
                   source="test", status="EXECUTED"),
-            Checkpoint(id=f"{cid}:orient:0", cycle_id=cid, phase="orient", iteration=0, data={"snapshots": snaps})]
+            Checkpoint(id=f"{cid}:orient:0", cycle_id=cid, phase="orient", iteration=0,
+                       data={"snapshots": snaps})]
 
 
 def _decision(book: str, at: datetime, instrument: str, action: str = "BUY", direction: str = "LONG",
               rationale: str = "trend up") -> DecisionRow:
     cid = _cycle(book, at)
-    return DecisionRow(id=ids.decision_id(cid, instrument), cycle_id=cid, instrument_id=instrument, action=action,
-                       direction=direction, size_value=10, size_unit="SHARES", stop_loss=Decimal("95"),
-                       take_profit=Decimal("110"), strategy_family="TREND", confidence=0.6, rationale=rationale,
+    return DecisionRow(id=ids.decision_id(cid, instrument), cycle_id=cid, instrument_id=instrument,
+                       action=action, direction=direction, size_value=10, size_unit="SHARES",
+                       stop_loss=Decimal(95),
+                       take_profit=Decimal(110), strategy_family="TREND", confidence=0.6, rationale=rationale,
                        status="APPROVED" if action in ("BUY", "SELL") else "NO_ORDER")
 
 
-def _order(book: str, at: datetime, instrument: str, purpose: str, side: str, fills: list[tuple[float, datetime]],
-           decision: bool = True) -> list[Any]:
+def _order(book: str, at: datetime, instrument: str, purpose: str, side: str,
+           fills: list[tuple[float, datetime]], decision: bool = True) -> list[Any]:
     cid = _cycle(book, at)
     oid = ids.client_order_id(cid, instrument, purpose)
     order = OrderRow(id=oid, book=book, cycle_id=cid, decision_id=ids.decision_id(cid, instrument) if decision
                      else None, instrument_id=instrument, side=side, quantity=10, order_type="MARKET",
                      purpose=purpose, status="FILLED" if fills else "SUBMITTED")
-    return [order] + [FillRow(id=f"{oid}:{i}", order_id=oid, quantity=10, price=Decimal(str(p)), fee=Decimal("1"),
-                              ts=ts) for i, (p, ts) in enumerate(fills)]
+    return [order] + [FillRow(id=f"{oid}:{i}", order_id=oid, quantity=10, price=Decimal(str(p)),
+                              fee=Decimal(1), ts=ts) for i, (p, ts) in enumerate(fills)]
 
 
 H = timedelta(hours=1)
@@ -343,11 +351,13 @@ def memory_db(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'memory.db'}"
     db.migrate(url)
     rows: list[Any] = []
-    rows += _rows(ALPHA, NOW - 3 * H, {"XYZ": "BULL_TREND"}) + [_decision(ALPHA, NOW - 3 * H, "XYZ", rationale="x" * 400)]
+    rows += _rows(ALPHA, NOW - 3 * H, {"XYZ": "BULL_TREND"})
+    rows += [_decision(ALPHA, NOW - 3 * H, "XYZ", rationale="x" * 400)]
     rows += _order(ALPHA, NOW - 3 * H, "XYZ", "ENTRY", "BUY", [(100.0, NOW - 3 * H)])
     rows += _order(ALPHA, NOW - 3 * H, "XYZ", "STOP_LOSS", "SELL", [(95.0, NOW - 2.5 * H)], decision=False)
     rows += _rows(ALPHA, NOW - 2 * H, {"XYZ": "BEAR_TREND", "ABC": "RANGE_BOUND"})
-    rows += [_decision(ALPHA, NOW - 2 * H, "XYZ", "SELL", "SHORT"), _decision(ALPHA, NOW - 2 * H, "ABC", "HOLD", "FLAT")]
+    rows += [_decision(ALPHA, NOW - 2 * H, "XYZ", "SELL", "SHORT"),
+             _decision(ALPHA, NOW - 2 * H, "ABC", "HOLD", "FLAT")]
     rows += _order(ALPHA, NOW - 2 * H, "XYZ", "ENTRY", "SELL", [])
     rows += _rows(ALPHA, NOW - H, {"XYZ": "BULL_TREND"})
     rows += [_decision(ALPHA, NOW - H, "XYZ"), _decision(ALPHA, NOW - H, OPTION)]
@@ -376,18 +386,20 @@ def _keys(out: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_memory_query_sees_only_this_books_earlier_decisions_newest_first(memory_db: str) -> None:
     out = _memory(memory_db, limit=20)
-    iso = lambda d: d.isoformat()  # noqa: E731
-    assert _keys(out) == [(iso(NOW - H), "XYZ"), (iso(NOW - H), OPTION), (iso(NOW - 2 * H), "ABC"),
-                          (iso(NOW - 2 * H), "XYZ"), (iso(NOW - 3 * H), "XYZ")]
+    assert _keys(out) == [((NOW - H).isoformat(), "XYZ"), ((NOW - H).isoformat(), OPTION),
+                          ((NOW - 2 * H).isoformat(), "ABC"), ((NOW - 2 * H).isoformat(), "XYZ"),
+                          ((NOW - 3 * H).isoformat(), "XYZ")]
     assert out["book"] == ALPHA and out["matches"] == 5
     beta = _memory(memory_db, BETA, NOW)
-    assert [(d["cycle_id"], d["instrument_id"]) for d in beta["decisions"]] == [(_cycle(BETA, NOW - H), "XYZ")]
+    assert [(d["cycle_id"], d["instrument_id"]) for d in beta["decisions"]] == [
+        (_cycle(BETA, NOW - H), "XYZ")]
     assert _keys(_memory(memory_db, limit=2)) == _keys(out)[:2]
 
 
 def test_memory_query_filters_by_symbol_regime_and_direction(memory_db: str) -> None:
     xyz = _memory(memory_db, symbol="xyz", limit=20)
-    assert {d["underlying"] for d in xyz["decisions"]} == {"XYZ"} and len(xyz["decisions"]) == 4  # option included
+    assert {d["underlying"] for d in xyz["decisions"]} == {"XYZ"}
+    assert len(xyz["decisions"]) == 4  # the call option on XYZ included
     bull_long = _memory(memory_db, symbol="XYZ", regime="BULL_TREND", direction="LONG", limit=20)
     assert [(d["scheduled_for"], d["regime"]) for d in bull_long["decisions"]] == [
         ((NOW - H).isoformat(), "BULL_TREND")] * 2 + [((NOW - 3 * H).isoformat(), "BULL_TREND")]
@@ -400,8 +412,9 @@ def test_memory_query_filters_by_symbol_regime_and_direction(memory_db: str) -> 
 def test_memory_query_reports_outcomes_known_at_the_cycles_time(memory_db: str) -> None:
     by_key = {(d["scheduled_for"], d["instrument_id"]): d for d in _memory(memory_db, limit=20)["decisions"]}
     stopped = by_key[((NOW - 3 * H).isoformat(), "XYZ")]
-    assert stopped["outcome"] == {"state": "CLOSED", "entry_price": 100.0, "exit_price": 95.0, "filled_quantity": 10,
-                                  "exit_reason": "STOP_LOSS", "realized_pnl": -52.0, "return_pct": -5.0}
+    assert stopped["outcome"] == {"state": "CLOSED", "entry_price": 100.0, "exit_price": 95.0,
+                                  "filled_quantity": 10, "exit_reason": "STOP_LOSS", "realized_pnl": -52.0,
+                                  "return_pct": -5.0}
     assert len(stopped["rationale"]) <= 300 and stopped["rationale"].endswith("…")
     assert (stopped["stop_loss"], stopped["take_profit"], stopped["size"]) == (95.0, 110.0, 10.0)
     assert by_key[((NOW - 2 * H).isoformat(), "XYZ")]["outcome"] == {"state": "NOT_FILLED"}
@@ -421,5 +434,6 @@ def test_memory_query_answers_the_same_every_time(memory_db: str) -> None:
 
 def test_memory_query_for_an_unrecorded_cycle_is_an_error(memory_db: str) -> None:
     ctx = context([snapshot()]).model_copy(update={"cycle_id": "backtest-nobody-20250602T1500Z"})
-    assert "not recorded" in error(ToolBox(ctx, db_url=memory_db), "memory_query", AgentType.BULLISH_RESEARCHER)
-    assert "bad arguments" in error(ToolBox(ctx, db_url=memory_db), "memory_query", regime="SIDEWAYS")
+    box = ToolBox(ctx, db_url=memory_db)
+    assert "not recorded" in error(box, "memory_query", AgentType.BULLISH_RESEARCHER)
+    assert "bad arguments" in error(box, "memory_query", regime="SIDEWAYS")

@@ -1,0 +1,82 @@
+"""Helpers that build golden scenarios from the bundled sample (used by ``golden_cases``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from cream.adapters.local_history import LocalHistory
+from cream.agents.port import AgentContext, PortfolioView, PositionView
+from cream.agents.rules.backend import RuleBasedAgents
+from cream.evals.registry import default_checks
+from cream.evals.scenarios import ENVIRONMENT, Expectation, GoldenScenario
+from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
+from cream.schemas.agents import ANALYSTS, RESEARCHERS, AgentType
+from cream.schemas.decisions import Decision, DecisionPlan
+from cream.schemas.market import FeatureSnapshot, Timeframe
+from cream.services.runtime_config import SAMPLE_SECTORS, TradingConfig
+
+EQUITY = 100_000.0
+RM, CRITIC = AgentType.RISK_MANAGER, AgentType.CRITIC
+
+
+def at(day: str) -> datetime:
+    """19:00 UTC of ``day``: the last hourly bar of the early afternoon (New York) has closed."""
+    return datetime.fromisoformat(day).replace(hour=19, tzinfo=UTC)
+
+
+def snapshots(as_of: datetime, *symbols: str) -> dict[str, FeatureSnapshot]:
+    history = LocalHistory()
+    return {s: build_snapshot(s, as_of, history.bars(s, Timeframe.H1, as_of, HOURLY_LOOKBACK),
+                              history.bars(s, Timeframe.D1, as_of, DAILY_LOOKBACK)) for s in symbols}
+
+
+def edited(snap: FeatureSnapshot, **changes: Any) -> FeatureSnapshot:
+    return FeatureSnapshot.model_validate({**snap.model_dump(mode="json"), **changes})
+
+
+def position(symbol: str, qty: int, entry: float, price: float, stop: float | None = None,
+             target: float | None = None, opened: str | None = None) -> PositionView:
+    return PositionView(instrument_id=symbol, quantity=qty, avg_entry_price=entry,
+                        market_price=round(price, 4), stop_loss=stop, take_profit=target,
+                        opened_at=datetime.fromisoformat(opened).replace(tzinfo=UTC) if opened else None)
+
+
+def book(*positions: PositionView, equity: float = EQUITY) -> PortfolioView:
+    values = [p.quantity * p.market_price * p.multiplier for p in positions]
+    gross = round(sum(abs(v) for v in values), 2)
+    return PortfolioView(cash=round(equity - sum(values), 2), equity=equity, gross_exposure=gross,
+                         net_exposure=round(sum(values), 2),
+                         positions={p.instrument_id: p for p in positions}, buying_power=round(2 * equity - gross, 2))
+
+
+def rule_research(name: str, snaps: dict[str, FeatureSnapshot], portfolio: PortfolioView
+                  ) -> dict[str, dict[str, dict[str, Any]]]:
+    """The rule analysts' and researchers' outputs: the fixed research of an approvers scenario."""
+    agents, rules, out = RuleBasedAgents(), TradingConfig.defaults(ENVIRONMENT).rules, {}
+    for symbol, snap in sorted(snaps.items()):
+        out[symbol] = {}
+        for group in (ANALYSTS, RESEARCHERS):
+            upstream = dict(out[symbol])
+            for agent in group:
+                ctx = AgentContext(cycle_id=f"eval-{name}", environment=ENVIRONMENT, as_of=snap.as_of,
+                                   symbol=symbol, snapshots={symbol: snap}, analyses={symbol: upstream},
+                                   portfolio=portfolio, rules=rules)
+                out[symbol][agent.value] = agents.run(agent, ctx)
+    return out
+
+
+def scenario(name: str, description: str, snaps: dict[str, FeatureSnapshot], portfolio: PortfolioView, *,
+             overrides: dict[str, float] | None = None, plan_of: Callable[[dict[str, Any]], list[Decision]]
+             | None = None, expect: dict[AgentType, Expectation] | None = None) -> GoldenScenario:
+    as_of = next(iter(snaps.values())).as_of
+    involved = set(snaps) | set(portfolio.positions)
+    kind = "approvers" if plan_of is not None else "chain"
+    analyses = rule_research(name, snaps, portfolio) if plan_of is not None else {}
+    plan = DecisionPlan(cycle_id=f"eval-{name}", as_of_timestamp=as_of, environment=ENVIRONMENT,
+                        decisions=plan_of(analyses)) if plan_of is not None else None
+    return GoldenScenario(
+        name=name, description=description, kind=kind, as_of=as_of, snapshots=snaps, portfolio=portfolio,
+        rules_overrides=overrides or {}, sectors={k: v for k, v in SAMPLE_SECTORS.items() if k in involved},
+        analyses=analyses, plan=plan, expect=expect or {}, checks=default_checks(kind, expect or {}))

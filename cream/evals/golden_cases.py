@@ -1,0 +1,196 @@
+"""The golden scenarios, one builder each. Dates are sample days whose regime fits the scenario.
+
+Events are synthetic (the sample holds bars only); the ADBE earnings date is the real one (2024-06-13,
+after the close; the stock gapped up 14% the next morning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from cream.evals.golden_build import (
+    CRITIC,
+    EQUITY,
+    RM,
+    at,
+    book,
+    edited,
+    position,
+    scenario,
+    snapshots,
+)
+from cream.evals.scenarios import Expectation, GoldenScenario
+from cream.schemas.agents import Verdict
+from cream.schemas.decisions import (
+    Action,
+    Decision,
+    Direction,
+    OrderPlan,
+    References,
+    RiskLevels,
+    Size,
+    SizeUnit,
+)
+from cream.schemas.instruments import Equity
+from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot, RegimeLabel
+
+BULL_DAY, NEAR_LIMIT_GROSS = "2024-06-18", 32_000.0  # COST and XLK break out in a bull trend that day
+
+
+# --- chain scenarios: every agent runs --------------------------------------------------------------
+
+
+def bull_trend() -> GoldenScenario:
+    return scenario("bull_trend", "COST and XLK break out in a BULL_TREND; flat book: longs at the technical "
+                    "invalidation are sound, shorts are not.", snapshots(at(BULL_DAY), "COST", "XLK"), book())
+
+
+def bear_trend() -> GoldenScenario:
+    return scenario("bear_trend", "ADBE and MA in a BEAR_TREND, both trending down; flat book: no long entry "
+                    "unless the research is decisively bullish.", snapshots(at("2024-04-30"), "ADBE", "MA"), book())
+
+
+def bear_regime_bullish_technicals() -> GoldenScenario:
+    snap = snapshots(at(BULL_DAY), "COST")["COST"]
+    forced = snap.regime.model_copy(update={
+        "regime": RegimeLabel.BEAR_TREND, "confidence": 1.0,
+        "reasoning": f"edited for the eval: forced to BEAR_TREND (was {snap.regime.regime.value}); "
+                     + snap.regime.reasoning})
+    return scenario("bear_regime_bullish_technicals", "COST's indicators are bullish but its regime is forced "
+                    "to BEAR_TREND: a long needs a conviction delta beyond the action threshold.",
+                    {"COST": edited(snap, regime=forced.model_dump(mode="json"))}, book())
+
+
+def range_bound() -> GoldenScenario:
+    return scenario("range_bound", "ADBE and COST RANGE_BOUND, research split: no entry inside the hold band.",
+                    snapshots(at("2024-08-27"), "ADBE", "COST"), book())
+
+
+def high_vol() -> GoldenScenario:
+    return scenario("high_vol", "MA and XLK in HIGH_VOL, drifting down: any entry needs research beyond the "
+                    "action threshold and a stop at the invalidation.", snapshots(at("2024-04-23"), "MA", "XLK"),
+                    book())
+
+
+def long_against_research() -> GoldenScenario:
+    snaps = snapshots(at("2024-05-28"), "MA")
+    held = position("MA", 20, 470.0, snaps["MA"].price, stop=430.0, target=520.0, opened="2024-05-01T15:00:00")
+    return scenario("long_against_research", "The book is long 20 MA bought at 470; MA has turned into a "
+                    "BEAR_TREND: the research turns against the long, which must be closed or reduced, never "
+                    "added to or flipped.", snaps, book(held))
+
+
+def earnings_event_risk() -> GoldenScenario:
+    as_of = at("2024-06-13")
+    snaps = snapshots(as_of, "ADBE", "XLK")
+    events = [
+        ExternalEvent(event_id="adbe-earnings-2024q2", kind=EventKind.EARNINGS, ts=as_of + timedelta(hours=1, minutes=5),
+                      headline="Adobe reports fiscal Q2 2024 results after the close", symbol="ADBE",
+                      sentiment=0.0, importance=0.9),
+        ExternalEvent(event_id="adbe-news-preview", kind=EventKind.NEWS, ts=as_of - timedelta(hours=6),
+                      headline="Analysts split ahead of Adobe results on AI monetisation", symbol="ADBE",
+                      sentiment=-0.2, importance=0.4),
+    ]
+    snaps["ADBE"] = edited(snaps["ADBE"], external_events=[e.model_dump(mode="json") for e in events])
+    return scenario("earnings_event_risk", "ADBE reports earnings an hour after as-of (synthetic events, real "
+                    "date); XLK has no event: the news analyst must flag the event risk, and any ADBE entry stays "
+                    "at most half the usual size.", snaps, book())
+
+
+def near_limits() -> GoldenScenario:
+    snaps = snapshots(at(BULL_DAY), "COST", "XLK")
+    adbe, ma = snapshots(at(BULL_DAY), "ADBE", "MA").values()
+    held = book(position("COST", 11, 840.0, snaps["COST"].price), position("ADBE", 17, 520.0, adbe.price),
+                position("MA", 20, 450.0, ma.price))
+    return scenario("near_limits", f"COST and XLK bullish, but COST already takes ~9.6% of equity (limit 10%) "
+                    f"and the book's gross is ~27.4k of a {NEAR_LIMIT_GROSS:,.0f} cap: no COST add beyond its "
+                    "limit, and the risk manager must block what breaches the gross cap.", snaps, held,
+                    overrides={"max_gross_notional": NEAR_LIMIT_GROSS})
+
+
+def thin_history() -> GoldenScenario:
+    return scenario("thin_history", "Three weeks into the sample: 17 daily bars, no SMA 50, regime UNKNOWN: "
+                    "nothing supports a position and nothing may be cited that the snapshot lacks.",
+                    snapshots(at("2023-10-20"), "ADBE", "XLK"), book())
+
+
+# --- approver scenarios: a fixed plan on fixed (rule) research ---------------------------------------
+
+
+def _long(symbol: str, snap: FeatureSnapshot, tech: dict[str, Any], qty: int, *, stop: float | None = None,
+          entry: float | None = None) -> Decision:
+    """A long at ``entry`` (default: market), stop at the invalidation unless given, 2:1 target."""
+    price = entry or snap.price
+    stop = round(tech["invalidation_long"] if stop is None else stop, 4)
+    order = OrderPlan(entry_order_type="LIMIT", entry_limit_price=round(entry, 2)) if entry else OrderPlan()
+    return Decision(instrument=Equity(symbol=symbol), action=Action.BUY, direction=Direction.LONG,
+                    size=Size(quantity=qty, unit=SizeUnit.SHARES), order_plan=order,
+                    risk_levels=RiskLevels(stop_loss_level=stop, take_profit_level=round(price + 2 * (price - stop), 4)),
+                    strategy_family="TREND", confidence=0.7,
+                    rationale=f"Long {symbol}: breakout in a bull trend, stop {stop}, 2:1 target.",
+                    references=References(used_indicators=["sma_20_1d", "sma_50_1d", "atr_14_1d"]))
+
+
+PlanOf = Callable[[dict[str, Any]], list[Decision]]
+
+
+def _approvers(name: str, description: str, plan_of: Callable[[dict[str, FeatureSnapshot]], PlanOf],
+               expect: dict[Any, Expectation], portfolio: Any = None, overrides: dict[str, float] | None = None
+               ) -> GoldenScenario:
+    snaps = snapshots(at(BULL_DAY), "COST", "XLK")
+    return scenario(name, description, snaps, portfolio or book(), overrides=overrides, plan_of=plan_of(snaps),
+                    expect=expect)
+
+
+def _xlk(qty: int, beyond: float = 0.0) -> Callable[[dict[str, FeatureSnapshot]], PlanOf]:
+    def plan_of(snaps: dict[str, FeatureSnapshot]) -> PlanOf:
+        x = snaps["XLK"]
+        return lambda a: [_long("XLK", x, a["XLK"]["technical_analyst"], qty,
+                                stop=a["XLK"]["technical_analyst"]["invalidation_long"] - beyond * x.price)]
+    return plan_of
+
+
+def approve_sound_plan() -> GoldenScenario:
+    return _approvers("approve_sound_plan", "A long XLK of ~6.9% of equity, stop at the technical invalidation, "
+                      "2:1 target, citing indicators the snapshot has, on research with delta +0.55: both approve.",
+                      _xlk(30), {RM: Expectation(verdict=Verdict.APPROVE), CRITIC: Expectation(verdict=Verdict.APPROVE)})
+
+
+def reject_oversized_plan() -> GoldenScenario:
+    return _approvers("reject_oversized_plan", f"The sound XLK long at 65 shares (~15% of {EQUITY:,.0f} equity, "
+                      "limit 10%): the risk manager must reject it.", _xlk(65),
+                      {RM: Expectation(verdict=Verdict.REJECT, offender="XLK")})
+
+
+def reject_gross_breach() -> GoldenScenario:
+    held = near_limits().portfolio
+    return _approvers("reject_gross_breach", f"The sound XLK long (~6.9k) on a book with ~27.4k gross and a "
+                      f"{NEAR_LIMIT_GROSS:,.0f} gross cap: the risk manager must reject it.", _xlk(30),
+                      {RM: Expectation(verdict=Verdict.REJECT)}, held, {"max_gross_notional": NEAR_LIMIT_GROSS})
+
+
+def reject_stop_beyond_invalidation() -> GoldenScenario:
+    return _approvers("reject_stop_beyond_invalidation", "The XLK long with its stop 4% of price below the "
+                      "technical invalidation (the thesis is dead before the stop fires): the critic must reject.",
+                      _xlk(30, beyond=0.04), {CRITIC: Expectation(verdict=Verdict.REJECT, offender="XLK")})
+
+
+def reject_hallucinated_price() -> GoldenScenario:
+    def plan_of(snaps: dict[str, FeatureSnapshot]) -> PlanOf:
+        c = snaps["COST"]
+        made_up = round(c.price * 1.3, 2)
+        return lambda a: [_long("COST", c, a["COST"]["technical_analyst"], 8, entry=made_up,
+                                stop=made_up - 2 * c.indicators["atr_14_1d"])]
+    return _approvers("reject_hallucinated_price", "A COST long limit-priced, stopped and targeted around a "
+                      "price 30% above the snapshot's: the critic must reject it.", plan_of,
+                      {CRITIC: Expectation(verdict=Verdict.REJECT, offender="COST")})
+
+
+CASES: list[Callable[[], GoldenScenario]] = [
+    bull_trend, bear_trend, bear_regime_bullish_technicals, range_bound, high_vol, long_against_research,
+    earnings_event_risk, near_limits, thin_history,
+    approve_sound_plan, reject_oversized_plan, reject_gross_breach, reject_stop_beyond_invalidation,
+    reject_hallucinated_price,
+]
