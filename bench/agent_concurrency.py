@@ -66,12 +66,13 @@ def chain_seconds(cycle_id: str) -> dict[str, Any]:
 
     from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
     from cream.storage import db
-    from cream.storage.models import AgentOutput, Cycle
+    from cream.storage.models import AgentOutput, Checkpoint, Cycle
 
     with db.session_scope(readonly=True) as s:
         rows = list(s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id)))
         cycle = s.get(Cycle, cycle_id)
         status, reason = (cycle.status, cycle.reason) if cycle else ("?", None)
+        marks = {c.phase: c.created_at for c in s.scalars(select(Checkpoint).where(Checkpoint.cycle_id == cycle_id))}
     seconds = [(r.agent_type, r.iteration, r.duration_ms / 1000) for r in rows]
 
     def slowest(agents: tuple[AgentType, ...], iteration: int) -> float:
@@ -80,7 +81,10 @@ def chain_seconds(cycle_id: str) -> dict[str, Any]:
     iterations = sorted({i for a, i, _ in seconds if a == AgentType.TRADER.value})
     longest = slowest(ANALYSTS, 0) + slowest(RESEARCHERS, 0) + sum(
         slowest((AgentType.TRADER,), i) + slowest(APPROVERS, i) for i in iterations)
+    # The agent phases in the cycle: from the orient checkpoint (the data is ready) to the last gate.
+    agents_phase = (marks["gate"] - marks["orient"]).total_seconds() if {"gate", "orient"} <= set(marks) else 0.0
     return {"longest_chain_s": longest, "agent_seconds_sum": sum(d for _, _, d in seconds), "runs": len(rows),
+            "agents_phase_s": agents_phase,
             "errors": sum(1 for r in rows if r.status != "OK"), "status": status, "reason": reason,
             "iterations": len(iterations)}
 
@@ -146,7 +150,8 @@ def report(args: argparse.Namespace, symbols: list[str], wall: float, parallel: 
     print(f"{len(symbols)} symbols, {args.latency:.1f} s per model call, {calls} model calls; cycle "
           f"{parallel['status']}{' (' + parallel['reason'] + ')' if parallel['reason'] else ''}, "
           f"{parallel['iterations']} trader iteration(s), {parallel['errors']} agent error(s)")
-    print(f"threads pool: cycle {wall:.1f} s; longest chain of agent runs {parallel['longest_chain_s']:.1f} s; "
+    print(f"threads pool: cycle {wall:.1f} s, of which the agent phases (orient done -> gate) "
+          f"{parallel['agents_phase_s']:.1f} s; longest chain of agent runs {parallel['longest_chain_s']:.1f} s; "
           f"agent runs end to end {parallel['agent_seconds_sum']:.1f} s; peak {peak} calls in flight")
     if serial_wall is not None:
         print(f"concurrency 1 (reference): cycle {serial_wall:.1f} s")
@@ -154,6 +159,8 @@ def report(args: argparse.Namespace, symbols: list[str], wall: float, parallel: 
     print(f"cycle_wall_s: {wall:.2f}")
     print(f"longest_chain_s: {parallel['longest_chain_s']:.2f}")
     print(f"wall_over_longest_chain: {wall / parallel['longest_chain_s']:.2f}")
+    print(f"agents_phase_s: {parallel['agents_phase_s']:.2f}")
+    print(f"agents_phase_over_longest_chain: {parallel['agents_phase_s'] / parallel['longest_chain_s']:.2f}")
     print(f"agent_seconds_sum: {parallel['agent_seconds_sum']:.2f}")
     print(f"peak_calls_in_flight: {peak}")
     if serial_wall is not None:

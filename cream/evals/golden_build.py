@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from cream.adapters.local_history import LocalHistory
 from cream.agents.port import AgentContext, PortfolioView, PositionView
@@ -47,14 +47,15 @@ def book(*positions: PositionView, equity: float = EQUITY) -> PortfolioView:
     values = [p.quantity * p.market_price * p.multiplier for p in positions]
     gross = round(sum(abs(v) for v in values), 2)
     return PortfolioView(cash=round(equity - sum(values), 2), equity=equity, gross_exposure=gross,
-                         net_exposure=round(sum(values), 2),
-                         positions={p.instrument_id: p for p in positions}, buying_power=round(2 * equity - gross, 2))
+                         net_exposure=round(sum(values), 2), buying_power=round(2 * equity - gross, 2),
+                         positions={p.instrument_id: p for p in positions})
 
 
 def rule_research(name: str, snaps: dict[str, FeatureSnapshot], portfolio: PortfolioView
                   ) -> dict[str, dict[str, dict[str, Any]]]:
     """The rule analysts' and researchers' outputs: the fixed research of an approvers scenario."""
-    agents, rules, out = RuleBasedAgents(), TradingConfig.defaults(ENVIRONMENT).rules, {}
+    agents, rules = RuleBasedAgents(), TradingConfig.defaults(ENVIRONMENT).rules
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for symbol, snap in sorted(snaps.items()):
         out[symbol] = {}
         for group in (ANALYSTS, RESEARCHERS):
@@ -72,10 +73,13 @@ def scenario(name: str, description: str, snaps: dict[str, FeatureSnapshot], por
              | None = None, expect: dict[AgentType, Expectation] | None = None) -> GoldenScenario:
     as_of = next(iter(snaps.values())).as_of
     involved = set(snaps) | set(portfolio.positions)
-    kind = "approvers" if plan_of is not None else "chain"
-    analyses = rule_research(name, snaps, portfolio) if plan_of is not None else {}
-    plan = DecisionPlan(cycle_id=f"eval-{name}", as_of_timestamp=as_of, environment=ENVIRONMENT,
-                        decisions=plan_of(analyses)) if plan_of is not None else None
+    kind: Literal["chain", "approvers"] = "chain"
+    analyses: dict[str, dict[str, dict[str, Any]]] = {}
+    plan = None
+    if plan_of is not None:  # approvers: the rule research is fixed, and the plan built on it
+        kind, analyses = "approvers", rule_research(name, snaps, portfolio)
+        plan = DecisionPlan(cycle_id=f"eval-{name}", as_of_timestamp=as_of, environment=ENVIRONMENT,
+                            decisions=plan_of(analyses))
     return GoldenScenario(
         name=name, description=description, kind=kind, as_of=as_of, snapshots=snaps, portfolio=portfolio,
         rules_overrides=overrides or {}, sectors={k: v for k, v in SAMPLE_SECTORS.items() if k in involved},

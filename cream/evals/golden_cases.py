@@ -10,46 +10,43 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cream.evals.golden_build import (
-    CRITIC,
-    EQUITY,
-    RM,
-    at,
-    book,
-    edited,
-    position,
-    scenario,
-    snapshots,
-)
+from cream.agents.port import PortfolioView
+from cream.evals.golden_build import CRITIC, EQUITY, RM, at, book, edited, position, scenario, snapshots
 from cream.evals.scenarios import Expectation, GoldenScenario
-from cream.schemas.agents import Verdict
+from cream.schemas.agents import AgentType, Verdict
 from cream.schemas.decisions import (
     Action,
     Decision,
     Direction,
     OrderPlan,
+    OrderType,
     References,
     RiskLevels,
     Size,
     SizeUnit,
+    StrategyFamily,
 )
 from cream.schemas.instruments import Equity
 from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot, RegimeLabel
 
-BULL_DAY, NEAR_LIMIT_GROSS = "2024-06-18", 32_000.0  # COST and XLK break out in a bull trend that day
+BULL_DAY = "2024-06-18"  # COST and XLK break out in a bull trend that day
+NEAR_LIMIT_GROSS = 32_000.0
+APPROVE, REJECT = Expectation(verdict=Verdict.APPROVE), Expectation(verdict=Verdict.REJECT)
 
 
 # --- chain scenarios: every agent runs --------------------------------------------------------------
 
 
 def bull_trend() -> GoldenScenario:
-    return scenario("bull_trend", "COST and XLK break out in a BULL_TREND; flat book: longs at the technical "
-                    "invalidation are sound, shorts are not.", snapshots(at(BULL_DAY), "COST", "XLK"), book())
+    why = ("COST and XLK break out in a BULL_TREND; flat book: longs at the technical invalidation are "
+           "sound, shorts are not.")
+    return scenario("bull_trend", why, snapshots(at(BULL_DAY), "COST", "XLK"), book())
 
 
 def bear_trend() -> GoldenScenario:
-    return scenario("bear_trend", "ADBE and MA in a BEAR_TREND, both trending down; flat book: no long entry "
-                    "unless the research is decisively bullish.", snapshots(at("2024-04-30"), "ADBE", "MA"), book())
+    why = ("ADBE and MA in a BEAR_TREND, both trending down; flat book: no long entry unless the research "
+           "is decisively bullish.")
+    return scenario("bear_trend", why, snapshots(at("2024-04-30"), "ADBE", "MA"), book())
 
 
 def bear_regime_bullish_technicals() -> GoldenScenario:
@@ -58,65 +55,72 @@ def bear_regime_bullish_technicals() -> GoldenScenario:
         "regime": RegimeLabel.BEAR_TREND, "confidence": 1.0,
         "reasoning": f"edited for the eval: forced to BEAR_TREND (was {snap.regime.regime.value}); "
                      + snap.regime.reasoning})
-    return scenario("bear_regime_bullish_technicals", "COST's indicators are bullish but its regime is forced "
-                    "to BEAR_TREND: a long needs a conviction delta beyond the action threshold.",
+    why = ("COST's indicators are bullish but its regime is forced to BEAR_TREND: a long needs a conviction"
+           " delta beyond the action threshold.")
+    return scenario("bear_regime_bullish_technicals", why,
                     {"COST": edited(snap, regime=forced.model_dump(mode="json"))}, book())
 
 
 def range_bound() -> GoldenScenario:
-    return scenario("range_bound", "ADBE and COST RANGE_BOUND, research split: no entry inside the hold band.",
-                    snapshots(at("2024-08-27"), "ADBE", "COST"), book())
+    why = "ADBE and COST RANGE_BOUND, research split: no entry inside the hold band."
+    return scenario("range_bound", why, snapshots(at("2024-08-27"), "ADBE", "COST"), book())
 
 
 def high_vol() -> GoldenScenario:
-    return scenario("high_vol", "MA and XLK in HIGH_VOL, drifting down: any entry needs research beyond the "
-                    "action threshold and a stop at the invalidation.", snapshots(at("2024-04-23"), "MA", "XLK"),
-                    book())
+    why = ("MA and XLK in HIGH_VOL, drifting down: any entry needs research beyond the action threshold and"
+           " a stop at the invalidation.")
+    return scenario("high_vol", why, snapshots(at("2024-04-23"), "MA", "XLK"), book())
 
 
 def long_against_research() -> GoldenScenario:
     snaps = snapshots(at("2024-05-28"), "MA")
-    held = position("MA", 20, 470.0, snaps["MA"].price, stop=430.0, target=520.0, opened="2024-05-01T15:00:00")
-    return scenario("long_against_research", "The book is long 20 MA bought at 470; MA has turned into a "
-                    "BEAR_TREND: the research turns against the long, which must be closed or reduced, never "
-                    "added to or flipped.", snaps, book(held))
+    held = position("MA", 20, 470.0, snaps["MA"].price, stop=430.0, target=520.0,
+                    opened="2024-05-01T15:00:00")
+    why = ("The book is long 20 MA bought at 470; MA has turned into a BEAR_TREND: the research turns "
+           "against the long, which must be closed or reduced, never added to or flipped.")
+    return scenario("long_against_research", why, snaps, book(held))
 
 
 def earnings_event_risk() -> GoldenScenario:
     as_of = at("2024-06-13")
     snaps = snapshots(as_of, "ADBE", "XLK")
     events = [
-        ExternalEvent(event_id="adbe-earnings-2024q2", kind=EventKind.EARNINGS, ts=as_of + timedelta(hours=1, minutes=5),
-                      headline="Adobe reports fiscal Q2 2024 results after the close", symbol="ADBE",
-                      sentiment=0.0, importance=0.9),
+        ExternalEvent(event_id="adbe-earnings-2024q2", kind=EventKind.EARNINGS,
+                      ts=as_of + timedelta(hours=1, minutes=5), symbol="ADBE", sentiment=0.0, importance=0.9,
+                      headline="Adobe reports fiscal Q2 2024 results after the close"),
         ExternalEvent(event_id="adbe-news-preview", kind=EventKind.NEWS, ts=as_of - timedelta(hours=6),
-                      headline="Analysts split ahead of Adobe results on AI monetisation", symbol="ADBE",
-                      sentiment=-0.2, importance=0.4),
+                      symbol="ADBE", sentiment=-0.2, importance=0.4,
+                      headline="Analysts split ahead of Adobe results on AI monetisation"),
     ]
     snaps["ADBE"] = edited(snaps["ADBE"], external_events=[e.model_dump(mode="json") for e in events])
-    return scenario("earnings_event_risk", "ADBE reports earnings an hour after as-of (synthetic events, real "
-                    "date); XLK has no event: the news analyst must flag the event risk, and any ADBE entry stays "
-                    "at most half the usual size.", snaps, book())
+    why = ("ADBE reports earnings an hour after as-of (synthetic events, real date); XLK has no event: the "
+           "news analyst must flag the event risk, and any ADBE entry stays at most half the usual size.")
+    return scenario("earnings_event_risk", why, snaps, book())
+
+
+def _near_limit_book() -> PortfolioView:
+    prices = {s: snap.price for s, snap in snapshots(at(BULL_DAY), "COST", "ADBE", "MA").items()}
+    return book(position("COST", 11, 840.0, prices["COST"]), position("ADBE", 17, 520.0, prices["ADBE"]),
+                position("MA", 20, 450.0, prices["MA"]))
 
 
 def near_limits() -> GoldenScenario:
-    snaps = snapshots(at(BULL_DAY), "COST", "XLK")
-    adbe, ma = snapshots(at(BULL_DAY), "ADBE", "MA").values()
-    held = book(position("COST", 11, 840.0, snaps["COST"].price), position("ADBE", 17, 520.0, adbe.price),
-                position("MA", 20, 450.0, ma.price))
-    return scenario("near_limits", f"COST and XLK bullish, but COST already takes ~9.6% of equity (limit 10%) "
-                    f"and the book's gross is ~27.4k of a {NEAR_LIMIT_GROSS:,.0f} cap: no COST add beyond its "
-                    "limit, and the risk manager must block what breaches the gross cap.", snaps, held,
+    why = ("COST and XLK bullish, but COST already takes ~9.6% of equity (limit 10%) and the book's gross "
+           f"is ~27.4k of a {NEAR_LIMIT_GROSS:,.0f} cap: no COST add beyond its limit, and the risk manager "
+           "must block what breaches the gross cap.")
+    return scenario("near_limits", why, snapshots(at(BULL_DAY), "COST", "XLK"), _near_limit_book(),
                     overrides={"max_gross_notional": NEAR_LIMIT_GROSS})
 
 
 def thin_history() -> GoldenScenario:
-    return scenario("thin_history", "Three weeks into the sample: 17 daily bars, no SMA 50, regime UNKNOWN: "
-                    "nothing supports a position and nothing may be cited that the snapshot lacks.",
-                    snapshots(at("2023-10-20"), "ADBE", "XLK"), book())
+    why = ("Three weeks into the sample: 17 daily bars, no SMA 50, regime UNKNOWN: nothing supports a "
+           "position and nothing may be cited that the snapshot lacks.")
+    return scenario("thin_history", why, snapshots(at("2023-10-20"), "ADBE", "XLK"), book())
 
 
 # --- approver scenarios: a fixed plan on fixed (rule) research ---------------------------------------
+
+PlanOf = Callable[[dict[str, Any]], list[Decision]]
 
 
 def _long(symbol: str, snap: FeatureSnapshot, tech: dict[str, Any], qty: int, *, stop: float | None = None,
@@ -124,67 +128,73 @@ def _long(symbol: str, snap: FeatureSnapshot, tech: dict[str, Any], qty: int, *,
     """A long at ``entry`` (default: market), stop at the invalidation unless given, 2:1 target."""
     price = entry or snap.price
     stop = round(tech["invalidation_long"] if stop is None else stop, 4)
-    order = OrderPlan(entry_order_type="LIMIT", entry_limit_price=round(entry, 2)) if entry else OrderPlan()
+    order = OrderPlan()
+    if entry is not None:
+        order = OrderPlan(entry_order_type=OrderType.LIMIT, entry_limit_price=round(entry, 2))
+    levels = RiskLevels(stop_loss_level=stop, take_profit_level=round(price + 2 * (price - stop), 4))
     return Decision(instrument=Equity(symbol=symbol), action=Action.BUY, direction=Direction.LONG,
-                    size=Size(quantity=qty, unit=SizeUnit.SHARES), order_plan=order,
-                    risk_levels=RiskLevels(stop_loss_level=stop, take_profit_level=round(price + 2 * (price - stop), 4)),
-                    strategy_family="TREND", confidence=0.7,
+                    size=Size(quantity=qty, unit=SizeUnit.SHARES), order_plan=order, risk_levels=levels,
+                    strategy_family=StrategyFamily.TREND, confidence=0.7,
                     rationale=f"Long {symbol}: breakout in a bull trend, stop {stop}, 2:1 target.",
                     references=References(used_indicators=["sma_20_1d", "sma_50_1d", "atr_14_1d"]))
 
 
-PlanOf = Callable[[dict[str, Any]], list[Decision]]
-
-
-def _approvers(name: str, description: str, plan_of: Callable[[dict[str, FeatureSnapshot]], PlanOf],
-               expect: dict[Any, Expectation], portfolio: Any = None, overrides: dict[str, float] | None = None
-               ) -> GoldenScenario:
+def _approvers(name: str, why: str, plan_of: Callable[[dict[str, FeatureSnapshot]], PlanOf],
+               expect: dict[AgentType, Expectation], portfolio: PortfolioView | None = None,
+               overrides: dict[str, float] | None = None) -> GoldenScenario:
     snaps = snapshots(at(BULL_DAY), "COST", "XLK")
-    return scenario(name, description, snaps, portfolio or book(), overrides=overrides, plan_of=plan_of(snaps),
+    return scenario(name, why, snaps, portfolio or book(), overrides=overrides, plan_of=plan_of(snaps),
                     expect=expect)
 
 
 def _xlk(qty: int, beyond: float = 0.0) -> Callable[[dict[str, FeatureSnapshot]], PlanOf]:
+    """The XLK long of ``qty`` shares, its stop ``beyond`` x price further than the invalidation."""
     def plan_of(snaps: dict[str, FeatureSnapshot]) -> PlanOf:
         x = snaps["XLK"]
-        return lambda a: [_long("XLK", x, a["XLK"]["technical_analyst"], qty,
-                                stop=a["XLK"]["technical_analyst"]["invalidation_long"] - beyond * x.price)]
+
+        def decisions(analyses: dict[str, Any]) -> list[Decision]:
+            tech = analyses["XLK"]["technical_analyst"]
+            return [_long("XLK", x, tech, qty, stop=tech["invalidation_long"] - beyond * x.price)]
+        return decisions
     return plan_of
 
 
 def approve_sound_plan() -> GoldenScenario:
-    return _approvers("approve_sound_plan", "A long XLK of ~6.9% of equity, stop at the technical invalidation, "
-                      "2:1 target, citing indicators the snapshot has, on research with delta +0.55: both approve.",
-                      _xlk(30), {RM: Expectation(verdict=Verdict.APPROVE), CRITIC: Expectation(verdict=Verdict.APPROVE)})
+    why = ("A long XLK of ~6.9% of equity, stop at the technical invalidation, 2:1 target, citing "
+           "indicators the snapshot has, on research with delta +0.55: both approve.")
+    return _approvers("approve_sound_plan", why, _xlk(30), {RM: APPROVE, CRITIC: APPROVE})
 
 
 def reject_oversized_plan() -> GoldenScenario:
-    return _approvers("reject_oversized_plan", f"The sound XLK long at 65 shares (~15% of {EQUITY:,.0f} equity, "
-                      "limit 10%): the risk manager must reject it.", _xlk(65),
+    why = (f"The sound XLK long at 65 shares (~15% of {EQUITY:,.0f} equity, limit 10%): the risk manager "
+           "must reject it.")
+    return _approvers("reject_oversized_plan", why, _xlk(65),
                       {RM: Expectation(verdict=Verdict.REJECT, offender="XLK")})
 
 
 def reject_gross_breach() -> GoldenScenario:
-    held = near_limits().portfolio
-    return _approvers("reject_gross_breach", f"The sound XLK long (~6.9k) on a book with ~27.4k gross and a "
-                      f"{NEAR_LIMIT_GROSS:,.0f} gross cap: the risk manager must reject it.", _xlk(30),
-                      {RM: Expectation(verdict=Verdict.REJECT)}, held, {"max_gross_notional": NEAR_LIMIT_GROSS})
+    why = (f"The sound XLK long (~6.9k) on a book with ~27.4k gross and a {NEAR_LIMIT_GROSS:,.0f} gross cap:"
+           " the risk manager must reject it.")
+    return _approvers("reject_gross_breach", why, _xlk(30), {RM: REJECT}, _near_limit_book(),
+                      {"max_gross_notional": NEAR_LIMIT_GROSS})
 
 
 def reject_stop_beyond_invalidation() -> GoldenScenario:
-    return _approvers("reject_stop_beyond_invalidation", "The XLK long with its stop 4% of price below the "
-                      "technical invalidation (the thesis is dead before the stop fires): the critic must reject.",
-                      _xlk(30, beyond=0.04), {CRITIC: Expectation(verdict=Verdict.REJECT, offender="XLK")})
+    why = ("The XLK long with its stop 4% of price below the technical invalidation (the thesis is dead "
+           "before the stop fires): the critic must reject it.")
+    return _approvers("reject_stop_beyond_invalidation", why, _xlk(30, beyond=0.04),
+                      {CRITIC: Expectation(verdict=Verdict.REJECT, offender="XLK")})
 
 
 def reject_hallucinated_price() -> GoldenScenario:
     def plan_of(snaps: dict[str, FeatureSnapshot]) -> PlanOf:
         c = snaps["COST"]
         made_up = round(c.price * 1.3, 2)
-        return lambda a: [_long("COST", c, a["COST"]["technical_analyst"], 8, entry=made_up,
-                                stop=made_up - 2 * c.indicators["atr_14_1d"])]
-    return _approvers("reject_hallucinated_price", "A COST long limit-priced, stopped and targeted around a "
-                      "price 30% above the snapshot's: the critic must reject it.", plan_of,
+        stop = made_up - 2 * c.indicators["atr_14_1d"]
+        return lambda a: [_long("COST", c, a["COST"]["technical_analyst"], 8, entry=made_up, stop=stop)]
+    why = ("A COST long limit-priced, stopped and targeted around a price 30% above the snapshot's: the "
+           "critic must reject it.")
+    return _approvers("reject_hallucinated_price", why, plan_of,
                       {CRITIC: Expectation(verdict=Verdict.REJECT, offender="COST")})
 
 

@@ -20,7 +20,7 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class AgentEvent:
-    """An agent run in a scenario: ``error`` when its output was unusable, ``skipped`` when it could not run."""
+    """One agent run in a scenario: ``error`` if its output was unusable, ``skipped`` if it could not run."""
 
     scenario: str
     agent: AgentType
@@ -73,7 +73,8 @@ class EvalReport:
         return AgentSummary(
             agent=agent, scenarios_run=len({e.scenario for e in events if e.skipped is None}),
             checks_passed=sum(r.passed for r in results), checks_failed=sum(not r.passed for r in results),
-            errors=sum(e.error is not None for e in events), skipped=sum(e.skipped is not None for e in events),
+            errors=sum(e.error is not None for e in events),
+            skipped=sum(e.skipped is not None for e in events),
             failures=[r for r in results if not r.passed], error_events=[e for e in events if e.error])
 
     def per_agent(self) -> dict[AgentType, AgentSummary]:
@@ -89,7 +90,8 @@ class EvalReport:
 
     def table(self) -> str:
         head = f"{'agent':<22}{'scenarios':>10}{'passed':>8}{'failed':>8}{'errors':>8}{'skipped':>9}"
-        lines = [f"evals: {self.implementation} on {len(self.scenarios)} golden scenario(s)", head, "-" * len(head)]
+        title = f"evals: {self.implementation} on {len(self.scenarios)} golden scenario(s)"
+        lines = [title, head, "-" * len(head)]
         problems: list[str] = []
         for agent, s in self.per_agent().items():
             lines.append(f"{agent.value:<22}{s.scenarios_run:>10}{s.checks_passed:>8}{s.checks_failed:>8}"

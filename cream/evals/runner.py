@@ -95,13 +95,13 @@ class _ScenarioRun:
     def _context(self, symbol: str | None, upstream: dict[str, dict[str, Any]] | None,
                  plan: DecisionPlan | None = None) -> AgentContext:
         s = self.scenario
-        per_symbol = symbol is not None
+        if symbol is not None:  # a per-symbol agent sees its symbol only, as decide.build_context gives it
+            snaps, analyses, iteration = {symbol: s.snapshots[symbol]}, {symbol: upstream or {}}, 0
+        else:
+            snaps, analyses, iteration = dict(s.snapshots), self.analyses, TRADER_ITERATION
         return AgentContext(
-            cycle_id=s.cycle_id, environment=ENVIRONMENT, as_of=s.as_of,
-            iteration=0 if per_symbol else TRADER_ITERATION, symbol=symbol,
-            snapshots={symbol: s.snapshots[symbol]} if per_symbol else dict(s.snapshots),
-            analyses={symbol: upstream or {}} if per_symbol else self.analyses,
-            portfolio=s.portfolio, rules=self.rules, plan=plan,
+            cycle_id=s.cycle_id, environment=ENVIRONMENT, as_of=s.as_of, iteration=iteration, symbol=symbol,
+            snapshots=snaps, analyses=analyses, portfolio=s.portfolio, rules=self.rules, plan=plan,
             sectors=dict(s.sectors) if plan is not None else {})
 
     def _call(self, agent: AgentType, ctx: AgentContext, symbol: str | None) -> dict[str, Any] | None:

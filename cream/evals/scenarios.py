@@ -62,7 +62,8 @@ class GoldenScenario(Frozen):
     def _coherent(self) -> GoldenScenario:
         for key, snap in self.snapshots.items():
             if key != snap.symbol or snap.as_of != self.as_of:
-                raise ValueError(f"snapshot {key} is about {snap.symbol} at {snap.as_of}, not {key} at {self.as_of}")
+                raise ValueError(f"snapshot {key} is about {snap.symbol} at {snap.as_of}, "
+                                 f"not {key} at {self.as_of}")
         unknown = set(self.rules_overrides) - set(TradingRules.model_fields)
         if unknown:
             raise ValueError(f"rules_overrides names no trading rule: {sorted(unknown)}")
@@ -70,11 +71,13 @@ class GoldenScenario(Frozen):
             if self.plan is None or not self.analyses:
                 raise ValueError("an approvers scenario needs a fixed plan and the research behind it")
             if self.plan.cycle_id != self.cycle_id or self.plan.environment is not ENVIRONMENT:
-                raise ValueError(f"the fixed plan must carry cycle id {self.cycle_id} and {ENVIRONMENT.value}")
+                raise ValueError(f"the fixed plan must carry cycle id {self.cycle_id} "
+                                 f"and {ENVIRONMENT.value}")
             if set(self.checks) - set(APPROVERS):
                 raise ValueError("an approvers scenario checks only the risk manager and the critic")
         elif self.plan is not None or self.analyses:
-            raise ValueError("a chain scenario takes its research and plan from the backend, not from the file")
+            raise ValueError("a chain scenario takes its research and plan from the backend, "
+                             "not from the file")
         if set(self.expect) - set(APPROVERS):
             raise ValueError("only the approvers have an expected verdict")
         return self
@@ -100,7 +103,8 @@ def load_scenario(path: Path) -> GoldenScenario:
         raise ConfigurationError(f"{path} holds scenario {scenario.name!r}: the file name must match it")
     unknown = unknown_checks(scenario)
     if unknown:
-        raise ConfigurationError(f"scenario {scenario.name} names unknown checks {unknown}: fix the generator")
+        raise ConfigurationError(f"scenario {scenario.name} names unknown checks {unknown}: "
+                                 "fix the generator and regenerate")
     return scenario
 
 

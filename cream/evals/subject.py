@@ -45,7 +45,8 @@ Check = Callable[[Subject], list[str]]  # the reasons it failed; empty when it p
 def conviction_delta(research: dict[str, dict[str, Any]]) -> float | None:
     """bullish - bearish conviction, or None when either researcher gave no valid output."""
     try:
-        return float(research["bullish_researcher"]["conviction"]) - float(research["bearish_researcher"]["conviction"])
+        bull, bear = research["bullish_researcher"], research["bearish_researcher"]
+        return float(bull["conviction"]) - float(bear["conviction"])
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -113,7 +113,8 @@ def exits_when_research_turns(s: Subject) -> list[str]:
         delta = conviction_delta(s.research(key))
         turned = delta is not None and delta * (1 if pos.quantity > 0 else -1) < -action
         if turned and key not in reducing:
-            out.append(f"{key}: holds {pos.quantity} with delta {delta:+.2f} against it but neither closes nor reduces")
+            out.append(f"{key}: holds {pos.quantity} with delta {delta:+.2f} against it "
+                       "but neither closes nor reduces")
     return out
 
 
@@ -132,7 +133,8 @@ def entry_brackets_price(s: Subject) -> list[str]:
     out = []
     for o in entries(s, trader_plan(s)):
         price, rl = s.scenario.snapshots[o.symbol].price, o.decision.risk_levels
-        lo, hi = (rl.stop_loss_level, rl.take_profit_level) if o.side > 0 else (rl.take_profit_level, rl.stop_loss_level)
+        stop, target = rl.stop_loss_level, rl.take_profit_level
+        lo, hi = (stop, target) if o.side > 0 else (target, stop)
         if not lo < price < hi:
             out.append(f"{o.label}: {_side(o)} needs stop and target either side of price {price}, "
                        f"got stop {rl.stop_loss_level} target {rl.take_profit_level}")
@@ -148,8 +150,8 @@ def stop_at_invalidation(s: Subject) -> list[str]:
         level = tech["invalidation_long"] if o.side > 0 else tech["invalidation_short"]
         price, stop = s.scenario.snapshots[o.symbol].price, o.decision.risk_levels.stop_loss_level
         if abs(stop - level) > STOP_TOLERANCE * price:
-            out.append(f"{o.label}: stop {stop} is {abs(stop - level) / price:.1%} of price from the technical "
-                       f"invalidation {level} (tolerance {STOP_TOLERANCE:.0%})")
+            out.append(f"{o.label}: stop {stop} is {abs(stop - level) / price:.1%} of price from the "
+                       f"technical invalidation {level} (tolerance {STOP_TOLERANCE:.0%})")
     return out
 
 
@@ -190,7 +192,8 @@ def event_risk_sizing(s: Subject) -> list[str]:
 
 TRADER: dict[str, Check] = {
     "symbols_in_snapshot": symbols_in_snapshot, "references_exist": references_exist,
-    "no_entry_without_research": no_entry_without_research, "no_entry_inside_hold_band": no_entry_inside_hold_band,
+    "no_entry_without_research": no_entry_without_research,
+    "no_entry_inside_hold_band": no_entry_inside_hold_band,
     "entry_agrees_with_research": entry_agrees_with_research, "regime_alignment": regime_alignment,
     "follows_conviction": follows_conviction, "exits_when_research_turns": exits_when_research_turns,
     "closes_within_position": closes_within_position, "entry_brackets_price": entry_brackets_price,
@@ -199,6 +202,7 @@ TRADER: dict[str, Check] = {
 }
 # Failures of these are logic and evidence errors: the critic must reject a plan that has one.
 CRITIC_DOMAIN = frozenset({
-    "references_exist", "no_entry_without_research", "no_entry_inside_hold_band", "entry_agrees_with_research",
+    "references_exist", "no_entry_without_research", "no_entry_inside_hold_band",
+    "entry_agrees_with_research",
     "regime_alignment", "closes_within_position", "stop_at_invalidation",
 })

@@ -1,6 +1,7 @@
 """Record and replay: every model call is stored under the hash of its request, with the reply and
-the results of the tools that reply asked for. A replay answers from the store alone (no network,
-no tool runs), so a cycle or a whole backtest re-runs to the same plan.
+the results of the tools that reply asked for, or with the error it ended in. A replay answers from
+the store alone (no network, no tool runs), failures included, so a cycle or a whole backtest re-runs
+to the same plan.
 
 ``RecordingModel`` wraps a live model; ``ReplayModel`` stands in for one. A request with no
 recording raises ``ReplayMiss``: the agent's output is an error, as any other failure (fail closed).
@@ -12,13 +13,16 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from cream.errors import InvalidAgentOutput
+from cream.errors import ConfigurationError, CreamError, InvalidAgentOutput, TransientError
 from cream.llm.port import LanguageModel, LlmReply, LlmRequest, ToolResult, parse_answer
 from cream.storage.db import session_scope
 from cream.storage.models import LlmExchange
 from cream.storage.writes import insert_once
 
 T = TypeVar("T", bound=BaseModel)
+# Failures a replay raises again, by name, with the message they had.
+_FAILURES: dict[str, type[CreamError]] = {e.__name__: e for e in (InvalidAgentOutput, TransientError,
+                                                                   ConfigurationError)}
 
 
 class ReplayMiss(InvalidAgentOutput):
@@ -31,12 +35,16 @@ class ExchangeStore:
     def __init__(self, database_url: str | None = None) -> None:
         self.url = database_url
 
-    def save(self, request: LlmRequest, reply: LlmReply) -> None:
+    def save(self, request: LlmRequest, reply: LlmReply | CreamError) -> None:
+        """Store a reply, or the error the call ended in; a reply replaces an earlier error."""
+        body = ({"error": {"type": type(reply).__name__, "message": str(reply)}} if isinstance(reply, CreamError)
+                else reply.model_dump(mode="json"))
         row = LlmExchange(request_hash=request.request_hash(), agent_type=request.agent, model=request.model,
-                          request=request.model_dump(mode="json", exclude={"timeout_s"}),
-                          reply=reply.model_dump(mode="json"))
+                          request=request.model_dump(mode="json", exclude={"timeout_s"}), reply=body)
         with session_scope(self.url) as s:
-            insert_once(s, row, row.request_hash)
+            existing, inserted = insert_once(s, row, row.request_hash)
+            if not inserted and "error" in existing.reply and "error" not in body:
+                existing.reply, existing.tool_results = body, None
 
     def save_tool_results(self, request_hash: str, results: list[ToolResult]) -> None:
         with session_scope(self.url) as s:
@@ -45,12 +53,17 @@ class ExchangeStore:
                 row.tool_results = [r.model_dump(mode="json") for r in results]
 
     def find(self, request_hash: str) -> tuple[LlmReply, list[ToolResult] | None] | None:
+        """The recorded reply and tool results; a recorded failure is raised again, as it happened."""
         with session_scope(self.url, readonly=True) as s:
             row = s.get(LlmExchange, request_hash)
             if row is None:
                 return None
-            results = [ToolResult.model_validate(r) for r in row.tool_results] if row.tool_results is not None else None
-            return LlmReply.model_validate(row.reply), results
+            reply, stored = dict(row.reply), row.tool_results
+        if "error" in reply:
+            failure = reply["error"]
+            raise _FAILURES.get(failure["type"], InvalidAgentOutput)(failure["message"])
+        results = [ToolResult.model_validate(r) for r in stored] if stored is not None else None
+        return LlmReply.model_validate(reply), results
 
 
 class RecordingModel:
@@ -62,7 +75,11 @@ class RecordingModel:
         self.inner, self.store = inner, store
 
     def generate(self, request: LlmRequest, schema: type[T]) -> LlmReply:
-        reply = self.inner.generate(request, schema)
+        try:
+            reply = self.inner.generate(request, schema)
+        except (InvalidAgentOutput, TransientError) as exc:
+            self.store.save(request, exc)
+            raise
         self.store.save(request, reply)
         return reply
 

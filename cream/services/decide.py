@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from cream.agents.grounding import check_grounding
-from cream.agents.port import AgentBackend, AgentContext, PortfolioView
+from cream.agents.port import AgentBackend, AgentContext, PortfolioView, TradingRules
 from cream.schemas.agents import (
     ANALYSTS,
     APPROVERS,
@@ -125,11 +125,7 @@ def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int
 
 def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, iteration: int) -> AgentContext:
     cycle = cycles.get_cycle(s, cycle_id)
-    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
-    oriented = cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {}
     env = Environment(cycle.environment)
-    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in oriented.get("snapshots", {}).items()
-                 if symbol is None or k == symbol}
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     # Only the phases before this agent's: a peer of the same phase may or may not have finished, and
     # a context that depends on that race would make the agent (and its recorded prompt) irreproducible.
@@ -143,13 +139,39 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     if agent is AgentType.TRADER and iteration > 1:
         previous = trader_plan(s, cycle_id, iteration - 1)
         objections = [o for v in verdicts(s, cycle_id, iteration - 1).values() for o in v.objections]
+    return assemble_context(
+        CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {},
+                    oriented=cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {},
+                    rules=active_trading_config(s, env).rules, sectors=active_sectors(s, env)),
+        agent, symbol, iteration, analyses, plan, previous, objections)
+
+
+class CycleInputs(NamedTuple):
+    """What every agent of one cycle reads besides the other agents' outputs."""
+
+    cycle_id: str
+    environment: Environment
+    observed: dict[str, Any]  # the observe checkpoint: as_of, portfolio, option marks
+    oriented: dict[str, Any]  # the orient checkpoint: feature snapshots
+    rules: TradingRules
+    sectors: dict[str, str]
+
+
+def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, iteration: int,
+                     analyses: dict[str, dict[str, dict[str, Any]]], plan: DecisionPlan | None,
+                     previous: DecisionPlan | None, objections: list[Objection]) -> AgentContext:
+    """The context of one agent run: a symbol agent sees its symbol only; sectors and option marks
+    go to the approvers, who check the plan against them."""
+    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in inputs.oriented.get("snapshots", {}).items()
+                 if symbol is None or k == symbol}
+    observed = inputs.observed
     return AgentContext(
-        cycle_id=cycle_id, environment=env, as_of=datetime.fromisoformat(observed["as_of"]), iteration=iteration,
-        symbol=symbol, snapshots=snapshots,
+        cycle_id=inputs.cycle_id, environment=inputs.environment, as_of=datetime.fromisoformat(observed["as_of"]),
+        iteration=iteration, symbol=symbol, snapshots=snapshots,
         analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
-        portfolio=PortfolioView.model_validate(observed["portfolio"]),
-        rules=active_trading_config(s, env).rules, plan=plan, previous_plan=previous, objections=objections,
-        sectors=active_sectors(s, env) if agent in APPROVERS else {},
+        portfolio=PortfolioView.model_validate(observed["portfolio"]), rules=inputs.rules, plan=plan,
+        previous_plan=previous, objections=objections,
+        sectors=inputs.sectors if agent in APPROVERS else {},
         option_marks=observed.get("option_marks", {}) if agent in APPROVERS else {})
 
 
@@ -166,9 +188,13 @@ def verdicts(s: Any, cycle_id: str, iteration: int) -> dict[AgentType, ApprovalV
         if row is not None and row.status == "OK" and row.output is not None:
             out[agent] = ApprovalVerdict.model_validate(row.output)
         else:
-            reason = row.error if row is not None else "no verdict recorded"
-            out[agent] = ApprovalVerdict(
-                agent=agent.value, verdict=Verdict.REJECT, summary=f"{agent.value} failed: counts as REJECT",
-                objections=[Objection(code="APPROVER_ERROR", severity=Severity.CRITICAL,
-                                      message=f"{agent.value} produced no valid verdict ({reason})")])
+            out[agent] = failed_verdict(agent, row.error if row is not None else "no verdict recorded")
     return out
+
+
+def failed_verdict(agent: AgentType, reason: str | None) -> ApprovalVerdict:
+    """What an approver that errored counts as: a REJECT with the error as its critical objection."""
+    return ApprovalVerdict(
+        agent=agent.value, verdict=Verdict.REJECT, summary=f"{agent.value} failed: counts as REJECT",
+        objections=[Objection(code="APPROVER_ERROR", severity=Severity.CRITICAL,
+                              message=f"{agent.value} produced no valid verdict ({reason})")])

@@ -14,6 +14,7 @@ from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.agents import AgentType
+from cream.services.replay import replay_cycle
 from cream.services.reports import cycle_report
 from cream.storage import db
 from cream.storage.models import AgentOutput, LlmExchange, LlmUsage, TradingConfigRow
@@ -86,6 +87,11 @@ def test_a_critic_that_never_gives_a_valid_verdict_ends_the_cycle_no_trade(llm: 
     assert "critic produced no valid verdict" in report["reason"] and "does not fit ApprovalVerdict" in report["reason"]
     critic = [a for a in report["approvals"] if a["agent"] == "critic"]
     assert [a["verdict"] for a in critic] == ["ERROR"] * 3
+    # The critic's failures were recorded too: the cycle replays to the same plan and the same NO_TRADE.
+    calls = len(llm.server.requests)
+    replayed = replay_cycle(report["cycle_id"])
+    assert replayed.matches and replayed.outcome == "NO_TRADE" and replayed.iterations == 3
+    assert len(llm.server.requests) == calls
 
 
 # Last: it stops the stand-in.
@@ -120,6 +126,8 @@ def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(llm:
             spent = [(u.replayed, u.cost_usd) for u in s.scalars(select(LlmUsage).where(LlmUsage.cycle_id == cycle_id))]
     assert len(llm.server.requests) == calls  # not one call reached the network
     assert _plan(replayed) == _plan(recorded) and replayed["status"] == "EXECUTED"
+    in_process = replay_cycle(recorded["cycle_id"])  # the recorded cycle itself, from its checkpoints
+    assert in_process.matches and in_process.errors == [] and in_process.outcome == "APPROVED"
     assert [(o["instrument"], o["side"], o["quantity"]) for o in replayed["orders"]] == \
         [(o["instrument"], o["side"], o["quantity"]) for o in recorded["orders"]]
     assert implementations == {"replay"} and spent and set(spent) == {(True, 0.0)}

@@ -19,6 +19,7 @@ from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
+from cream.services.replay import replay_cycle
 from cream.services.reports import cycle_report
 from cream.services.runtime_config import SAMPLE_UNIVERSE
 from cream.storage import db
@@ -27,7 +28,7 @@ from tests.integration.helpers import cream_environment
 from tests.shared_data import POLYGON_5M, require
 from tests.standins.alpaca_server import HOLD, SLOW, AlpacaStandIn
 from tests.standins.gemini_agents import agent_responder
-from tests.standins.gemini_server import gemini_standin
+from tests.standins.gemini_server import GeminiStandIn, gemini_standin
 from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,7 @@ HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo
 
 
 @pytest.fixture()
-def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, str]]:
+def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]]:
     with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca, \
             gemini_standin(agent_responder()) as gemini:
         for symbol in SAMPLE_UNIVERSE:
@@ -51,12 +52,12 @@ def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, Alpa
                "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50",
                "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1"}
         with cream_environment(env):
-            yield polygon, alpaca, env["CREAM_BROKER_URL"]
+            yield polygon, alpaca, gemini, env["CREAM_BROKER_URL"]
 
 
 def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
-        paper: tuple[PolygonStandIn, AlpacaStandIn, str]) -> None:
-    polygon, alpaca, broker_url = paper
+        paper: tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]) -> None:
+    polygon, alpaca, gemini, broker_url = paper
     reports = []
     with LocalFleet(Settings()) as fleet:
         runner = CycleRunner(broker_url)
@@ -77,6 +78,10 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
             [r["cycle_id"] for r in reports]))))
     assert implementations == {"gemini"}
     assert GEMINI_KEY not in all_logs
+    # The PAPER cycle replays from its checkpoints and the recorded replies: same plan, no network.
+    calls = len(gemini.requests)
+    replayed = replay_cycle(reports[-1]["cycle_id"])
+    assert replayed.matches and replayed.errors == [] and len(gemini.requests) == calls
     assert reports[-1]["orders"], "no hour in HOURS produced an order"
     with db.session_scope(readonly=True) as s:
         ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.book == "paper"))}
@@ -104,8 +109,8 @@ def _kill_execution_worker(fleet: LocalFleet) -> None:
 @pytest.mark.parametrize("fault", [HOLD, SLOW], ids=["killed-before-the-broker-got-the-order",
                                                      "killed-after-the-post-before-the-answer"])
 def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orphan(
-        paper: tuple[PolygonStandIn, AlpacaStandIn, str], fault: str) -> None:
-    _, alpaca, broker_url = paper
+        paper: tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str], fault: str) -> None:
+    _, alpaca, _, broker_url = paper
     alpaca.fail_next(fault, seconds=40)  # the first order POST of the run
     posted = {HOLD: lambda: ("POST", "/v2/orders") in alpaca.requests, SLOW: lambda: alpaca.orders_created == 1}
     with LocalFleet(Settings()) as fleet:

@@ -25,10 +25,11 @@ class LongInBearTrend(RuleBasedAgents):
         for symbol in bears:
             price = context.snapshots[symbol].price
             stop = context.analyses[symbol]["technical_analyst"]["invalidation_long"]
-            kept.append({"instrument": {"type": "EQUITY", "symbol": symbol}, "action": "BUY", "direction": "LONG",
-                         "size": {"quantity": 5, "unit": "SHARES"},
-                         "risk_levels": {"stop_loss_level": stop, "take_profit_level": price + 2 * (price - stop)},
-                         "strategy_family": "TREND", "rationale": "buy the dip", "confidence": 0.6})
+            levels = {"stop_loss_level": stop, "take_profit_level": price + 2 * (price - stop)}
+            kept.append({"instrument": {"type": "EQUITY", "symbol": symbol}, "action": "BUY",
+                         "direction": "LONG", "size": {"quantity": 5, "unit": "SHARES"},
+                         "risk_levels": levels, "strategy_family": "TREND", "rationale": "buy the dip",
+                         "confidence": 0.6})
         return {**out, "decisions": kept}
 
 
@@ -92,5 +93,6 @@ class GarbledNews(RuleBasedAgents):
             return out
         if context.symbol == "ADBE":
             return {**out, "symbol": "MSFT"}
-        made_up = {"event_id": "fed-cut-surprise", "headline": "Fed cuts 50bp", "impact": "POSITIVE", "magnitude": 0.9}
+        made_up = {"event_id": "fed-cut-surprise", "headline": "Fed cuts 50bp", "impact": "POSITIVE",
+                   "magnitude": 0.9}
         return {**out, "event_impacts": [*out["event_impacts"], made_up]}

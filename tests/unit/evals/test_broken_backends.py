@@ -27,7 +27,8 @@ def test_a_long_in_the_bear_trend_fails_the_trader() -> None:
     assert failing_agents(report) <= {TRADER, CRITIC}
     failed = report.failed_checks(TRADER)
     assert {("bear_trend", "regime_alignment"), ("bear_trend", "entry_agrees_with_research"),
-            ("bear_trend", "follows_conviction"), ("bear_regime_bullish_technicals", "regime_alignment")} <= failed
+            ("bear_trend", "follows_conviction"),
+            ("bear_regime_bullish_technicals", "regime_alignment")} <= failed
     reason = next(f.reason for f in report.summary(TRADER).failures
                   if (f.scenario, f.check) == ("bear_regime_bullish_technicals", "regime_alignment"))
     assert "BUY 5 COST" in reason and "BEAR_TREND" in reason and "+0.28" in reason
@@ -57,9 +58,11 @@ def test_approving_everything_fails_both_approvers_on_the_plans_they_must_reject
             ("reject_oversized_plan", "rejects_engine_breach"), ("reject_gross_breach", "expected_verdict"),
             ("near_limits", "rejects_engine_breach")} <= report.failed_checks(RM)
     assert report.failed_checks(CRITIC) == {
-        ("reject_stop_beyond_invalidation", "expected_verdict"), ("reject_stop_beyond_invalidation", "names_offender"),
+        ("reject_stop_beyond_invalidation", "expected_verdict"),
+        ("reject_stop_beyond_invalidation", "names_offender"),
         ("reject_hallucinated_price", "expected_verdict"), ("reject_hallucinated_price", "names_offender")}
-    assert "MAX_GROSS_NOTIONAL" in next(f.reason for f in report.summary(RM).failures if f.scenario == "near_limits")
+    near = next(f.reason for f in report.summary(RM).failures if f.scenario == "near_limits")
+    assert "MAX_GROSS_NOTIONAL" in near
 
 
 def test_a_critic_that_waves_through_an_unsound_plan_fails_rejects_unsound_plan() -> None:
@@ -73,19 +76,21 @@ def test_a_trader_that_never_trades_fails_follows_conviction_only_where_the_edge
     report = run_evals(NeverTrades())
     assert failing_agents(report) == {TRADER}
     failed = report.failed_checks(TRADER)
-    assert {s for s, c in failed} == {"bull_trend", "bear_trend", "high_vol", "earnings_event_risk", "near_limits",
-                                      "long_against_research"}
+    assert {s for s, c in failed} == {"bull_trend", "bear_trend", "high_vol", "earnings_event_risk",
+                                      "near_limits", "long_against_research"}
     assert {c for s, c in failed} == {"follows_conviction", "exits_when_research_turns"}
     assert ("long_against_research", "exits_when_research_turns") in failed
     earnings = [f.reason for f in report.summary(TRADER).failures if f.scenario == "earnings_event_risk"]
-    assert earnings and all("XLK" in r and "ADBE" not in r for r in earnings)  # standing aside before earnings is fine
+    # Standing aside before earnings is fine: only XLK, which has no event, is missed.
+    assert earnings and all("XLK" in r and "ADBE" not in r for r in earnings)
 
 
 def test_an_unusable_output_is_that_agents_error_and_its_dependents_are_skipped() -> None:
     report = run_evals(GarbledNews(), load_scenarios(["earnings_event_risk", "bull_trend"]))
     news = report.summary(AgentType.NEWS_ANALYST)
     swapped = [e for e in news.error_events if e.symbol == "ADBE"]
-    assert len(swapped) == 1 and "MSFT" in (swapped[0].error or "") and swapped[0].scenario == "earnings_event_risk"
+    assert len(swapped) == 1 and "MSFT" in (swapped[0].error or "")
+    assert swapped[0].scenario == "earnings_event_risk"
     # The invented event is caught either by decide's grounding (an error) or by the golden check.
     caught = {(e.scenario, e.symbol) for e in news.error_events if "fed-cut-surprise" in (e.error or "")}
     caught |= {(f.scenario, f.symbol) for f in news.failures if f.check == "event_ids_exist"}
