@@ -83,7 +83,12 @@ def chain_seconds(cycle_id: str) -> dict[str, Any]:
         slowest((AgentType.TRADER,), i) + slowest(APPROVERS, i) for i in iterations)
     # The agent phases in the cycle: from the orient checkpoint (the data is ready) to the last gate.
     agents_phase = (marks["gate"] - marks["orient"]).total_seconds() if {"gate", "orient"} <= set(marks) else 0.0
-    return {"longest_chain_s": longest, "agent_seconds_sum": sum(d for _, _, d in seconds), "runs": len(rows),
+    spans = [("analysts", "orient", "analysts", slowest(ANALYSTS, 0)),
+             ("research", "analysts", "research", slowest(RESEARCHERS, 0)),
+             ("trader+approvers", "research", "gate", longest - slowest(ANALYSTS, 0) - slowest(RESEARCHERS, 0))]
+    phases = {name: ((marks[b] - marks[a]).total_seconds(), chain) for name, a, b, chain in spans
+              if {a, b} <= set(marks)}
+    return {"longest_chain_s": longest, "phases": phases, "agent_seconds_sum": sum(d for _, _, d in seconds), "runs": len(rows),
             "agents_phase_s": agents_phase,
             "errors": sum(1 for r in rows if r.status != "OK"), "status": status, "reason": reason,
             "iterations": len(iterations)}
@@ -103,6 +108,7 @@ def main() -> None:
     p.add_argument("--symbols", type=int, default=20)
     p.add_argument("--latency", type=float, default=1.0)
     p.add_argument("--skip-serial", action="store_true", help="skip the concurrency-1 reference run")
+    p.add_argument("--keep", action="store_true", help="keep the data directory (database, worker logs)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cream-bench-agents-"))
     (tmp / "history").mkdir()
@@ -126,7 +132,10 @@ def main() -> None:
         if not args.skip_serial:
             server.requests.clear()
             serial_wall, _ = run_cycle("bench-serial", symbols, ("--concurrency", "1"))
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     report(args, symbols, wall, parallel, calls, peak, serial_wall)
 
 
@@ -153,6 +162,8 @@ def report(args: argparse.Namespace, symbols: list[str], wall: float, parallel: 
     print(f"threads pool: cycle {wall:.1f} s, of which the agent phases (orient done -> gate) "
           f"{parallel['agents_phase_s']:.1f} s; longest chain of agent runs {parallel['longest_chain_s']:.1f} s; "
           f"agent runs end to end {parallel['agent_seconds_sum']:.1f} s; peak {peak} calls in flight")
+    for name, (wall_s, chain_s) in parallel["phases"].items():
+        print(f"  {name:<17} phase {wall_s:5.1f} s, its slowest agent run(s) {chain_s:5.1f} s")
     if serial_wall is not None:
         print(f"concurrency 1 (reference): cycle {serial_wall:.1f} s")
     print(f"model_calls: {calls}")

@@ -98,11 +98,11 @@ def agents(environment: Environment) -> AgentBackend:
 
     with session_scope(readonly=True) as s:
         configs = agent_configs(s, environment)
-    return LlmAgents(_language_model(kind), configs, implementation=kind, market=market_data())
+    return LlmAgents(language_model(kind), configs, implementation=kind, market=market_data())
 
 
 @lru_cache(maxsize=2)
-def _language_model(kind: str) -> "RecordedModel":
+def language_model(kind: str) -> "RecordedModel":
     """One model client per process: Gemini (every exchange recorded), or the recordings alone."""
     from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayModel
 

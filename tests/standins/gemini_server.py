@@ -10,7 +10,8 @@ What the model "says" comes from a queue of scripted texts (``script(...)``) or,
 empty, from ``responder(request_json) -> text | dict``. Faults are queued with ``fail_next``:
 ``429`` / ``500`` (status errors in Google's error envelope), ``"malformed"`` (a body that is not
 JSON), ``"truncated"`` (valid envelope, JSON text cut in half), ``"safety"`` (finishReason SAFETY,
-no text), ``"empty"`` (no candidates); ``delay_s`` sleeps before every reply. Every request is
+no text), ``"empty"`` (no candidates); with ``delay_s`` every reply takes at least that long (the
+time spent composing it included). Every request is
 recorded (path, headers, body, monotonic time).
 """
 
@@ -162,9 +163,11 @@ class GeminiStandIn:
                 with standin._lock:
                     standin.requests.append(Recorded(self.path, model, self.headers.get("x-goog-api-key", ""),
                                                      dict(self.headers.items()), body, time.monotonic()))
+                started = time.monotonic()
+                reply = standin._next(body, model)
                 if standin.delay_s:
-                    time.sleep(standin.delay_s)
-                self._send(*standin._next(body, model))
+                    time.sleep(max(0.0, standin.delay_s - (time.monotonic() - started)))
+                self._send(*reply)
 
         return Handler
 
