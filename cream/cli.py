@@ -263,6 +263,25 @@ def cmd_evals(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Exit 0 when the replay gives the recorded plan and verdict, 1 when it differs."""
+    from cream.services.replay import replay_cycle
+    from cream.storage import db
+
+    db.assert_migrated()
+    r = replay_cycle(args.cycle_id)
+    if args.json:
+        print(json.dumps({"cycle_id": r.cycle_id, "matches": r.matches, "outcome": r.outcome,
+                          "recorded_status": r.recorded_status, "iterations": r.iterations, "errors": r.errors,
+                          "plan": r.plan, "recorded_plan": r.recorded_plan}, indent=2, default=str))
+    else:
+        print(f"replay of {r.cycle_id}: {'same plan' if r.matches else 'DIFFERENT'} "
+              f"({r.outcome} after {r.iterations} iteration(s); recorded {r.recorded_status})")
+        for error in r.errors:
+            print(f"  {error}")
+    return 0 if r.matches else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cream", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -299,10 +318,17 @@ def parser() -> argparse.ArgumentParser:
     cf.add_argument("id", nargs="?")
     cf.set_defaults(fn=cmd_config)
     ev = sub.add_parser("evals", help="run the golden agent scenarios and report checks per agent")
-    ev.add_argument("--agents", default="rules", help="agent implementation to evaluate (default: rules)")
+    ev.add_argument("--agents", default="rules", choices=["rules", "gemini", "replay"],
+                    help="rules (default); gemini (needs GEMINI_API_KEY, records every exchange); "
+                         "replay (the recorded replies, no network)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
     ev.set_defaults(fn=cmd_evals)
+    rp = sub.add_parser("replay", help="re-run a recorded cycle's agents from its checkpoints and recorded LLM "
+                                       "replies (no network, no orders) and say whether the plan is the same")
+    rp.add_argument("cycle_id")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(fn=cmd_replay)
     return p
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from cream.cli import main
 from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
@@ -96,7 +97,8 @@ def test_a_critic_that_never_gives_a_valid_verdict_ends_the_cycle_no_trade(llm: 
 
 # Last: it stops the stand-in.
 
-def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(llm: LlmFleet) -> None:
+def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(
+        llm: LlmFleet, capsys: pytest.CaptureFixture[str]) -> None:
     recorded = llm.run("llm-rec")
     assert recorded["status"] == "EXECUTED", recorded
     assert recorded["orders"] and all(o["status"] == "FILLED" for o in recorded["orders"])
@@ -128,6 +130,9 @@ def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(llm:
     assert _plan(replayed) == _plan(recorded) and replayed["status"] == "EXECUTED"
     in_process = replay_cycle(recorded["cycle_id"])  # the recorded cycle itself, from its checkpoints
     assert in_process.matches and in_process.errors == [] and in_process.outcome == "APPROVED"
+    capsys.readouterr()
+    assert main(["replay", recorded["cycle_id"]]) == 0
+    assert f"replay of {recorded['cycle_id']}: same plan (APPROVED" in capsys.readouterr().out
     assert [(o["instrument"], o["side"], o["quantity"]) for o in replayed["orders"]] == \
         [(o["instrument"], o["side"], o["quantity"]) for o in recorded["orders"]]
     assert implementations == {"replay"} and spent and set(spent) == {(True, 0.0)}
