@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from cream import ids
+from cream.fleet import POOLS
 from cream.services.reports import cycle_report
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput, Checkpoint
@@ -33,26 +34,43 @@ def _release(fleet) -> None:
     (fleet.data_dir / "slow-task").unlink(missing_ok=True)
 
 
-def test_kill_9_of_an_agent_pool_child_mid_chord_and_the_cycle_completes(fleet) -> None:
+def test_kill_9_of_the_agents_worker_mid_chord_and_the_cycle_completes(fleet) -> None:
+    """The agents queue runs a threads pool: its tasks run in the worker process itself, so killing the
+    task kills the worker. Its unacknowledged message is redelivered to the restarted worker."""
     t = trigger("killagent", hour=datetime(2025, 9, 24, 15, tzinfo=UTC))
     cycle_id = ids.cycle_id(t.environment, t.book, t.scheduled_for)
     _pause(fleet, "agents.news_analyst")
     fleet.runner.start(t)
     pid = _paused_pid(fleet)
-    worker = fleet.local.procs["agents"].pid
-    assert pid != worker, "the paused task must run in a pool child, not the worker's main process"
-    os.kill(pid, signal.SIGKILL)
+    assert pid == fleet.local.procs["agents"].pid, "a threads pool runs its tasks in the worker process"
+    _kill_worker(fleet, "agents")
     killed_at = datetime.now(UTC)
     _release(fleet)
-    status = fleet.runner.wait(cycle_id, timeout=120)
+    _restart_worker(fleet, "agents")
+    status = fleet.runner.wait(cycle_id, timeout=120)  # redelivered after the 10 s visibility timeout
     assert status.value in ("EXECUTED", "NO_TRADE"), cycle_report_of(cycle_id)
-    assert fleet.local.procs["agents"].poll() is None, "the worker itself survives the loss of a child"
     with session_scope() as s:
         news = list(s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id,
                                                         AgentOutput.agent_type == "news_analyst")))
     assert sorted(o.symbol for o in news) == SYMBOLS  # every analyst output exactly once
     assert any(o.created_at >= killed_at for o in news), "the killed task was redelivered and ran again"
-    assert "WorkerLostError" in fleet.log("agents") or "signal 9" in fleet.log("agents")
+
+
+def test_kill_9_of_a_prefork_pool_child_mid_task_and_the_cycle_completes(fleet) -> None:
+    """Prefork queues (data here): the child dies, the worker survives and the task is redelivered."""
+    t = trigger("killchild", hour=datetime(2025, 9, 24, 16, tzinfo=UTC))
+    cycle_id = ids.cycle_id(t.environment, t.book, t.scheduled_for)
+    _pause(fleet, "data.orient")
+    fleet.runner.start(t)
+    pid = _paused_pid(fleet)
+    assert pid != fleet.local.procs["data"].pid, "the paused task must run in a pool child"
+    os.kill(pid, signal.SIGKILL)
+    _release(fleet)
+    status = fleet.runner.wait(cycle_id, timeout=120)
+    assert status.value in ("EXECUTED", "NO_TRADE"), cycle_report_of(cycle_id)
+    assert fleet.local.procs["data"].poll() is None, "the worker itself survives the loss of a child"
+    assert counts(cycle_id)["checkpoints"].count(f"{cycle_id}:orient:0") == 1
+    assert "WorkerLostError" in fleet.log("data") or "signal 9" in fleet.log("data")
 
 
 def _kill_worker(fleet, queue: str) -> None:
@@ -63,8 +81,8 @@ def _kill_worker(fleet, queue: str) -> None:
 
 def _restart_worker(fleet, queue: str) -> None:
     fleet.local.procs[queue] = fleet.local._spawn(
-        queue, ["worker", "-Q", queue, "-n", f"{queue}-again-{time.monotonic_ns()}@%h", "--pool", "prefork",
-                "--concurrency", "1", "--without-gossip", "--without-mingle",
+        queue, ["worker", "-Q", queue, "-n", f"{queue}-again-{time.monotonic_ns()}@%h", "--pool", POOLS[queue][0],
+                "--concurrency", str(POOLS[queue][1]), "--without-gossip", "--without-mingle",
                 "--include", "tests.integration.slow_tasks"])
 
 
