@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from cream import runtime
 from cream.cli import main
+from cream.config import get_settings
 
 
 def test_cream_evals_json_exits_0_for_the_rule_agents(capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,10 +27,14 @@ def test_cream_evals_prints_a_table_for_one_scenario(capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["evals", "--agents", "gemini"], "unknown agent backend"),
+    (["evals", "--agents", "gemini"], "need GEMINI_API_KEY"),  # never a silent fallback to the rules
     (["evals", "--scenario", "moon_landing"], "unknown scenario"),
 ])
-def test_bad_arguments_are_reported_with_exit_2(argv: list[str], message: str,
+def test_bad_arguments_are_reported_with_exit_2(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    for key in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "CREAM_GEMINI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    get_settings.cache_clear()
+    runtime.language_model.cache_clear()
     assert main(argv) == 2
     assert message in capsys.readouterr().err

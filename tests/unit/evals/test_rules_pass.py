@@ -46,5 +46,5 @@ def test_one_scenario_can_be_run_alone() -> None:
 
 
 def test_an_unknown_backend_name_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="unknown agent backend 'gemini'"):
-        eval_backend("gemini")
+    with pytest.raises(ConfigurationError, match="unknown agent backend 'claude'"):
+        eval_backend("claude")
