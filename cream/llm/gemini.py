@@ -7,8 +7,11 @@ timeout). We retry only 429, 5xx and network failures/timeouts, ``max_retries`` 
 exponential backoff and jitter, then raise ``TransientError``. 401/403 raise ``ConfigurationError``;
 any other 4xx, and every reply that does not validate against the schema, ``InvalidAgentOutput``.
 The API version is pinned (``v1beta``, where the Gemini API documents structured output and function
-calling; SDK 3.x would otherwise pick ``v1``). The API key is never logged and is scrubbed from every
-message we raise.
+calling; SDK 3.x would otherwise pick ``v1``). The answer schema goes as ``responseJsonSchema`` (full
+JSON Schema; the older ``responseSchema`` cannot hold our unions). Tools are declared with their
+JSON Schemas and run by us (the SDK's automatic function calling is off); a reply that calls them
+comes back as tool calls, with Gemini's thought signatures kept for the next turn. The API key is
+never logged and is scrubbed from every message we raise.
 """
 
 from __future__ import annotations

@@ -119,11 +119,4 @@ class ReplayModel:
         pass
 
 
-def recorded_reply_count(database_url: str | None = None) -> int:
-    from sqlalchemy import func, select
-
-    with session_scope(database_url, readonly=True) as s:
-        return int(s.scalar(select(func.count()).select_from(LlmExchange)) or 0)
-
-
-__all__ = ["ExchangeStore", "RecordingModel", "ReplayMiss", "ReplayModel", "recorded_reply_count"]
+__all__ = ["ExchangeStore", "RecordingModel", "ReplayMiss", "ReplayModel"]
