@@ -82,7 +82,7 @@ def _kill_worker(fleet, queue: str) -> None:
 def _restart_worker(fleet, queue: str) -> None:
     fleet.local.procs[queue] = fleet.local._spawn(
         queue, ["worker", "-Q", queue, "-n", f"{queue}-again-{time.monotonic_ns()}@%h", "--pool", POOLS[queue][0],
-                "--concurrency", str(POOLS[queue][1]), "--without-gossip", "--without-mingle",
+                "--concurrency", str(POOLS[queue][1]), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                 "--include", "tests.integration.slow_tasks"])
 
 
