@@ -54,6 +54,10 @@ class MarketData(Protocol):
         """The end of the newest bar any symbol has: the last moment this source knows."""
         ...
 
+    def earliest(self) -> datetime:
+        """The end of the oldest bar any symbol has: no cycle before it can see a price."""
+        ...
+
 
 class AccountSnapshot(NamedTuple):
     """A broker account as the broker records it: the book mirrors it in PAPER and LIVE."""

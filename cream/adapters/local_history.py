@@ -187,15 +187,22 @@ class LocalHistory:
 
     def latest(self) -> datetime:
         """The newest bar end over all symbols, judged on each symbol's finest timeframe."""
+        return datetime.fromtimestamp(max(self._bar_ends(-1)), tz=timezone.utc)
+
+    def earliest(self) -> datetime:
+        """The oldest bar end over all symbols, judged on each symbol's finest timeframe."""
+        return datetime.fromtimestamp(min(self._bar_ends(0)), tz=timezone.utc)
+
+    def _bar_ends(self, index: int) -> list[int]:
         ends = []
         for symbol, timeframes in self._sources.items():
             finest = next(tf for tf in Timeframe if tf in timeframes)
             table = self._table(symbol, finest)
             if len(table):
-                ends.append(int(table.end[-1]))
+                ends.append(int(table.end[index]))
         if not ends:
             raise ConfigurationError(f"the bar files in {self.directory} hold no bars")
-        return datetime.fromtimestamp(max(ends), tz=timezone.utc)
+        return ends
 
 
 def _as_bars(table: BarTable, lo: int, hi: int) -> Bars:

@@ -52,6 +52,7 @@ FRAMES: dict[Timeframe, tuple[int, str, int, int]] = {
     Timeframe.D1: (1, "day", DAY, 1),
 }
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+HISTORY_START = datetime(2003, 9, 10, tzinfo=timezone.utc)
 _MAX_WIDENINGS = 12  # lookback windows double at most this often (a few decades of daily bars)
 
 
@@ -111,6 +112,10 @@ class PolygonMarketData:
     def latest(self) -> datetime:
         """Now, to the minute: Polygon serves every bar that has closed."""
         return datetime.fromtimestamp(int(self._clock()) // 60 * 60, UTC)
+
+    def earliest(self) -> datetime:
+        """The start of Polygon's US stock aggregates (2003); how far back a key may read depends on its plan."""
+        return HISTORY_START
 
     def bars(self, symbol: str, timeframe: Timeframe, as_of: datetime, lookback: int) -> Bars:
         """The last ``lookback`` bars with end <= ``as_of``."""
