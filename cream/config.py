@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     history_dir: Path | None = Field(default=None, description="Local bars for BACKTEST. Default: sample.")
     book: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
-    # countdown (see workers/app.py); tests shorten it to prove redelivery inside their window.
-    visibility_timeout: int = Field(default=900, ge=5)
+    # countdown (cream/timeouts.py). Default: 240 s with rule agents, 420 s with LLM agents; tests
+    # shorten it to prove redelivery inside their window.
+    visibility_timeout: int | None = Field(default=None, ge=5)
     # How often a worker sweeps for messages a dead worker held past the visibility timeout.
     restore_interval: int = Field(default=30, ge=1)
     log_level: str = "INFO"
