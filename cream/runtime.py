@@ -4,6 +4,11 @@ BACKTEST: local history, the simulated broker, rule-based agents (or, on request
 recorded, or a replay of recorded replies). PAPER: Polygon (polygon-api-client), Alpaca's paper
 endpoint (alpaca-py) and the Gemini agents (google-genai); LIVE: the same against Alpaca's live
 endpoint, and only past the LIVE gate.
+
+Which host each client contacts is decided by ``cream.endpoints.endpoint`` alone: the provider's
+official URL, or an override that parses as a loopback URL (a stand-in in tests). The adapters apply
+it when they build their clients; ``require_environment`` applies it at start, so a bad override stops
+the CLI and every worker before they take work.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from cream.adapters.sim_broker import SimulatedBroker
 from cream.agents.port import AgentBackend
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.config import Settings, get_settings
+from cream.endpoints import endpoint
 from cream.errors import ConfigurationError
 from cream.live_gate import require_live_allowed
 from cream.ports import Broker, MarketData
@@ -33,8 +39,10 @@ def require_environment(environment: Environment) -> None:
     """Refuse to run an environment that is not fully configured; LIVE must pass the LIVE gate."""
     settings = get_settings()
     if environment is Environment.BACKTEST:
-        if agent_kind(environment) == "gemini" and settings.gemini_api_key is None:
-            raise ConfigurationError("CREAM_AGENTS=gemini needs GEMINI_API_KEY in the environment")
+        if agent_kind(environment) == "gemini":
+            if settings.gemini_api_key is None:
+                raise ConfigurationError("CREAM_AGENTS=gemini needs GEMINI_API_KEY in the environment")
+            _gemini_url(settings)
         return
     if environment is Environment.LIVE:
         from cream.storage.db import session_scope
@@ -51,6 +59,29 @@ def require_environment(environment: Environment) -> None:
     if missing:
         raise ConfigurationError(f"{environment.value} needs {', '.join(missing)} in the environment "
                                  "(or CREAM_ENV=BACKTEST, the default)")
+    _polygon_url(settings)  # an override that is not loopback stops the process here, at start
+    _alpaca_url(settings, environment)
+    _gemini_url(settings)
+
+
+def _polygon_url(settings: Settings) -> str:
+    from cream.adapters.polygon_http import POLYGON_URL
+
+    return endpoint("CREAM_POLYGON_BASE_URL", settings.polygon_base_url, POLYGON_URL)
+
+
+def _alpaca_url(settings: Settings, environment: Environment) -> str:
+    """Alpaca's live URL in LIVE only, else its paper URL, or a loopback stand-in: the override never picks."""
+    from alpaca.common.enums import BaseURL
+
+    official = BaseURL.TRADING_LIVE if environment is Environment.LIVE else BaseURL.TRADING_PAPER
+    return endpoint("CREAM_ALPACA_BASE_URL", settings.alpaca_base_url, official.value)
+
+
+def _gemini_url(settings: Settings) -> str:
+    from cream.llm.gemini import GEMINI_URL
+
+    return endpoint("CREAM_GEMINI_BASE_URL", settings.gemini_base_url, GEMINI_URL)
 
 
 def agent_kind(environment: Environment) -> str:
@@ -82,7 +113,7 @@ def _polygon(settings: Settings) -> MarketData:
     limiter = RedisTokenBucket.from_url(settings.broker_url, "polygon", settings.polygon_requests_per_second,
                                         settings.polygon_burst)
     assert settings.polygon_api_key is not None
-    return PolygonMarketData(settings.polygon_api_key.get_secret_value(), settings.polygon_base_url,
+    return PolygonMarketData(settings.polygon_api_key.get_secret_value(), _polygon_url(settings),
                              limiter=limiter, cache=CandleCache(current_url()), symbols=universe)
 
 
@@ -113,10 +144,7 @@ def language_model(kind: str) -> "RecordedModel":
     settings = get_settings()
     if settings.gemini_api_key is None:
         raise ConfigurationError("the Gemini agents need GEMINI_API_KEY in the environment")
-    url = settings.gemini_base_url
-    if url and not url.startswith(("http://127.0.0.1", "http://localhost")):
-        raise ConfigurationError("CREAM_GEMINI_BASE_URL may only point at a loopback stand-in")
-    gemini = GeminiModel(settings.gemini_api_key.get_secret_value(), base_url=url,
+    gemini = GeminiModel(settings.gemini_api_key.get_secret_value(), base_url=_gemini_url(settings),
                          max_retries=settings.gemini_max_retries, backoff_base=settings.gemini_backoff_s)
     return RecordingModel(gemini, ExchangeStore())
 
@@ -135,10 +163,7 @@ def _alpaca(environment: Environment) -> Broker:
     require_environment(environment)
     settings = get_settings()
     assert settings.alpaca_api_key is not None and settings.alpaca_secret_key is not None
-    override = settings.alpaca_base_url
-    if override and not override.startswith(("http://127.0.0.1", "http://localhost")):
-        raise ConfigurationError("CREAM_ALPACA_BASE_URL may only point at a loopback stand-in: the endpoint "
-                                 "(paper or live) follows CREAM_ENV")
     # The endpoint follows the environment alone: PAPER can only reach paper trading.
     return AlpacaBroker(settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value(),
-                        paper=environment is Environment.PAPER, url_override=settings.alpaca_base_url)
+                        paper=environment is not Environment.LIVE,
+                        url_override=_alpaca_url(settings, environment))

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import requests
+from alpaca.common.enums import BaseURL
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, TimeInForce
@@ -38,6 +39,7 @@ from alpaca.trading.requests import (
 )
 from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 
+from cream.endpoints import endpoint
 from cream.errors import AmbiguousOutcome, ConfigurationError, CreamError, RejectedDefinitively, TransientError, \
     UnknownInstrument
 from cream.ports import AccountSnapshot
@@ -220,7 +222,8 @@ def _message(exc: APIError) -> str:
 
 class AlpacaBroker:
     """Account, positions, orders and the market clock at Alpaca. ``paper`` is required and decided by
-    the caller from the environment; it alone picks the paper or live endpoint."""
+    the caller from the environment; it alone picks the paper or live endpoint. ``url_override`` may
+    only be a loopback stand-in (``cream.endpoints.endpoint``): paper can never reach the live host."""
 
     def __init__(self, api_key: str, secret_key: str, *, paper: bool, url_override: str | None = None,
                  timeout: float = 10.0) -> None:
@@ -229,7 +232,9 @@ class AlpacaBroker:
         if not timeout > 0:
             raise ConfigurationError(f"Alpaca timeout must be positive seconds, got {timeout}")
         self.paper, self.timeout = paper, timeout
-        self._client = TradingClient(api_key, secret_key, paper=paper, raw_data=True, url_override=url_override)
+        official = BaseURL.TRADING_PAPER.value if paper else BaseURL.TRADING_LIVE.value
+        url = endpoint("CREAM_ALPACA_BASE_URL", url_override, official)
+        self._client = TradingClient(api_key, secret_key, paper=paper, raw_data=True, url_override=url)
         _harden(self._client, timeout)
 
     @property

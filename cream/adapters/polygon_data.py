@@ -89,7 +89,7 @@ def _empty() -> BarTable:
 class PolygonMarketData:
     """Polygon through polygon-api-client, rate limited across workers, cached in ``candles``."""
 
-    def __init__(self, api_key: str, base_url: str = "https://api.polygon.io", *, limiter: Limiter,
+    def __init__(self, api_key: str, base_url: str | None = None, *, limiter: Limiter,
                  cache: CandleCache, symbols: Sequence[str] = (), timeout: float = 10.0,
                  max_retries: int = 5, backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  settle_seconds: int = 120, page_limit: int = 50_000,

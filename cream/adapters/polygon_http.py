@@ -12,7 +12,8 @@ and this module decodes the body itself:
 * 401/403 raise ``ConfigurationError`` (the API key), 404 ``UnknownInstrument``, other 4xx
   ``RejectedDefinitively``.
 
-The API key travels in the Authorization header only and is scrubbed from every message.
+The API key travels in the Authorization header only and is scrubbed from every message. The client
+contacts ``POLYGON_URL`` or a loopback stand-in, nothing else (``cream.endpoints.endpoint``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from polygon import RESTClient
 from polygon.exceptions import BadResponse
 from urllib3.util.retry import Retry
 
+from cream.endpoints import endpoint
 from cream.errors import ConfigurationError, RejectedDefinitively, TransientError, UnknownInstrument
 
 log = logging.getLogger(__name__)
 
+POLYGON_URL = "https://api.polygon.io"
 RETRY_STATUSES = frozenset({408, 413, 425, 429, 499, *range(500, 600)})
 MAX_PAGES = 10_000
 
@@ -50,13 +53,13 @@ class Limiter(Protocol):
 class PolygonHttp:
     """The official ``RESTClient`` plus rate limit, timeout, retries and strict decoding."""
 
-    def __init__(self, api_key: str, base_url: str, limiter: Limiter, *, timeout: float = 10.0,
+    def __init__(self, api_key: str, base_url: str | None, limiter: Limiter, *, timeout: float = 10.0,
                  max_retries: int = 5, backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  acquire_timeout: float = 60.0) -> None:
         if not api_key:
             raise ConfigurationError("no Polygon API key: set POLYGON_API_KEY")
         self._secret = api_key
-        self.base_url = base_url.rstrip("/")
+        self.base_url = endpoint("CREAM_POLYGON_BASE_URL", base_url, POLYGON_URL)
         self.limiter, self.max_retries = limiter, max_retries
         self.backoff_base, self.backoff_cap, self.acquire_timeout = backoff_base, backoff_cap, acquire_timeout
         self.client = RESTClient(api_key=api_key, base=self.base_url, connect_timeout=timeout,

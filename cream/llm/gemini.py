@@ -11,7 +11,9 @@ calling; SDK 3.x would otherwise pick ``v1``). The answer schema goes as ``respo
 JSON Schema; the older ``responseSchema`` cannot hold our unions). Tools are declared with their
 JSON Schemas and run by us (the SDK's automatic function calling is off); a reply that calls them
 comes back as tool calls, with Gemini's thought signatures kept for the next turn. The API key is
-never logged and is scrubbed from every message we raise.
+never logged and is scrubbed from every message we raise. The client always gets an explicit base URL,
+``GEMINI_URL`` or a loopback stand-in (``cream.endpoints.endpoint``): left unset, google-genai would
+take one from ``GOOGLE_GEMINI_BASE_URL`` and send the key there.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel
 
+from cream.endpoints import endpoint
 from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
 from cream.llm.port import LlmReply, LlmRequest, ToolCall, Turn, answer_schema, parse_answer
 
 T = TypeVar("T", bound=BaseModel)
 log = logging.getLogger(__name__)
 
+GEMINI_URL = "https://generativelanguage.googleapis.com/"
 _MAX_BACKOFF_S = 30.0
 # Finish reasons that mean the model declined or was stopped by a filter: the answer is unusable.
 _REFUSALS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE",
@@ -75,6 +79,7 @@ class GeminiModel:
         if timeout_s <= 0 or max_retries < 0 or backoff_base < 0:
             raise ConfigurationError("Gemini timeout must be > 0, max_retries and backoff_base >= 0.")
         self._api_key = api_key
+        base_url = endpoint("CREAM_GEMINI_BASE_URL", base_url, GEMINI_URL)
         self.timeout_s, self.max_retries, self.backoff_base = timeout_s, max_retries, backoff_base
         self._client = genai.Client(
             api_key=api_key, vertexai=False,
