@@ -38,7 +38,8 @@ REFUSED = [
     # reported: userinfo smuggling, a suffix domain
     "http://127.0.0.1@api.alpaca.markets", "http://127.0.0.1.evil.example",
     # userinfo with and without a password, and in other places
-    f"http://user:{PASSWORD}@127.0.0.1:8080", "http://user@127.0.0.1", f"http://127.0.0.1:{PASSWORD}@evil.example",
+    f"http://user:{PASSWORD}@127.0.0.1:8080", "http://user@127.0.0.1",
+    f"http://127.0.0.1:{PASSWORD}@evil.example",
     "http://127.0.0.1:8080@api.polygon.io", "http://@127.0.0.1", "http://evil.example#@127.0.0.1",
     "http://evil.example?@127.0.0.1", "http://127.0.0.1\\@evil.example", "http://127.0.0.1:8080\\@evil.example",
     # spellings of loopback that are not the plain ones
@@ -127,7 +128,8 @@ def test_adapters_built_directly_check_their_endpoint_too(tmp_path: Path) -> Non
     with pytest.raises(ConfigurationError, match="CREAM_ALPACA_BASE_URL"):
         AlpacaBroker("k", "s", paper=True, url_override="https://api.alpaca.markets")  # paper never goes live
     with pytest.raises(ConfigurationError, match="CREAM_POLYGON_BASE_URL"):
-        PolygonMarketData("k", smuggled, limiter=None, cache=CandleCache(f"sqlite:///{tmp_path}/c.db"))  # type: ignore[arg-type]
+        cache = CandleCache(f"sqlite:///{tmp_path}/c.db")
+        PolygonMarketData("k", smuggled, limiter=None, cache=cache)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="CREAM_GEMINI_BASE_URL"):
         GeminiModel("k", base_url="http://127.0.0.1.evil.example")
     assert AlpacaBroker("k", "s", paper=True).base_url == "https://paper-api.alpaca.markets"
@@ -148,7 +150,8 @@ def fleet_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrid
     """A PAPER process with every key set, the given endpoint overrides and no others; caches cleared."""
     for name in OVERRIDES:
         monkeypatch.delenv(name, raising=False)
-    env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": f"sqlite:///{tmp_path}/e.db",
+    env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path),
+           "CREAM_DATABASE_URL": f"sqlite:///{tmp_path}/e.db",
            "CREAM_BROKER_URL": "redis://127.0.0.1:9/0",  # never contacted: clients are built, not used
            "POLYGON_API_KEY": "pk", "ALPACA_API_KEY": "ak", "ALPACA_SECRET_KEY": "as", "GEMINI_API_KEY": "gk",
            # google-genai sends the key here when no base URL is passed: ours always passes one
@@ -172,7 +175,8 @@ def alpaca_host(environment: Environment) -> str | None:
 def polygon_host() -> str | None:
     """The host polygon-api-client's urllib3 pool is asked for (it requests ``BASE + path``)."""
     market = runtime.market_data()
-    return urllib3.util.parse_url(market.http.client.BASE + "/v2/aggs/ticker/X").host  # type: ignore[attr-defined]
+    base = market.http.client.BASE  # type: ignore[attr-defined]
+    return urllib3.util.parse_url(f"{base}/v2/aggs/ticker/X").host
 
 
 def gemini_host() -> str | None:
