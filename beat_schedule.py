@@ -6,9 +6,8 @@ The hourly trading cycle runs on the hour from 10:00 to 15:00 New York time on N
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from cream.market_calendar import SessionHourly
+from cream.timeouts import RECOVER_EVERY, RECOVER_EXPIRES
 
 BEAT_SCHEDULE = {
     "trading-cycle-hourly": {
@@ -18,7 +17,7 @@ BEAT_SCHEDULE = {
     },
     "resume-stalled-cycles": {
         "task": "cycles.recover",
-        "schedule": timedelta(minutes=5),
-        "options": {"queue": "cycles", "expires": 4 * 60},
+        "schedule": RECOVER_EVERY,
+        "options": {"queue": "cycles", "expires": RECOVER_EXPIRES.total_seconds()},
     },
 }

@@ -1,42 +1,201 @@
-"""The one task decorator: queue, time limits, retry policy and the fail-closed end of a cycle."""
+"""The one task decorator and the one error policy of the fleet.
+
+Before a task runs, its message must belong to it: it arrived on the task's own queue, its arguments
+bind to the task's signature and validate against their types (``tasks.args``), and it has not been
+delivered more than ``MAX_DELIVERIES`` times (a message whose worker dies every time it runs).
+Anything else is refused with a one-line reason and dropped: never retried, never requeued, and the
+cycle it names is not touched.
+
+Then, for a task of a cycle (its first argument is the cycle id):
+
+- a transient failure (the database or the broker away, a lock held too long, a soft time limit)
+  is retried with exponential backoff and jitter, ``RETRY_MAX`` times (``cream.timeouts``);
+- anything else ends the cycle FAILED at once, with the task and the reason;
+- a hard time limit, or retries run out, ends it FAILED too.
+
+Ending a cycle FAILED cannot itself fail for a reason of the cycle's (no book yet, an odd row): only
+an unreachable database stops it, and then the task is retried like any transient failure.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import random
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
 
-from celery.exceptions import Ignore
-from sqlalchemy.exc import OperationalError
+import redis
+from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery import Task
+from celery.exceptions import Ignore, Reject, Retry
+from kombu.exceptions import OperationalError as KombuOperationalError
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from cream.errors import TransientError
 from cream.schemas.decisions import Environment
 from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
-from workers.app import MAX_RETRY_COUNTDOWN, TIME_LIMITS, app
+from cream.timeouts import MAX_DELIVERIES, RETRY_MAX, TIME_LIMITS, retry_countdown
+from workers.app import app
 
 log = logging.getLogger("cream.tasks")
 F = TypeVar("F", bound=Callable[..., Any])
 
+TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError, OperationalError, ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError,
+    KombuOperationalError, SoftTimeLimitExceeded)
 
-def cream_task(name: str, *, keep_result: bool = False) -> Callable[[F], F]:
-    """Register ``name`` on the queue its prefix names, with the queue's limits and transient retries.
 
-    Only transient failures (connection loss, a locked database, TransientError) are retried, with
-    exponential backoff and jitter capped below the broker's visibility timeout.
-    """
+class Refused(Exception):
+    """The message is not one this task runs: drop it with the reason."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT)
+
+
+class CreamTask(Task):  # type: ignore[misc]
+    """Celery task with the fleet's admission checks and error policy (see the module docstring)."""
+
+    cycle_task = True  # the first argument is the id of the cycle this task works on
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            self._admit(args, kwargs)
+        except Refused as exc:
+            log.error("refused %s[%s]: %s", self.name, self.request.id, exc)
+            raise Reject(str(exc), requeue=False) from None
+        try:
+            return self.run(*args, **kwargs)
+        except (Ignore, Reject, Retry):
+            raise
+        except Exception as exc:  # the policy: retry what is transient, fail the cycle on anything else
+            self._handle(exc, args)
+
+    # --- admission ---------------------------------------------------------------------------------
+
+    def _admit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        info = self.request.delivery_info or {}
+        arrived = info.get("routing_key")
+        if arrived is not None and arrived != self.queue:
+            raise Refused(f"{self.name} runs on queue {self.queue!r}, not {arrived!r}")
+        check_arguments(self.run, args, kwargs)
+        if info.get("redelivered"):
+            deliveries = count_delivery(self.request.id, self.request.retries)
+            if deliveries > MAX_DELIVERIES:
+                reason = (f"{self.name} was delivered {deliveries} times and never finished: its worker "
+                          "died each time (killed, out of memory?); giving up")
+                if self.cycle_task:
+                    fail_cycle(args[0], reason)
+                raise Refused(reason)
+
+    # --- failures ----------------------------------------------------------------------------------
+
+    def _handle(self, exc: Exception, args: tuple[Any, ...]) -> None:
+        reason = f"{self.name}: {type(exc).__name__}: {exc}"
+        if is_transient(exc) and self.request.retries < RETRY_MAX and not self.request.called_directly:
+            countdown = retry_countdown(self.request.retries, random.random())
+            log.warning("%s; retry %d/%d in %.1fs", reason, self.request.retries + 1, RETRY_MAX, countdown)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=RETRY_MAX)
+        if is_transient(exc):
+            reason = f"gave up after {self.request.retries} retries: {reason}"
+        if not self.cycle_task:
+            log.error("%s", reason, exc_info=not is_transient(exc))
+            raise Reject(reason, requeue=False) from None
+        log.error("cycle %s fails: %s", args[0], reason, exc_info=not is_transient(exc))
+        try:
+            fail_cycle(args[0], reason)
+        except Exception as db_exc:  # the database is away: the task is retried, failing it is retried with it
+            if is_transient(db_exc) and self.request.retries < RETRY_MAX and not self.request.called_directly:
+                raise self.retry(exc=db_exc, countdown=retry_countdown(self.request.retries, random.random()),
+                                 max_retries=RETRY_MAX) from None
+            log.error("cycle %s could not be marked FAILED (%s): the recovery sweep will", args[0], db_exc)
+        raise Ignore()
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Runs in the worker (not the pool child) when the hard time limit killed the task."""
+        if isinstance(exc, TimeLimitExceeded) and self.cycle_task and args and isinstance(args[0], str):
+            try:
+                fail_cycle(args[0], f"{self.name}: hard time limit ({exc}) exceeded")
+            except Exception as db_exc:
+                log.error("cycle %s could not be marked FAILED after a hard time limit: %s", args[0], db_exc)
+
+
+def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
+               bind: bool = False) -> Callable[[F], F]:
+    """Register ``name`` on the queue its prefix names, with the queue's time limits and the policy above."""
     queue = name.split(".", 1)[0]
     soft, hard = TIME_LIMITS[queue]
 
     def wrap(fn: F) -> F:
         return app.task(  # type: ignore[no-any-return]
-            name=name, queue=queue, soft_time_limit=soft, time_limit=hard, ignore_result=not keep_result,
-            autoretry_for=(TransientError, OperationalError, ConnectionError), retry_backoff=2,
-            retry_backoff_max=MAX_RETRY_COUNTDOWN, retry_jitter=True, max_retries=5,
+            name=name, base=CreamTask, queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
+            ignore_result=not keep_result, max_retries=RETRY_MAX, cycle_task=cycle_task, typing=False,
         )(fn)
 
     return wrap
+
+
+# --- argument checks -------------------------------------------------------------------------------
+
+
+@cache
+def _parameters(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, TypeAdapter[Any]]]:
+    hints = get_type_hints(fn, include_extras=True)
+    signature = inspect.signature(fn)
+    return signature, {name: TypeAdapter(hints[name]) for name in signature.parameters if name in hints}
+
+
+def check_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refused unless ``args``/``kwargs`` bind to ``fn`` and each has its annotated type (strictly)."""
+    signature, adapters = _parameters(fn)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise Refused(f"arguments do not fit: {exc}") from None
+    for name, value in bound.arguments.items():
+        adapter = adapters.get(name)
+        if adapter is None:
+            continue
+        try:
+            adapter.validate_python(value, strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise Refused(f"argument {name}: {first['msg']} (got {str(value)[:60]!r})") from None
+
+
+# --- deliveries and failing a cycle ----------------------------------------------------------------
+
+_REDIS: dict[int, redis.Redis] = {}
+
+
+def count_delivery(task_id: str, retries: int) -> int:
+    """How many times this message (this retry of this task) was delivered again after a worker died."""
+    client = _REDIS.get(os.getpid())
+    if client is None:
+        client = _REDIS[os.getpid()] = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
+    key = f"cream:redeliveries:{task_id}:{retries}"
+    try:
+        with client.pipeline() as pipe:
+            count, _ = pipe.incr(key).expire(key, 86400).execute()
+    except redis.RedisError:
+        return 1  # the broker that just delivered it is away again: run it; the next delivery counts
+    return int(count) + 1
+
+
+def fail_cycle(cycle_id: Any, reason: str) -> bool:
+    """End the cycle FAILED with ``reason`` if it is still RUNNING; True if this call ended it."""
+    if not isinstance(cycle_id, str):
+        return False
+    with session_scope() as s:
+        return cycles.fail(s, cycle_id, reason)
 
 
 def ensure_running(cycle_id: str) -> Environment:
@@ -50,10 +209,6 @@ def ensure_running(cycle_id: str) -> Environment:
     return env
 
 
-def halt(cycle_id: str, exc: BaseException) -> None:
-    """Fail the cycle closed: record why, run nothing after this step."""
-    reason = f"{type(exc).__name__}: {exc}"
-    log.error("cycle %s failed: %s", cycle_id, reason)
-    with session_scope() as s:
-        cycles.conclude(s, cycle_id, CycleStatus.FAILED, reason)
-    raise Ignore()
+def redelivered(task: Task) -> bool:
+    """The message of the running task was put back after its worker died (or a sweep restored it)."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))

@@ -1,4 +1,4 @@
-"""Orchestration (queue `cycles`): start a cycle once per hour, join the chords, gate, resume stalled ones."""
+"""Orchestration (queue `cycles`): start a cycle once per hour, join the agent groups, gate, resume stalled ones."""
 
 from __future__ import annotations
 
@@ -11,23 +11,25 @@ from celery.exceptions import Ignore
 from cream import market_calendar, runtime
 from cream.config import get_settings
 from cream.errors import ConfigurationError, InvalidTrigger, UnknownInstrument
-from cream.schemas.agents import ANALYSTS, RESEARCHERS
+from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles
 from cream.services.approval import GateOutcome, gate
+from cream.services.cycle_hours import require_cycle_hour
 from cream.services.cycles import CycleStatus, Phase
-from cream.services.decide import outputs
+from cream.services.decide import outputs, phase_complete
 from cream.services.llm_budget import over_budget
 from cream.services.runtime_config import active_trading_config, active_universe
 from cream.storage.db import session_scope
-from tasks.base import cream_task, ensure_running
+from cream.timeouts import MAX_RESUMES
+from tasks.args import CycleId, Iteration, TriggerBody
+from tasks.base import cream_task, ensure_running, redelivered
 from tasks.canvas import cycle_canvas
+from workers.app import stall_after
 from workers.triggers import parse_trigger
 
 log = logging.getLogger("cream.cycles")
-STALL_AFTER = timedelta(minutes=15)  # no checkpoint for this long: the cycle's messages were lost
-MAX_RESUMES = 3
 
 
 def validate_trigger(body: Any) -> CycleTrigger:
@@ -39,8 +41,7 @@ def validate_trigger(body: Any) -> CycleTrigger:
     fleet_env = get_settings().env
     if trigger.environment is not fleet_env:
         raise InvalidTrigger(f"trigger is for {trigger.environment.value}, this fleet runs {fleet_env.value}")
-    if trigger.environment is not Environment.BACKTEST and not market_calendar.is_cycle_time(trigger.scheduled_for):
-        raise InvalidTrigger(f"{trigger.scheduled_for.isoformat()} is not a cycle hour of the NYSE session")
+    require_cycle_hour(trigger.environment, trigger.scheduled_for, runtime.market_data())
     return trigger
 
 
@@ -64,9 +65,13 @@ def resolve_symbols(trigger: CycleTrigger) -> list[str]:
     return symbols
 
 
-@cream_task("cycles.start", keep_result=True)
-def start_cycle(trigger: dict[str, Any]) -> dict[str, Any]:
+@cream_task("cycles.start", keep_result=True, cycle_task=False)
+def start_cycle(trigger: TriggerBody) -> dict[str, Any]:
     """Open the cycle of the trigger's hour and launch its canvas; a second trigger of that hour is a no-op."""
+    return open_and_launch(trigger)
+
+
+def open_and_launch(trigger: dict[str, Any]) -> dict[str, Any]:
     try:
         t = validate_trigger(trigger)
         symbols = resolve_symbols(t)
@@ -84,47 +89,57 @@ def start_cycle(trigger: dict[str, Any]) -> dict[str, Any]:
     return {"status": "STARTED", "cycle_id": cycle_id}
 
 
-@cream_task("cycles.analysts_done")
-def analysts_done(cycle_id: str) -> None:
-    _join(cycle_id, Phase.ANALYSTS)
+@cream_task("cycles.analysts_done", bind=True)
+def analysts_done(self: Any, cycle_id: CycleId) -> None:
+    _join(cycle_id, Phase.ANALYSTS, redelivered(self))
 
 
-@cream_task("cycles.research_done")
-def research_done(cycle_id: str) -> None:
-    _join(cycle_id, Phase.RESEARCH)
+@cream_task("cycles.research_done", bind=True)
+def research_done(self: Any, cycle_id: CycleId) -> None:
+    _join(cycle_id, Phase.RESEARCH, redelivered(self))
 
 
-def _join(cycle_id: str, phase: Phase) -> None:
+def _join(cycle_id: str, phase: Phase, again: bool) -> None:
+    """Record the phase once all its outputs are in, then hand the cycle on (once: the writer of the
+    checkpoint does, or a redelivered join whose first run may have died before it could)."""
     ensure_running(cycle_id)
     agents = ANALYSTS if phase is Phase.ANALYSTS else RESEARCHERS
     with session_scope() as s:
+        if not phase_complete(s, cycle_id, agents, 0):
+            return  # sent early by a member run twice: the last member sends it again
         rows = outputs(s, cycle_id, agents, 0)
         summary = {f"{r.agent_type}/{r.symbol}": r.status for r in rows}
-        cycles.save_checkpoint(s, cycle_id, phase, {"outputs": summary})
+        _, wrote = cycles.record_checkpoint(s, cycle_id, phase, {"outputs": summary})
         spent = over_budget(s, cycle_id)
         if spent:
             cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, spent)
+        symbols = list(cycles.get_cycle(s, cycle_id).symbols)
     if spent:
         log.warning("cycle %s ends NO_TRADE: %s", cycle_id, spent)
         raise Ignore()
+    if wrote or again:
+        cycle_canvas(cycle_id, symbols, after=phase).apply_async()
 
 
-@cream_task("cycles.gate")
-def gate_plan(cycle_id: str, iteration: int) -> dict[str, Any]:
+@cream_task("cycles.gate", bind=True)
+def gate_plan(self: Any, cycle_id: CycleId, iteration: Iteration) -> dict[str, Any] | None:
     ensure_running(cycle_id)
     with session_scope() as s:
+        if not phase_complete(s, cycle_id, APPROVERS, iteration):
+            return None
         env = Environment(cycles.get_cycle(s, cycle_id).environment)
         limit = active_trading_config(s, env).max_consensus_iterations
-        data = gate(s, cycle_id, iteration, limit)
+        data, wrote = gate(s, cycle_id, iteration, limit)
     outcome = GateOutcome(data["outcome"])
-    if outcome is GateOutcome.APPROVED:
-        cycle_canvas(cycle_id, [], after=Phase.APPROVAL).apply_async()
-    elif outcome is GateOutcome.REVISE:
-        cycle_canvas(cycle_id, [], after=Phase.GATE, iteration=iteration).apply_async()
+    if wrote or redelivered(self):
+        if outcome is GateOutcome.APPROVED:
+            cycle_canvas(cycle_id, [], after=Phase.APPROVAL).apply_async()
+        elif outcome is GateOutcome.REVISE:
+            cycle_canvas(cycle_id, [], after=Phase.GATE, iteration=iteration).apply_async()
     return data
 
 
-@cream_task("cycles.scheduled")
+@cream_task("cycles.scheduled", cycle_task=False)
 def scheduled_cycle() -> dict[str, Any]:
     """Beat's hourly entry: the cycle of the current session hour."""
     now = datetime.now(UTC)
@@ -133,19 +148,28 @@ def scheduled_cycle() -> dict[str, Any]:
         return {"status": "SKIPPED", "reason": f"{now.isoformat()} is not a session cycle hour"}
     settings = get_settings()
     trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=settings.book, source="beat")
-    return start_cycle(trigger.model_dump(mode="json"))  # type: ignore[no-any-return]
+    return open_and_launch(trigger.model_dump(mode="json"))
 
 
-@cream_task("cycles.recover")
+@cream_task("cycles.recover", cycle_task=False)
 def recover_stalled() -> list[str]:
-    """Resume RUNNING cycles whose messages were lost, from their last checkpoint."""
+    """Resume RUNNING cycles whose messages were lost, from their last checkpoint; each on its own, so one
+    cycle that cannot be resumed never keeps the others waiting."""
     resumed = []
     with session_scope() as s:
-        stalled = [(c.id, list(c.symbols)) for c in cycles.stale_cycles(s, datetime.now(UTC) - STALL_AFTER)]
+        stalled = [(c.id, list(c.symbols)) for c in cycles.stale_cycles(s, datetime.now(UTC) - stall_after())]
     for cycle_id, symbols in stalled:
-        if resume(cycle_id, symbols):
-            resumed.append(cycle_id)
+        try:
+            if resume(cycle_id, symbols):
+                resumed.append(cycle_id)
+        except Exception as exc:  # this cycle cannot be resumed: it ends, the sweep goes on
+            log.error("cycle %s cannot be resumed: %s: %s", cycle_id, type(exc).__name__, exc)
+            with session_scope() as s:
+                cycles.fail(s, cycle_id, f"could not be resumed: {type(exc).__name__}: {exc}")
     return resumed
+
+
+RESUME_AT = {Phase.RISK_CHECK: Phase.APPROVAL, Phase.ACT: Phase.APPROVAL}
 
 
 def resume(cycle_id: str, symbols: list[str]) -> bool:
@@ -156,10 +180,11 @@ def resume(cycle_id: str, symbols: list[str]) -> bool:
         done = cycles.checkpoints(s, cycle_id)
         resumes = sum(1 for c in done if c.phase == Phase.RESUME.value)
         if resumes >= MAX_RESUMES:
-            cycles.conclude(s, cycle_id, CycleStatus.FAILED, f"stalled {resumes} times; given up")
+            cycles.fail(s, cycle_id, f"stalled {resumes} times; given up")
             return False
         last = next((c for c in reversed(done) if c.phase != Phase.RESUME.value), None)
         after = Phase(last.phase) if last else None
+        after = RESUME_AT.get(after, after) if after else None
         iteration = last.iteration if last else 0
         if after is Phase.GATE and last is not None and last.data.get("outcome") == GateOutcome.APPROVED.value:
             after = Phase.APPROVAL
@@ -167,3 +192,4 @@ def resume(cycle_id: str, symbols: list[str]) -> bool:
     cycle_canvas(cycle_id, symbols, after=after, iteration=iteration).apply_async()
     log.warning("cycle %s resumed after %s", cycle_id, after.value if after else "start")
     return True
+

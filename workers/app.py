@@ -9,16 +9,32 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from datetime import timedelta
+
 import beat_schedule
-from cream import embedded_redis
+from cream import embedded_redis, timeouts
 from cream.config import get_settings
+from cream.errors import ConfigurationError
+from cream.timeouts import TIME_LIMITS
 
 QUEUES = ("cycles", "agents", "data", "execution")
 
-# Time limits per queue (soft, hard) in seconds. Agents allow for an LLM call with tool use;
-# orchestration steps only touch the database.
-TIME_LIMITS = {"cycles": (30, 60), "agents": (240, 300), "data": (120, 180), "execution": (90, 120)}
-MAX_RETRY_COUNTDOWN = 60
+
+def llm_agents() -> bool:
+    """Whether this fleet's agents are language models (their runs are the fleet's longest tasks)."""
+    from cream.runtime import agent_kind
+
+    return agent_kind(get_settings().env) != "rules"
+
+
+def visibility_timeout() -> int:
+    """CREAM_VISIBILITY_TIMEOUT, else the default for this fleet's agents (cream/timeouts.py)."""
+    return get_settings().visibility_timeout or timeouts.default_visibility_s(llm_agents())
+
+
+def stall_after() -> timedelta:
+    """How long a RUNNING cycle may go without a checkpoint before its messages count as lost."""
+    return timeouts.stall_after(visibility_timeout(), get_settings().restore_interval, llm_agents())
 
 
 def _broker_url() -> str:
@@ -46,13 +62,17 @@ def make_app() -> Celery:
         # nothing waits reserved behind a long task and a dead worker strands at most what it ran.
         worker_prefetch_multiplier=1,
         # Redis redelivers a reserved-but-unacked message after visibility_timeout. It must exceed the
-        # longest hard time limit (300 s) plus the longest retry countdown (60 s) plus queue wait, or a
-        # task still running would be delivered a second time. 900 s by default; tests shorten it.
+        # longest task plus the longest retry countdown, or a task still running would be delivered a
+        # second time (cream/timeouts.py has the table). Tests shorten it.
         # The sweep that puts such messages back runs every restore_interval seconds (kombu's default
         # would be 100 s); tests shorten both to prove redelivery inside their window.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout,
+        broker_transport_options={"visibility_timeout": visibility_timeout(),
                                   "unacked_restore_interval": settings.restore_interval,
                                   "unacked_restore_throttle": 1},
+        # A message published while the broker is away (a restart) is retried for OUTAGE_TOLERANCE_S.
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": int(timeouts.OUTAGE_TOLERANCE_S), "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1.0},
         # Results are only read by chord joins, within a cycle; a day is plenty, then Redis frees them.
         result_expires=24 * 3600, result_extended=False,
         task_soft_time_limit=TIME_LIMITS["cycles"][0], task_time_limit=TIME_LIMITS["cycles"][1],
@@ -69,6 +89,11 @@ def make_app() -> Celery:
     return app
 
 
-app = make_app()
+try:
+    app = make_app()
+except (ConfigurationError, ValueError) as exc:  # a worker, beat or flower started with settings that cannot work
+    from workers.lifecycle import refuse
+
+    refuse(f"settings: {exc}")
 
 import workers.lifecycle  # noqa: E402,F401  (signal handlers)

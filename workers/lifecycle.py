@@ -1,8 +1,19 @@
-"""Worker lifecycle: a worker checks the schema, seeds defaults and warms the engine before taking work."""
+"""Worker lifecycle: before it takes any message a worker checks the schema, its environment (keys,
+the LIVE gate) and, on the execution queue, the broker's open orders; then it warms the engine.
+
+Celery logs and swallows exceptions raised in signal handlers, and the worker would report "ready"
+and consume. So a failed check ends the process instead: one line on stderr
+(``cream worker refused to start: <reason>``, which `cream fleet` and `cream cycle` show) and exit
+code 78 (EX_CONFIG), before any message was consumed.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery.signals import celeryd_after_setup, worker_init, worker_process_init
@@ -10,28 +21,60 @@ from celery.signals import celeryd_after_setup, worker_init, worker_process_init
 from cream.storage import db
 
 log = logging.getLogger("cream.worker")
+REFUSED = "cream worker refused to start:"
+_PASSWORDS = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")  # the password of a URL in an error message
+EX_CONFIG = 78
+
+
+@contextmanager
+def refuse_on_error(step: str) -> Iterator[None]:
+    """Run a start-up step; any failure ends the process with its reason on one line."""
+    try:
+        yield
+    except Exception as exc:
+        refuse(f"{step}: {exc}" if str(exc) else f"{step}: {type(exc).__name__}")
+
+
+def refuse(reason: str) -> None:
+    line = " ".join(_PASSWORDS.sub(r"\1***@", reason).split())[:500]
+    print(f"{REFUSED} {line}", file=sys.stderr, flush=True)
+    log.critical("%s %s", REFUSED, line)
+    raise SystemExit(EX_CONFIG)
+
+
+def _consumes(instance: Any) -> set[str]:
+    queues = getattr(getattr(getattr(instance, "app", None), "amqp", None), "queues", None)
+    return set(getattr(queues, "consume_from", None) or {})
 
 
 @worker_init.connect
-def _prepare(**_: Any) -> None:
+def _prepare(sender: Any = None, **_: Any) -> None:
     from cream.config import get_settings
     from cream.runtime import require_environment
     from cream.services.runtime_config import seed_defaults
 
-    db.assert_migrated()
-    with db.session_scope() as s:
-        seed_defaults(s)
-    require_environment(get_settings().env)  # keys present; LIVE only past the LIVE gate
-    warm_engine()
+    with refuse_on_error("database"):
+        db.assert_migrated()
+        with db.session_scope() as s:
+            seed_defaults(s)
+    with refuse_on_error("environment"):
+        require_environment(get_settings().env)  # keys present; LIVE only past the LIVE gate
+    with refuse_on_error("engine warm-up"):
+        warm_engine()
     db.reset_after_fork()
 
 
 @celeryd_after_setup.connect
 def _reconcile_before_work(instance: Any = None, **_: Any) -> None:
     """An execution worker brings open orders and positions up to the broker's view before it consumes."""
-    queues = set(getattr(getattr(instance.app.amqp, "queues", None), "consume_from", None) or {}) if instance else set()
-    if "execution" not in queues:
+    if "execution" not in _consumes(instance):
         return
+    with refuse_on_error("reconciliation with the broker"):
+        _reconcile()
+    db.reset_after_fork()
+
+
+def _reconcile() -> None:
     from cream import runtime
     from cream.config import get_settings
     from cream.services.order_lifecycle import reconcile_environment
@@ -44,7 +87,6 @@ def _reconcile_before_work(instance: Any = None, **_: Any) -> None:
     changed = {book: r for book, r in report.items() if r["orders"] or r["position_differences"]}
     log.info("reconciled %d book(s) with the broker before taking work%s", len(report),
              f": {changed}" if changed else "")
-    db.reset_after_fork()
 
 
 @worker_process_init.connect

@@ -21,10 +21,11 @@ class GateOutcome(StrEnum):
     NO_TRADE = "NO_TRADE"
 
 
-def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> dict[str, Any]:
+def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> tuple[dict[str, Any], bool]:
+    """The gate's outcome for ``iteration``, and whether this call decided it (a later call reads it)."""
     done = cycles.load_checkpoint(s, cycle_id, Phase.GATE, iteration)
     if done is not None:
-        return done
+        return done, False
     found = verdicts(s, cycle_id, iteration)
     plan = trader_plan(s, cycle_id, iteration)
     approved = plan is not None and all(v.verdict is Verdict.APPROVE for v in found.values())
@@ -42,10 +43,10 @@ def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> dict
     cycles.get_cycle(s, cycle_id).iterations = iteration
     data = {"outcome": outcome.value, "iteration": iteration, "reason": reason,
             "verdicts": {a.value: v.verdict.value for a, v in found.items()}}
-    data = cycles.save_checkpoint(s, cycle_id, Phase.GATE, data, iteration)
+    data, wrote = cycles.record_checkpoint(s, cycle_id, Phase.GATE, data, iteration)
     if outcome is GateOutcome.NO_TRADE:
         cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, reason)
-    return data
+    return data, wrote
 
 
 def approved_iteration(s: Session, cycle_id: str) -> int | None:

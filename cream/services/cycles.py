@@ -65,10 +65,16 @@ def checkpoint_id(cycle_id: str, phase: Phase, iteration: int = 0) -> str:
 def save_checkpoint(session: Session, cycle_id: str, phase: Phase, data: dict[str, Any],
                     iteration: int = 0) -> dict[str, Any]:
     """Record that ``phase`` finished; the first record wins and is returned."""
+    return record_checkpoint(session, cycle_id, phase, data, iteration)[0]
+
+
+def record_checkpoint(session: Session, cycle_id: str, phase: Phase, data: dict[str, Any],
+                      iteration: int = 0) -> tuple[dict[str, Any], bool]:
+    """Like ``save_checkpoint``, and whether this call wrote it (the one that hands the cycle on)."""
     key = checkpoint_id(cycle_id, phase, iteration)
-    row, _ = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value,
-                                             iteration=iteration, data=data, created_at=utcnow()), key)
-    return dict(row.data)
+    row, created = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value,
+                                                   iteration=iteration, data=data, created_at=utcnow()), key)
+    return dict(row.data), created
 
 
 def load_checkpoint(session: Session, cycle_id: str, phase: Phase, iteration: int = 0) -> dict[str, Any] | None:
@@ -103,10 +109,25 @@ def stale_cycles(session: Session, older_than: datetime) -> list[Cycle]:
 
 
 def conclude(session: Session, cycle_id: str, status: CycleStatus, reason: str | None) -> bool:
-    """End the cycle and record the book's snapshot at its hour (the equity curve of a backtest)."""
+    """End the cycle and record the book's snapshot at its hour (the equity curve of a backtest).
+
+    A cycle that fails before its book exists (at observe) ends without a snapshot."""
     from cream.services import portfolio  # the book is only needed at the end
+    from cream.storage.models import Book
 
     row = get_cycle(session, cycle_id)
     ended = finish(session, cycle_id, status, reason)
-    portfolio.snapshot(session, row.book, cycle_id, row.scheduled_for)
+    if session.get(Book, row.book) is not None:
+        portfolio.snapshot(session, row.book, cycle_id, row.scheduled_for)
     return ended
+
+
+REASON_CHARS = 2000
+
+
+def fail(session: Session, cycle_id: str, reason: str) -> bool:
+    """End a RUNNING cycle FAILED with ``reason``; False if there is no such cycle or it had ended."""
+    if session.get(Cycle, cycle_id) is None:
+        log.error("cannot fail cycle %s (%s): there is no such cycle", cycle_id, reason)
+        return False
+    return conclude(session, cycle_id, CycleStatus.FAILED, reason[:REASON_CHARS])

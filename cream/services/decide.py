@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cream.agents.grounding import check_grounding
 from cream.agents.port import AgentBackend, AgentContext, PortfolioView, TradingRules
@@ -85,8 +86,24 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
         existing = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if existing is not None:
             return existing.status
-        s.add(row)
+        try:
+            with s.begin_nested():
+                s.add(row)
+        except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
+            return _output_row(s, cycle_id, agent, key_symbol, iteration).status  # type: ignore[union-attr]
     return row.status
+
+
+def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int) -> bool:
+    """Every output of a phase is recorded: per symbol of the cycle for analysts and researchers,
+    once for portfolio agents (the approvers)."""
+    cycle = cycles.get_cycle(s, cycle_id)
+    per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
+    expected = {(a.value, sym) for a in agents for sym in (cycle.symbols if per_symbol else [PORTFOLIO])}
+    found = set(s.execute(select(AgentOutput.agent_type, AgentOutput.symbol).where(
+        AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
+        AgentOutput.agent_type.in_([a.value for a in agents]))).tuples())
+    return expected <= found
 
 
 def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, Any]:

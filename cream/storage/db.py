@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cream.config import get_settings
 from cream.errors import ConfigurationError
+from cream.timeouts import PG_CONNECT_S, PG_LOCK_S, PG_STATEMENT_S, SQLITE_BUSY_S
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,7 +30,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_S * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -52,12 +54,19 @@ def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # The user's alone (SQLite gives its -wal and -shm files the database file's mode).
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            if Path(path).stat().st_mode & 0o077 and Path(path).stat().st_uid == os.geteuid():
+                os.chmod(path, 0o600)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_S})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Nothing waits on PostgreSQL past a soft time limit: a lost server or a held lock raises, and is retried.
+    options = f"-c lock_timeout={PG_LOCK_S * 1000} -c statement_timeout={PG_STATEMENT_S * 1000}"
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
 
 
 def current_url() -> str:

@@ -1,0 +1,82 @@
+"""Every timeout of the fleet, in one place, and the rules that make them fit together.
+
+README.md ("Timeouts") shows this table; ``tests/unit/test_timeouts.py`` asserts the invariants below,
+so a change that breaks one fails there, not in production at 3 a.m.
+
+| timeout | value | why |
+|---|---|---|
+| SQLite busy wait | 10 s | a locked database raises (and is retried) well before any soft time limit |
+| PostgreSQL connect / lock / statement | 5 / 10 / 25 s | the same, for PostgreSQL: nothing waits past a soft limit |
+| soft, hard time limit per queue | see ``TIME_LIMITS`` | soft raises inside the task (retried); hard kills it |
+| agent run | 240 s | no model call or retry runs past it (the threads pool cannot kill a task) |
+| retries of a transient failure | 12, 1 s doubling to 30 s, x0.5-1 jitter | outlast a database or broker outage of ``OUTAGE_TOLERANCE`` |
+| deliveries of one task | 5 | a message whose worker dies every time is given up, its cycle FAILED |
+| visibility timeout | 240 s (rule agents), 420 s (LLM agents) | longer than any task plus its longest retry countdown |
+| restore sweep | 30 s | how often a worker puts back messages past the visibility timeout |
+| stalled cycle | visibility + sweep + longest task + 2 min | only then were the cycle's messages lost: resume it |
+| recovery sweep (beat) | every 5 min, expires after 4 | resumes stalled cycles; never two queued at once |
+| runner: trigger answer | 330 s | ``cycles.start`` may retry through a whole outage before it answers |
+| worker start-up | ``CREAM_STARTUP_TIMEOUT`` | the first start compiles the engine (numba) |
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# Queue -> (soft, hard) time limit in seconds. Orchestration only touches the database; data reads bars
+# and computes features; execution checks risk and talks to the broker; agents wait on a model.
+TIME_LIMITS: dict[str, tuple[int, int]] = {
+    "cycles": (30, 60), "agents": (270, 300), "data": (120, 180), "execution": (90, 120),
+}
+PREFORK_QUEUES = ("cycles", "data", "execution")  # the agents queue runs threads: limits are not enforced
+
+SQLITE_BUSY_S = 10
+PG_CONNECT_S = 5
+PG_LOCK_S = 10
+PG_STATEMENT_S = 25
+
+AGENT_RUN_S = 240.0  # one agent run, every model call and retry included (cream.agents.llm_agents)
+
+RETRY_FIRST_S = 1.0
+RETRY_MAX_COUNTDOWN_S = 30.0
+RETRY_MAX = 12
+RETRY_JITTER_LOW = 0.5  # a countdown is scaled by a random factor in [0.5, 1.0]
+OUTAGE_TOLERANCE_S = 90.0  # a database or broker outage this long loses nothing
+
+MAX_DELIVERIES = 5
+
+VISIBILITY_RULES_S = 240
+VISIBILITY_LLM_S = 420
+RESTORE_INTERVAL_S = 30
+
+RECOVER_EVERY = timedelta(minutes=5)
+RECOVER_EXPIRES = timedelta(minutes=4)
+MAX_RESUMES = 3
+
+TRIGGER_ANSWER_S = 330.0
+
+
+def retry_countdown(retries: int, jitter: float) -> float:
+    """Seconds before retry number ``retries + 1``; ``jitter`` in [0, 1] picks within the jitter band."""
+    base = min(RETRY_MAX_COUNTDOWN_S, RETRY_FIRST_S * 2 ** retries)
+    return base * (RETRY_JITTER_LOW + (1 - RETRY_JITTER_LOW) * jitter)
+
+
+def retry_window_s(jitter: float = 0.0) -> float:
+    """How long a task keeps retrying a transient failure before it gives up."""
+    return sum(retry_countdown(n, jitter) for n in range(RETRY_MAX))
+
+
+def longest_task_s(llm_agents: bool) -> float:
+    """The longest a task can hold its message: a prefork hard limit, or an agent run."""
+    prefork = max(TIME_LIMITS[q][1] for q in PREFORK_QUEUES)
+    return max(prefork, AGENT_RUN_S) if llm_agents else prefork
+
+
+def default_visibility_s(llm_agents: bool) -> int:
+    return VISIBILITY_LLM_S if llm_agents else VISIBILITY_RULES_S
+
+
+def stall_after(visibility_s: float, restore_interval_s: float, llm_agents: bool) -> timedelta:
+    """No progress for this long means the cycle's messages are gone (not merely awaiting redelivery)."""
+    return timedelta(seconds=visibility_s + restore_interval_s + longest_task_s(llm_agents) + 120)
