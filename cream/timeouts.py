@@ -69,8 +69,9 @@ def retry_window_s(jitter: float = 0.0) -> float:
 
 def longest_task_s(llm_agents: bool) -> float:
     """The longest a task can hold its message: a prefork hard limit, or an agent run."""
-    prefork = max(TIME_LIMITS[q][1] for q in PREFORK_QUEUES)
-    return max(prefork, AGENT_RUN_S) if llm_agents else prefork
+    if not llm_agents:  # rule agents answer at once: the prefork queues' hard limits bound every task
+        return max(TIME_LIMITS[q][1] for q in PREFORK_QUEUES)
+    return max(AGENT_RUN_S, *(hard for _, hard in TIME_LIMITS.values()))
 
 
 def default_visibility_s(llm_agents: bool) -> int:

@@ -65,6 +65,7 @@ class CreamTask(Task):  # type: ignore[misc]
     """Celery task with the fleet's admission checks and error policy (see the module docstring)."""
 
     cycle_task = True  # the first argument is the id of the cycle this task works on
+    home_queue = "cycles"  # the queue task_routes sends it to (workers.app): its name's prefix
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -84,8 +85,8 @@ class CreamTask(Task):  # type: ignore[misc]
     def _admit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         info = self.request.delivery_info or {}
         arrived = info.get("routing_key")
-        if arrived is not None and arrived != self.queue:
-            raise Refused(f"{self.name} runs on queue {self.queue!r}, not {arrived!r}")
+        if arrived is not None and arrived != self.home_queue:
+            raise Refused(f"{self.name} runs on queue {self.home_queue!r}, not {arrived!r}")
         check_arguments(self.run, args, kwargs)
         if info.get("redelivered"):
             deliveries = count_delivery(self.request.id, self.request.retries)
@@ -136,7 +137,7 @@ def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
 
     def wrap(fn: F) -> F:
         return app.task(  # type: ignore[no-any-return]
-            name=name, base=CreamTask, queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
+            name=name, base=CreamTask, home_queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
             ignore_result=not keep_result, max_retries=RETRY_MAX, cycle_task=cycle_task, typing=False,
         )(fn)
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Never touch the user's ~/.cream from tests."""
-    os.environ.setdefault("CREAM_DATA_DIR", str(tmp_path_factory.mktemp("cream-home")))
+# Never touch the user's ~/.cream from tests. Set before any test module is imported: importing the
+# Celery app reads (and caches) the settings.
+os.environ.setdefault("CREAM_DATA_DIR", tempfile.mkdtemp(prefix="cream-home-"))

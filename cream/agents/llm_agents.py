@@ -37,6 +37,7 @@ from cream.schemas.agents import (
 from cream.schemas.decisions import TraderDraft
 from cream.services import llm_budget
 from cream.services.runtime_config import AgentConfig
+from cream.timeouts import AGENT_RUN_S
 
 # What the model is asked to answer; the trader's draft is stamped into a DecisionPlan here.
 ANSWER_SCHEMAS: dict[AgentType, type[BaseModel]] = {
@@ -52,7 +53,7 @@ ANSWER_SCHEMAS: dict[AgentType, type[BaseModel]] = {
 ANSWER_NOW = "The tool budget of this step is spent. Answer now, with the JSON only, from what you have."
 # One agent run, all model calls and tools included, must end well inside the agents queue's time
 # limit (workers/app.py); the threads pool cannot kill a task, so the bound is kept here.
-RUN_SECONDS = 180.0
+RUN_SECONDS = AGENT_RUN_S
 _TOOL_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-tool")
 
 

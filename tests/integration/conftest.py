@@ -63,7 +63,7 @@ class Fleet:
 def fleet(backend: dict[str, str]) -> Iterator[Fleet]:
     """One real worker process per queue (prefork pools), with the test pause hook loaded."""
     redis.Redis.from_url(backend["CREAM_BROKER_URL"]).flushdb()
-    with LocalFleet(Settings(), worker_args=("--include", "tests.integration.slow_tasks")) as local:
+    with LocalFleet(Settings(), worker_args=("--include", "tests.integration.faults")) as local:
         f = Fleet(local, backend)
         yield f
         f.runner.close()

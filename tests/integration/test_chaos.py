@@ -83,7 +83,7 @@ def _restart_worker(fleet, queue: str) -> None:
     fleet.local.procs[queue] = fleet.local._spawn(
         queue, ["worker", "-Q", queue, "-n", f"{queue}-again-{time.monotonic_ns()}@%h", "--pool", POOLS[queue][0],
                 "--concurrency", str(POOLS[queue][1]), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                "--include", "tests.integration.slow_tasks"])
+                "--include", "tests.integration.faults"])
 
 
 def test_kill_9_of_a_whole_worker_and_the_cycle_resumes_after_its_checkpoint(fleet) -> None:

@@ -1,0 +1,79 @@
+"""The timeouts of the fleet fit together (cream/timeouts.py): each rule below, broken, once cost a cycle."""
+
+from __future__ import annotations
+
+import beat_schedule
+from cream import timeouts as t
+from cream.agents import llm_agents
+from cream.timeouts import TIME_LIMITS
+
+LONGEST_COUNTDOWN = t.retry_countdown(t.RETRY_MAX, jitter=1.0)
+
+
+def test_soft_limits_come_before_hard_ones() -> None:
+    for queue, (soft, hard) in TIME_LIMITS.items():
+        assert 0 < soft < hard, queue
+
+
+def test_a_locked_or_lost_database_raises_before_any_soft_limit() -> None:
+    """A lock wait that outlasts the soft limit ends in SoftTimeLimitExceeded in the middle of a write;
+    shorter, it ends in OperationalError, which the task retries."""
+    shortest_soft = min(TIME_LIMITS[q][0] for q in t.PREFORK_QUEUES)
+    assert t.SQLITE_BUSY_S < shortest_soft
+    assert t.PG_LOCK_S < shortest_soft and t.PG_STATEMENT_S < shortest_soft and t.PG_CONNECT_S < shortest_soft
+
+
+def test_an_agent_run_ends_inside_the_agents_time_limits() -> None:
+    assert llm_agents.RUN_SECONDS == t.AGENT_RUN_S
+    assert t.AGENT_RUN_S < TIME_LIMITS["agents"][0]
+
+
+def test_retries_outlast_an_outage_and_never_wait_past_the_visibility_timeout() -> None:
+    assert t.retry_window_s(jitter=0.0) >= t.OUTAGE_TOLERANCE_S >= 60  # the shortest the jitter can make it
+    assert max(t.retry_countdown(n, 1.0) for n in range(t.RETRY_MAX)) == t.RETRY_MAX_COUNTDOWN_S
+
+
+def test_no_task_is_delivered_twice_while_it_still_runs() -> None:
+    """A message is redelivered once it has been unacknowledged for the visibility timeout; a running
+    task (or a retry waiting for its countdown) must never be that old."""
+    for llm in (False, True):
+        assert t.default_visibility_s(llm) > t.longest_task_s(llm) + LONGEST_COUNTDOWN
+    assert t.longest_task_s(True) >= max(hard for _, hard in TIME_LIMITS.values())
+
+
+def test_a_cycle_counts_as_stalled_only_after_its_messages_could_have_come_back() -> None:
+    for llm in (False, True):
+        visibility = t.default_visibility_s(llm)
+        stall = t.stall_after(visibility, t.RESTORE_INTERVAL_S, llm).total_seconds()
+        assert stall > visibility + t.RESTORE_INTERVAL_S + t.longest_task_s(llm)
+
+
+def test_the_recovery_sweep_runs_often_and_never_piles_up() -> None:
+    sweep = beat_schedule.BEAT_SCHEDULE["resume-stalled-cycles"]
+    assert sweep["schedule"] == t.RECOVER_EVERY
+    assert sweep["options"]["expires"] < t.RECOVER_EVERY.total_seconds()
+    assert t.RECOVER_EVERY < t.stall_after(t.VISIBILITY_RULES_S, t.RESTORE_INTERVAL_S, False)
+
+
+def test_the_runner_waits_for_an_answer_longer_than_the_trigger_can_retry() -> None:
+    assert t.TRIGGER_ANSWER_S > t.retry_window_s(jitter=1.0) + TIME_LIMITS["cycles"][1]
+
+
+def test_the_worker_app_uses_this_table(monkeypatch) -> None:
+    import tasks.data  # noqa: F401  (registers the data tasks on the fleet's app)
+    from cream.config import get_settings
+    from workers.app import app as fleet_app
+    from workers.app import make_app
+
+    monkeypatch.delenv("CREAM_VISIBILITY_TIMEOUT", raising=False)
+    monkeypatch.delenv("CREAM_AGENTS", raising=False)
+    get_settings.cache_clear()
+    app = make_app()
+    try:
+        assert app.conf.broker_transport_options["visibility_timeout"] == t.VISIBILITY_RULES_S  # BACKTEST, rules
+        assert (app.conf.task_soft_time_limit, app.conf.task_time_limit) == TIME_LIMITS["cycles"]
+        assert {task.soft_time_limit for name, task in fleet_app.tasks.items() if name.startswith("data.")} == \
+            {TIME_LIMITS["data"][0]}
+    finally:
+        app.close()
+        get_settings.cache_clear()
