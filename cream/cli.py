@@ -33,14 +33,11 @@ def _prepare(settings: Settings) -> None:
 
 @contextmanager
 def _fleet(settings: Settings) -> Iterator[str]:
-    """A running fleet's broker URL: the one already up, or a private one for this command."""
-    url = settings.broker_url or embedded_redis.running_url(settings.data_dir)
-    if url and set(QUEUES) <= queues_up(url):
+    """A fleet's broker URL for this command: the configured or running one, or a private one."""
+    from cream.fleet import fleet_for_command
+
+    with fleet_for_command(settings) as url:
         yield url
-        return
-    print("starting the local fleet (embedded Redis, one worker per queue)…", file=sys.stderr)
-    with LocalFleet(settings) as fleet:
-        yield fleet.broker_url
 
 
 def _symbols(text: str | None) -> list[str] | None:
@@ -183,19 +180,11 @@ def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
+    """In the foreground until a signal (exit 128 + its number); exit 2 if a fleet already runs on the data dir."""
+    from cream.fleet import run_foreground
+
     settings = get_settings()
-    _prepare(settings)
-    with LocalFleet(settings, beat=not args.no_beat) as fleet:
-        print(f"fleet up: broker {fleet.broker_url}, workers {', '.join(QUEUES)}"
-              f"{', beat' if not args.no_beat else ''}; logs in {fleet.logs}. Ctrl-C stops it.")
-        try:
-            while all(p.poll() is None for p in fleet.procs.values()):
-                time.sleep(1)
-            print("a fleet process exited; stopping", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("stopping…", file=sys.stderr)
-    return 0
+    return run_foreground(settings, beat=not args.no_beat, prepare=lambda: _prepare(settings))
 
 
 def cmd_status(args: argparse.Namespace) -> int:

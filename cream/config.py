@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     visibility_timeout: int | None = Field(default=None, ge=5)
     # How often a worker sweeps for messages a dead worker held past the visibility timeout.
     restore_interval: int = Field(default=30, ge=1)
+    startup_timeout: float = Field(default=300.0, gt=0)  # seconds a local fleet's workers may take to start
     log_level: str = "INFO"
     # The id of the ACTIVE LIVE trading_config, typed by whoever starts LIVE (see cream.live_gate).
     live_confirmation: str | None = None

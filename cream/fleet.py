@@ -1,52 +1,146 @@
 """The local fleet: embedded Redis (unless a broker URL is configured), one Celery worker per queue,
-optionally beat. Used by `cream fleet` in the foreground and by `cream cycle` / `cream backtest`,
-which reuse a running fleet or start a private one for the duration of the command."""
+optionally beat. `cream fleet` runs one in the foreground (:func:`run_foreground`); `cream cycle` and
+`cream backtest` use the fleet that is there or start a private one (:func:`fleet_for_command`).
+
+- One `cream fleet` per data dir: it holds ``<data_dir>/fleet.lock`` (an exclusive flock) for its life.
+- SIGTERM, SIGHUP and Ctrl-C stop a fleet the same way: workers, beat, then the embedded Redis if no
+  other command uses it. The command exits with 128 + the signal's number (143, 129, 130).
+- A worker that refuses to start writes ``cream worker refused to start: <reason>`` to its log and exits
+  with 78; the fleet reports that reason instead of waiting for it.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
 
 from cream import embedded_redis
 from cream.config import Settings
+from cream.embedded_redis import open_private, private_dir
+from cream.endpoints import redact_url
 from cream.errors import CreamError
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 QUEUES = ("cycles", "agents", "data", "execution")
 # (pool, concurrency) per queue. Agent calls spend their time waiting on the model, so the agents
 # queue runs threads: a 20-symbol cycle's 60 analyst calls are all in flight at once. Everything
 # else is CPU or database work in processes; execution stays one at a time.
 POOLS = {"cycles": ("prefork", 1), "agents": ("threads", 64), "data": ("prefork", 1), "execution": ("prefork", 1)}
+REFUSAL = "cream worker refused to start:"
+REFUSAL_EXIT_CODE = 78  # EX_CONFIG: the worker's configuration (schema, keys, LIVE gate) is not usable
+COMPILE_HINT = "the first start compiles the engine and can take minutes; later starts take seconds"
+
+log = logging.getLogger("cream.fleet")
 
 
 class FleetError(CreamError):
-    """The fleet could not start: the message says which part and where its log is."""
+    """The fleet could not start or be used: the message says which part, why, and where to look."""
 
 
-def queues_up(broker_url: str, timeout: float = 1.0) -> set[str]:
-    """Queues that have a worker answering a ping (workers are named `{queue}-…@host`)."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, SIGHUP or SIGINT arrived: unwind (stopping what was started) and exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+
+
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    return signal.Signals(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT).name
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM, SIGHUP and SIGINT raise :class:`Interrupted` once; later ones are ignored, so the
+    clean-up the first one started (stopping workers and Redis) is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def refusal_reason(log_text: str) -> str | None:
+    """The reason on the last ``cream worker refused to start: …`` line of a worker's log, if any."""
+    for line in reversed(log_text.splitlines()):
+        if REFUSAL in line:
+            return line.split(REFUSAL, 1)[1].strip() or "no reason given"
+    return None
+
+
+@contextmanager
+def _control(broker_url: str) -> Iterator[Celery]:
     from workers.app import make_app
 
     app = make_app()
     app.conf.broker_url = app.conf.result_backend = broker_url
     try:
-        return {next(iter(r)).split("-", 1)[0] for r in (app.control.ping(timeout=timeout) or [])}
+        yield app
     finally:
         app.close()
 
 
+def consumers(app: Celery, timeout: float = 1.0, nodes: list[str] | None = None) -> dict[str, set[str]]:
+    """Queues each answering worker consumes, by worker name (whatever the names are)."""
+    try:
+        replies = app.control.inspect(timeout=timeout, destination=nodes,
+                                      limit=len(nodes) if nodes else None).active_queues() or {}
+    except Exception as exc:  # the broker is down or restarting: nobody answers
+        log.debug("no answer from the broker: %s", exc)
+        return {}
+    return {worker: {q["name"] for q in queues or []} for worker, queues in replies.items()}
+
+
+def queues_up(broker_url: str, timeout: float = 1.0) -> set[str]:
+    """Queues that at least one worker on this broker consumes."""
+    with _control(broker_url) as app:
+        return set().union(*consumers(app, timeout).values())
+
+
 class LocalFleet:
     def __init__(self, settings: Settings, beat: bool = False, queues: tuple[str, ...] = QUEUES,
-                 worker_args: tuple[str, ...] = ()) -> None:
+                 worker_args: tuple[str, ...] = (), progress: bool = True) -> None:
         self.settings, self.beat, self.queues, self.worker_args = settings, beat, queues, worker_args
+        self.progress = progress
         self.logs = settings.data_dir / "logs"
-        self.redis: subprocess.Popen[bytes] | None = None
+        self.lease: embedded_redis.Lease | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.nodes: dict[str, str] = {}  # process name -> Celery node name
+        self.log_offsets: dict[str, int] = {}  # where each process's part of its (appended) log starts
         self.broker_url = ""
+        self.redis_restarts = 0
+        self._warmup: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -57,12 +151,18 @@ class LocalFleet:
         return env
 
     def __enter__(self) -> LocalFleet:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        url = self.settings.broker_url or embedded_redis.running_url(self.settings.data_dir)
-        if url is None:
-            url, self.redis = embedded_redis.start(self.settings.data_dir)
-        self.broker_url = url
+        private_dir(self.settings.data_dir)
+        private_dir(self.logs)
+        started = time.monotonic()
         try:
+            if self.settings.broker_url:
+                self.broker_url = self.settings.broker_url
+            else:
+                self.lease = embedded_redis.acquire(self.settings.data_dir)
+                self.broker_url = self.lease.url
+                self._watchdog = threading.Thread(target=self._watch_redis, name="cream-redis-watchdog", daemon=True)
+                self._watchdog.start()
+            self._warm_engine(started + self.settings.startup_timeout)
             for q in self.queues:
                 self.procs[q] = self._spawn(q, ["worker", "-Q", q, "-n", f"{q}-{os.getpid()}@%h",
                                                 "--pool", POOLS[q][0], "--concurrency", str(POOLS[q][1]),
@@ -71,39 +171,270 @@ class LocalFleet:
             if self.beat:
                 self.procs["beat"] = self._spawn("beat", ["beat", "--loglevel", self.settings.log_level,
                                                           "-s", str(self.settings.data_dir / "beat-schedule")])
-            self.wait_ready()
+            self.wait_ready(max(1.0, started + self.settings.startup_timeout - time.monotonic()))
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], env=self.env(),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def open_log(self, name: str) -> int:
+        fd = open_private(self.logs / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self.log_offsets[name] = os.fstat(fd).st_size
+        return fd
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        """Block until a worker of every queue answers a ping."""
-        deadline, missing = time.monotonic() + timeout, set(self.queues)
-        while missing:
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        from celery.utils.nodenames import host_format
+
+        if "-n" in args:
+            self.nodes[name] = host_format(args[args.index("-n") + 1])
+        fd = self.open_log(name)
+        try:
+            # umask 077: whatever a worker or beat writes (schedule, its pool's files) is the user's alone.
+            return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], env=self.env(),
+                                    stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+        finally:
+            os.close(fd)
+
+    def _warm_engine(self, deadline: float) -> None:
+        """Compile the engine's kernels into numba's on-disk cache once, before the workers start, so four
+        workers do not all compile the same kernels at once; with a warm cache this takes about a second."""
+        fd = self.open_log("warmup")
+        try:
+            self._warmup = subprocess.Popen([sys.executable, "-c", "from engine.warmup import warm; warm()"],
+                                            env=self.env(), stdout=fd, stderr=subprocess.STDOUT, umask=0o077,
+                                            start_new_session=True)
+        finally:
+            os.close(fd)
+        t0, noted = time.monotonic(), False
+        while self._warmup.poll() is None:
+            if not noted and self.progress and time.monotonic() - t0 > 3:
+                print(f"cream: compiling the engine (numba) before the workers start; {COMPILE_HINT}", file=sys.stderr)
+                noted = True
+            if time.monotonic() > deadline:
+                raise FleetError(f"compiling the engine took over {self.settings.startup_timeout:.0f}s: raise "
+                                 f"CREAM_STARTUP_TIMEOUT or see {self.logs / 'warmup.log'}")
+            time.sleep(0.1)
+        if self._warmup.returncode != 0:  # the workers warm the engine themselves and report what fails
+            log.warning("engine warm-up exited with %s; see %s", self._warmup.returncode, self.logs / "warmup.log")
+
+    def _watch_redis(self) -> None:
+        """Restart the embedded Redis if it dies (same port, password and AOF: queued messages survive)."""
+        while not self._stop.wait(0.5):
+            try:
+                pid = embedded_redis.restart_if_dead(self.lease) if self.lease else None
+            except CreamError as exc:
+                log.error("the embedded Redis died and could not be restarted (retrying): %s", exc)
+                continue
+            if pid is not None:
+                self.redis_restarts += 1
+                log.warning("the embedded Redis of %s died; restarted it on the same port, password and AOF "
+                            "(pid %d)", self.settings.data_dir, pid)
+
+    def _log_since_start(self, name: str) -> str:
+        try:
+            with open(self.logs / f"{name}.log", "rb") as f:
+                f.seek(self.log_offsets.get(name, 0))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def raise_if_exited(self) -> None:
+        """FleetError naming the first process that has exited, with a refusing worker's own reason."""
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                continue
+            text = self._log_since_start(name)
+            reason = refusal_reason(text)
+            if reason is not None:
+                raise FleetError(f"{name} worker refused to start: {reason}")
+            what = f"{name} worker" if name in QUEUES else name
+            raise FleetError(f"{what} exited with code {proc.returncode} before it was ready: "
+                             f"see {self.logs / (name + '.log')}")
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until a worker this fleet started answers for every queue (or one of them exits)."""
+        timeout = self.settings.startup_timeout if timeout is None else timeout
+        expected = {q: self.nodes[q] for q in self.queues if q in self.nodes}
+        t0 = time.monotonic()
+        next_note = t0 + 5.0
+        with _control(self.broker_url) as app:
+            while True:
+                self.raise_if_exited()
+                replies = consumers(app, 1.0, list(expected.values()))
+                waiting = [q for q in self.queues if q not in replies.get(expected.get(q, ""), ())]
+                if not waiting:
+                    return
+                elapsed = time.monotonic() - t0
+                if elapsed > timeout:
+                    raise FleetError(f"workers for {', '.join(waiting)} did not answer within {timeout:.0f}s: "
+                                     f"see their logs in {self.logs}, or raise CREAM_STARTUP_TIMEOUT")
+                if self.progress and time.monotonic() >= next_note:
+                    up = [q for q in self.queues if q not in waiting]
+                    print(f"cream: waiting for workers ({elapsed:.0f}s of {timeout:.0f}s): up {', '.join(up) or 'none'}"
+                          f"; starting {', '.join(waiting)} ({COMPILE_HINT})", file=sys.stderr)
+                    next_note += 10.0
+                if not replies:
+                    time.sleep(0.2)
+
+    def watch(self) -> str:
+        """Block while every process of the fleet runs; the name of the first that exits."""
+        while True:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise FleetError(f"{name} worker exited with {proc.returncode}; see {self.logs / (name + '.log')}")
-            missing -= queues_up(self.broker_url, 0.5)
-            if missing and time.monotonic() > deadline:
-                raise FleetError(f"workers for {sorted(missing)} did not answer within {timeout:.0f}s; "
-                                 f"see {self.logs}")
+                    return name
+            time.sleep(0.5)
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        for proc in self.procs.values():
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(10)
+        procs = [*self.procs.values(), *([self._warmup] if self._warmup else [])]
+        for proc in procs:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        for proc in self.procs.values():
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if self.redis is not None:
-            embedded_redis.stop(self.redis, self.settings.data_dir)
+            _signal_group(proc.pid, signal.SIGKILL)  # pool children left behind by a worker that died
+        if self.lease is not None:
+            embedded_redis.release(self.lease)
+            self.lease = None
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextmanager
+def fleet_lock(data_dir: Path) -> Iterator[None]:
+    """Held for the life of `cream fleet`: a second one on the same data dir is refused, naming the first."""
+    fd = open_private(private_dir(data_dir) / "fleet.lock")
+    try:
+        deadline = time.monotonic() + 1.0  # running_fleet() holds it shared for an instant
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    raise FleetError(f"a fleet is already running on {data_dir} (pid {pid}): stop it first, "
+                                     f"or start this one with another CREAM_DATA_DIR") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def running_fleet(data_dir: Path) -> int | None:
+    """The pid of the `cream fleet` running on this data dir, if one is."""
+    path = data_dir / "fleet.lock"
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+
+
+def _require_consumers(broker_url: str, queues: tuple[str, ...] = QUEUES) -> None:
+    with _control(broker_url) as app:
+        found = set().union(*consumers(app, 2.0).values())
+    missing = [q for q in queues if q not in found]
+    if missing:
+        raise FleetError(f"no worker consumes queue(s) {', '.join(missing)} on {redact_url(broker_url)}: "
+                         f"start the fleet (docker compose up / cream fleet) first")
+
+
+def _wait_for_fleet(settings: Settings, broker_url: str, pid: int) -> None:
+    """Wait for the `cream fleet` of ``pid`` (which may still be starting) to answer on every queue."""
+    t0, next_note = time.monotonic(), time.monotonic() + 5.0
+    with _control(broker_url) as app:
+        while True:
+            replies = consumers(app, 1.0)
+            waiting = [q for q in QUEUES if q not in set().union(*replies.values())]
+            if not waiting:
+                return
+            if running_fleet(settings.data_dir) is None:
+                raise FleetError(f"the fleet (pid {pid}) on {settings.data_dir} stopped: start it again, or stop "
+                                 f"it for good and this command starts its own")
+            elapsed = time.monotonic() - t0
+            if elapsed > settings.startup_timeout:
+                raise FleetError(f"the fleet (pid {pid}) has no worker for {', '.join(waiting)} after "
+                                 f"{elapsed:.0f}s: see {settings.data_dir / 'logs'}")
+            if time.monotonic() >= next_note:
+                print(f"cream: waiting for the running fleet (pid {pid}, {elapsed:.0f}s): starting "
+                      f"{', '.join(waiting)} ({COMPILE_HINT})", file=sys.stderr)
+                next_note += 10.0
+            if not replies:
+                time.sleep(0.2)
+
+
+@contextmanager
+def fleet_for_command(settings: Settings) -> Iterator[str]:
+    """The broker URL of a fleet serving every queue, for the duration of one command.
+
+    With ``CREAM_BROKER_URL`` set: the fleet on that broker, whatever its workers are called, or a
+    FleetError if a queue has no worker (never a private fleet on a production broker). Otherwise: the
+    `cream fleet` running on the data dir, or a private fleet started (and stopped) for this command.
+    A signal stops what was started and exits 128 + its number."""
+    try:
+        with stop_on_signals():
+            if settings.broker_url:
+                _require_consumers(settings.broker_url)
+                yield settings.broker_url
+            elif (pid := running_fleet(settings.data_dir)) is not None:
+                with embedded_redis.shared(settings.data_dir) as lease:
+                    _wait_for_fleet(settings, lease.url, pid)
+                    yield lease.url
+            else:
+                print("starting the local fleet (embedded Redis, one worker per queue)…", file=sys.stderr)
+                with LocalFleet(settings) as fleet:
+                    yield fleet.broker_url
+    except KeyboardInterrupt as exc:
+        print(f"cream: stopped by {_signal_name(exc)}; the workers this command started are stopped", file=sys.stderr)
+        raise SystemExit(exit_code(exc)) from None
+
+
+def run_foreground(settings: Settings, beat: bool, prepare: Callable[[], Any] = lambda: None) -> int:
+    """`cream fleet`: run until a signal (exit 128 + its number) or until a process exits (exit 1)."""
+    with fleet_lock(settings.data_dir), stop_on_signals():
+        try:
+            prepare()
+            with LocalFleet(settings, beat=beat) as fleet:
+                print(f"fleet up: broker {redact_url(fleet.broker_url)}, workers {', '.join(QUEUES)}"
+                      f"{', beat' if beat else ''}; logs in {fleet.logs}. Ctrl-C or SIGTERM stops it.", flush=True)
+                try:
+                    name = fleet.watch()
+                except KeyboardInterrupt:
+                    print("stopping…", file=sys.stderr, flush=True)
+                    raise
+                print(f"cream: the {name} process exited with code {fleet.procs[name].returncode}; stopping the "
+                      f"fleet: see {fleet.logs / (name + '.log')}", file=sys.stderr)
+                return 1
+        except KeyboardInterrupt as exc:
+            print(f"cream: stopped by {_signal_name(exc)}: the fleet is down (its embedded Redis too, unless another "
+                  f"command still uses it)", file=sys.stderr)
+            return exit_code(exc)
+
+
+def broker_reconnect_settings() -> dict[str, Any]:
+    """Celery settings for workers that lose the broker (for workers/app.py): retry for ever, every 2 s
+    growing to at most 30 s (kombu's consumer backoff), logging each attempt and the reconnection."""
+    return {"broker_connection_retry": True, "broker_connection_retry_on_startup": True,
+            "broker_connection_max_retries": None, "broker_connection_timeout": 4.0,
+            "broker_channel_error_retry": True}
