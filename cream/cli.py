@@ -7,17 +7,32 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from cream import embedded_redis, market_calendar
-from cream.config import Settings, get_settings
-from cream.errors import CreamError
-from cream.schemas.decisions import Environment
-from cream.fleet import QUEUES, LocalFleet, queues_up
+from cream import cli_checks
+from cream.cli_checks import (book_arg, count_arg, day_arg, directory_arg, hour_arg, one_line, seconds_arg,
+                              symbols_arg)
+from cream.endpoints import redact_url
+from cream.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from cream.config import Settings
+    from cream.ports import MarketData
+    from cream.schemas.decisions import Environment
+
+_T = TypeVar("_T")
+
+
+def get_settings() -> Settings:
+    """cream.config's settings, imported only when a command runs: the settings pull in pydantic and every
+    schema (about half a second), and a usage error is answered without them."""
+    from cream.config import get_settings as settings
+
+    return settings()
 
 
 def _prepare(settings: Settings) -> None:
@@ -40,8 +55,41 @@ def _fleet(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def _symbols(text: str | None) -> list[str] | None:
-    return [s.strip().upper() for s in text.split(",") if s.strip()] if text else None
+def _require_known(symbols: list[str] | None, market: MarketData) -> None:
+    unknown = [s for s in symbols or [] if s not in market.symbols()]
+    if unknown:
+        raise InvalidRequest(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(market.symbols())}")
+
+
+def _checked(settings: Settings, check: Callable[[], _T]) -> _T:
+    """``check()`` (the request against the market data), with the database made ready first, except in
+    BACKTEST: local history needs no database, so a bad request is refused before any migration."""
+    from cream.schemas.decisions import Environment
+
+    if settings.env is not Environment.BACKTEST:
+        _prepare(settings)
+        return check()
+    result = check()
+    _prepare(settings)
+    return result
+
+
+def _cycle_hour(symbols: list[str] | None, at: datetime | None, env: Environment, market: MarketData) -> datetime:
+    """The session cycle hour to run, for symbols the market knows: ``at`` truncated to its hour, else the
+    newest one the data has."""
+    from cream import market_calendar
+    from cream.services.cycle_hours import require_cycle_hour
+
+    _require_known(symbols, market)
+    if at is None:
+        hour = market_calendar.last_cycle_time(market.latest())
+        if hour is None:
+            raise InvalidRequest(f"no session cycle hour in the month before {market.latest():%Y-%m-%d}: "
+                                 "give one with --at")
+    else:
+        hour = at.replace(minute=0, second=0, microsecond=0)
+    require_cycle_hour(env, hour, market)
+    return hour
 
 
 def cmd_cycle(args: argparse.Namespace) -> int:
@@ -52,14 +100,9 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     from cream.storage.db import session_scope
 
     settings = get_settings()
-    _prepare(settings)
-    at = datetime.fromisoformat(args.at) if args.at else market_data().latest()
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    hour = market_calendar.last_cycle_time(at)
-    if hour is None:
-        raise CreamError(f"no session cycle hour at or before {at.isoformat()}")
+    hour = _checked(settings, lambda: _cycle_hour(args.symbols, args.at, settings.env, market_data()))
     trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=args.book or settings.book,
-                           symbols=_symbols(args.symbols), source="cli")
+                           symbols=args.symbols, source="cli")
     with _fleet(settings) as url:
         runner = CycleRunner(url)
         cycle_id, fresh = runner.run(trigger, timeout=args.timeout)
@@ -127,44 +170,65 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from cream.services.backtest import run_backtest
 
     settings = get_settings()
-    _prepare(settings)
-    symbols = _symbols(args.symbols) or []
-    unknown = [s for s in symbols if s not in market_data().symbols()]
-    if unknown:
-        raise CreamError(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(market_data().symbols())}")
-    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
-    if end < start:
-        raise CreamError("--end is before --start")
+    _checked(settings, lambda: _backtest_hours(args, market_data()))  # before any fleet starts
     if args.fast:
-        metrics = _fast_backtest(symbols, start, end)
+        metrics = _fast_backtest(args.symbols, args.start, args.end)
     else:
         with _fleet(settings) as url:
             runner = CycleRunner(url)
-            metrics = run_backtest(runner, market_data(), symbols, start, end, Progress("backtest"))
-            runner.close()
+            try:
+                metrics = run_backtest(runner, market_data(), args.symbols, args.start, args.end,
+                                       Progress("backtest"), timeout=args.timeout)
+            finally:
+                runner.close()
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        sharpe = "n/a" if metrics["sharpe"] is None else f"{metrics['sharpe']:.2f}"
-        print(f"backtest {metrics['backtest_id']}  {', '.join(symbols)}  {metrics['start'][:10]} → {metrics['end'][:10]}")
-        if args.fast:
-            print(f"  fast path     trend rule {metrics['rule']} on {metrics['bars']} hourly bars (no agents)")
-        else:
-            print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
-                                                            if metrics["failed_cycles"] else ""))
-        print(f"  trades        {metrics['trades']}")
-        print(f"  total return  {metrics['total_return']:+.2%}")
-        print(f"  max drawdown  {metrics['max_drawdown']:.2%}")
-        print(f"  sharpe        {sharpe}")
-        for name in ("sortino", "calmar"):
-            print(f"  {name:<13} {'n/a' if metrics[name] is None else format(metrics[name], '.2f')}")
+        _print_backtest(metrics, args.symbols, args.fast)
+    return 0 if args.fast else _failed_cycles_verdict(metrics)
+
+
+def _backtest_hours(args: argparse.Namespace, market: MarketData) -> list[datetime]:
+    """The backtest's cycle hours, for symbols the market knows; InvalidRequest for a window outside the data."""
+    from cream.services.backtest import backtest_hours
+
+    _require_known(args.symbols, market)
+    return backtest_hours(market, args.start, args.end)
+
+
+def _failed_cycles_verdict(metrics: dict[str, Any]) -> int:
+    """1 when every cycle FAILED (the metrics then mean nothing); 0 otherwise, counting the failures on stderr."""
+    failed, total = metrics["failed_cycles"], metrics["cycles_planned"]
+    if failed and failed >= total:
+        print(f"cream: all {total} cycles of backtest {metrics['backtest_id']} FAILED: `cream status` shows why",
+              file=sys.stderr)
+        return 1
+    if failed:
+        print(f"cream: {failed} of {total} cycles FAILED: `cream status` shows why", file=sys.stderr)
     return 0
+
+
+def _print_backtest(metrics: dict[str, Any], symbols: list[str], fast: bool) -> None:
+    sharpe = "n/a" if metrics["sharpe"] is None else f"{metrics['sharpe']:.2f}"
+    print(f"backtest {metrics['backtest_id']}  {', '.join(symbols)}  {metrics['start'][:10]} → {metrics['end'][:10]}")
+    if fast:
+        print(f"  fast path     trend rule {metrics['rule']} on {metrics['bars']} hourly bars (no agents)")
+    else:
+        print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
+                                                        if metrics["failed_cycles"] else ""))
+    print(f"  trades        {metrics['trades']}")
+    print(f"  total return  {metrics['total_return']:+.2%}")
+    print(f"  max drawdown  {metrics['max_drawdown']:.2%}")
+    print(f"  sharpe        {sharpe}")
+    for name in ("sortino", "calmar"):
+        print(f"  {name:<13} {'n/a' if metrics[name] is None else format(metrics[name], '.2f')}")
 
 
 def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]:
     """The vectorised trend rule (cream.research), recorded in the backtests table like a cycle backtest."""
     from cream.research import run_fast_backtest
     from cream.runtime import market_data
+    from cream.schemas.decisions import Environment
     from cream.services.runtime_config import active_trading_config
     from cream.storage.db import session_scope
     from cream.storage.models import BacktestRow
@@ -208,7 +272,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from cream.schemas.export import write_schemas
 
-    for path in write_schemas(Path(args.out)):
+    for path in write_schemas(args.out):
         print(path)
     return 0
 
@@ -217,7 +281,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     from cream.storage import db
 
     db.migrate()
-    print(f"database at the newest schema: {db.current_url().split('@')[-1]}")
+    print(f"database at the newest schema: {redact_url(db.current_url())}")
     return 0
 
 
@@ -229,12 +293,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     from cream.storage import db
     from cream.storage.models import TradingConfigRow
 
+    if args.action == "promote" and not args.id:
+        raise InvalidRequest("promote needs the id of a trading_config: `cream config list` shows them")
     db.migrate()
     with db.session_scope() as s:
         seed_defaults(s)
         if args.action == "promote":
-            if not args.id:
-                raise CreamError("usage: cream config promote ID")
             row = promote(s, args.id)
             print(f"{row.id} ({row.environment} v{row.version}) is now {row.status}")
             return 0
@@ -258,6 +322,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cream.storage import db
 
     db.assert_migrated()
+    _require_replayable(args.cycle_id)
     r = replay_cycle(args.cycle_id)
     if args.json:
         print(json.dumps({"cycle_id": r.cycle_id, "matches": r.matches, "outcome": r.outcome,
@@ -271,34 +336,45 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if r.matches else 1
 
 
+
+def _require_replayable(cycle_id: str) -> None:
+    """The cycle exists and reached its agents (it has an orient checkpoint)."""
+    from cream.services.cycles import Phase, load_checkpoint
+    from cream.storage.db import session_scope
+    from cream.storage.models import Cycle
+
+    with session_scope(readonly=True) as s:
+        if s.get(Cycle, cycle_id) is None:
+            raise InvalidRequest(f"no cycle {cli_checks.show(cycle_id, 80)}: `cream status` lists the recent ones")
+        if load_checkpoint(s, cycle_id, Phase.ORIENT) is None:
+            raise InvalidRequest(f"cycle {cycle_id} never reached its agents (no orient checkpoint): nothing to replay")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2) pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"cream: {one_line(message)} (see `{self.prog} --help`)\n")
+
+
+SERVICES = frozenset({"data_dir", "db", "broker"})  # what cycle, backtest and fleet need before they start
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cream", description=__doc__)
+    p = _Parser(prog="cream", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("cycle", help="run one trading cycle now and print plan, approvals and orders")
-    c.add_argument("--symbols", help="comma-separated symbols (default: the ACTIVE universe)")
-    c.add_argument("--at", help="the hour to run, ISO-8601 (BACKTEST default: the newest hour in the data)")
-    c.add_argument("--book", help="portfolio to trade (default: CREAM_BOOK or 'default')")
-    c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.add_argument("--timeout", type=float, default=600.0)
-    c.set_defaults(fn=cmd_cycle)
-    b = sub.add_parser("backtest", help="replay hourly cycles over stored history")
-    b.add_argument("--symbols", required=True)
-    b.add_argument("--start", required=True, help="YYYY-MM-DD")
-    b.add_argument("--end", required=True, help="YYYY-MM-DD")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--fast", action="store_true",
-                   help="vectorised trend rule in one pass (engine.simulator): no agents, no fleet; for research")
-    b.set_defaults(fn=cmd_backtest)
+    _add_cycle(sub)
+    _add_backtest(sub)
     f = sub.add_parser("fleet", help="run the local fleet in the foreground (Redis, workers, beat)")
     f.add_argument("--no-beat", action="store_true", help="do not run the hourly schedule")
-    f.set_defaults(fn=cmd_fleet)
+    f.set_defaults(fn=cmd_fleet, needs=SERVICES)
     st = sub.add_parser("status", help="recent cycles")
-    st.add_argument("--limit", type=int, default=20)
+    st.add_argument("--limit", type=count_arg, default=20, help="how many cycles (default 20)")
     st.add_argument("--json", action="store_true")
     st.set_defaults(fn=cmd_status)
     sc = sub.add_parser("schema", help="write the JSON Schema of every message")
-    sc.add_argument("--out", default="schemas")
-    sc.set_defaults(fn=cmd_schema)
+    sc.add_argument("--out", type=directory_arg, default="schemas")
+    sc.set_defaults(fn=cmd_schema, needs=frozenset())
     d = sub.add_parser("db", help="database maintenance")
     d.add_argument("action", choices=["upgrade"])
     d.set_defaults(fn=cmd_db)
@@ -306,28 +382,72 @@ def parser() -> argparse.ArgumentParser:
     cf.add_argument("action", choices=["list", "promote"])
     cf.add_argument("id", nargs="?")
     cf.set_defaults(fn=cmd_config)
+    _add_evals(sub)
+    rp = sub.add_parser("replay", help="re-run a recorded cycle's agents from its checkpoints and recorded LLM "
+                                       "replies (no network, no orders) and say whether the plan is the same")
+    rp.add_argument("cycle_id")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(fn=cmd_replay)
+    p.set_defaults(needs=frozenset({"db"}))
+    return p
+
+
+def _add_cycle(sub: Any) -> None:
+    c = sub.add_parser("cycle", help="run one trading cycle now and print plan, approvals and orders")
+    c.add_argument("--symbols", type=symbols_arg, help="comma-separated symbols (default: the ACTIVE universe)")
+    c.add_argument("--at", type=hour_arg, help="a session cycle hour, ISO-8601, truncated to the hour "
+                                               "(BACKTEST default: the newest one in the data)")
+    c.add_argument("--book", type=book_arg, help="portfolio to trade (default: CREAM_BOOK or 'default')")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--timeout", type=seconds_arg, default=600.0, help="seconds to wait for the cycle (default 600)")
+    c.set_defaults(fn=cmd_cycle, needs=SERVICES)
+
+
+def _add_backtest(sub: Any) -> None:
+    b = sub.add_parser("backtest", help="replay hourly cycles over stored history")
+    b.add_argument("--symbols", type=symbols_arg, required=True)
+    b.add_argument("--start", type=day_arg, required=True, help="YYYY-MM-DD, inside the market data")
+    b.add_argument("--end", type=day_arg, required=True, help="YYYY-MM-DD, inside the market data")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--fast", action="store_true",
+                   help="vectorised trend rule in one pass (engine.simulator): no agents, no fleet; for research")
+    b.add_argument("--timeout", type=seconds_arg,
+                   help="seconds each cycle may take (default: no limit); past it the backtest ends FAILED")
+    b.set_defaults(fn=cmd_backtest, needs=SERVICES)
+
+
+def _add_evals(sub: Any) -> None:
     ev = sub.add_parser("evals", help="run the golden agent scenarios and report checks per agent")
     ev.add_argument("--agents", default="rules", choices=["rules", "gemini", "replay"],
                     help="rules (default); gemini (needs GEMINI_API_KEY, records every exchange); "
                          "replay (the recorded replies, no network)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable)")
-    ev.set_defaults(fn=cmd_evals)
-    rp = sub.add_parser("replay", help="re-run a recorded cycle's agents from its checkpoints and recorded LLM "
-                                       "replies (no network, no orders) and say whether the plan is the same")
-    rp.add_argument("cycle_id")
-    rp.add_argument("--json", action="store_true")
-    rp.set_defaults(fn=cmd_replay)
-    return p
+    ev.set_defaults(fn=cmd_evals, needs=frozenset())
+
+
+def _needs(args: argparse.Namespace) -> frozenset[str]:
+    needs: frozenset[str] = args.needs
+    return needs - {"broker"} if getattr(args, "fast", False) else needs
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error (input, environment, an unreachable service) is one line, exit 2."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings: Settings | None = None
     try:
+        settings = get_settings()
+        cli_checks.preflight(settings, _needs(args))
         return int(args.fn(args))
-    except CreamError as exc:
-        print(f"cream: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("cream: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = cli_checks.user_error(exc, settings)
+        if message is None:
+            raise  # a bug, not a user error: keep its traceback
+        print(f"cream: {one_line(message)}", file=sys.stderr)
         return 2
 
 

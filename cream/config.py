@@ -5,14 +5,29 @@ With nothing set, Cream runs BACKTEST on SQLite and an embedded Redis under ``~/
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import types
+from collections.abc import Mapping
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cream.errors import ConfigurationError
 from cream.schemas.decisions import Environment
+
+BOOK_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+BOOK_RULE = "1-40 lower-case letters, digits, '_' or '-', starting with a letter or digit"
+# CREAM_ variables read only by the project's own shell scripts (scripts/setup.sh, test.sh,
+# backtest-sample.sh), never by Settings: allowed in the environment, see README "Configuration".
+SCRIPT_VARIABLES = frozenset({"CREAM_VENV"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -24,7 +39,7 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="Redis URL. Default: embedded Redis.")
     result_backend: str | None = Field(default=None, description="Default: the broker URL.")
     history_dir: Path | None = Field(default=None, description="Local bars for BACKTEST. Default: sample.")
-    book: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    book: str = "default"  # BOOK_PATTERN
     # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
     # countdown (cream/timeouts.py). Default: 240 s with rule agents, 420 s with LLM agents; tests
     # shorten it to prove redelivery inside their window.
@@ -56,10 +71,44 @@ class Settings(BaseSettings):
     polygon_requests_per_second: float = Field(default=5.0, gt=0)  # shared by every worker (Redis bucket)
     polygon_burst: int = Field(default=5, ge=1)
 
+    def __init__(self, **values: Any) -> None:
+        """Settings from the environment; ConfigurationError, in one line, for an unknown CREAM_ variable
+        or a value that does not validate."""
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise ConfigurationError(describe_unknown(unknown))
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(describe_invalid(exc)) from None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any, info: ValidationInfo) -> Any:
+        if not (isinstance(v, str) and not v.strip()):
+            return v
+        if cls.model_fields[info.field_name or ""].default is None:
+            return None  # an optional setting given empty is unset: an empty key is a missing key
+        raise ValueError("it is empty")
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @field_validator("book")
+    @classmethod
+    def _book(cls, v: str) -> str:
+        if not re.fullmatch(BOOK_PATTERN, v):
+            raise ValueError(f"a book name is {BOOK_RULE}")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        if v.upper() not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return v.upper()
 
     @property
     def resolved_database_url(self) -> str:
@@ -74,3 +123,77 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def known_variables() -> frozenset[str]:
+    """Every CREAM_ variable Cream reads: one per Settings field (its alias if it has one), and the scripts'."""
+    prefix = str(Settings.model_config.get("env_prefix") or "")
+    names = set(SCRIPT_VARIABLES)
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias or field.alias
+        if isinstance(alias, AliasChoices):
+            names.update(c for c in alias.choices if isinstance(c, str))
+        else:
+            names.add(alias if isinstance(alias, str) else prefix + name)
+    return frozenset(n.upper() for n in names)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Names in ``environ`` with the CREAM_ prefix (any case, as pydantic-settings reads them) that
+    nothing reads: a typo there would otherwise be ignored in silence."""
+    known = known_variables()
+    return sorted(k for k in environ if k.upper().startswith("CREAM_") and k.upper() not in known)
+
+
+def describe_unknown(names: list[str]) -> str:
+    shown = [_show_name(n) + (f" (did you mean {close}?)" if (close := _close_variable(n)) else "") for n in names]
+    return (f"unknown environment variable{'s' if len(names) > 1 else ''} {', '.join(shown)}: unset "
+            f"{'them' if len(names) > 1 else 'it'} (README.md, Configuration, lists every CREAM_ variable)")
+
+
+def _close_variable(name: str) -> str | None:
+    """The known variable ``name`` was probably meant to be, if one is close (a typo, or a longer name)."""
+    tails = {k.removeprefix("CREAM_"): k for k in known_variables() if k.startswith("CREAM_")}
+    tail = name.upper().removeprefix("CREAM_")
+    close = difflib.get_close_matches(tail, tails, n=1) or [t for t in sorted(tails) if tail.startswith(t)][-1:]
+    return tails[close[0]] if close else None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each variable that does not validate, its value and what it may be."""
+    prefix = str(Settings.model_config.get("env_prefix") or "")
+    parts = []
+    for error in exc.errors():
+        loc = str(error["loc"][0]) if error["loc"] else "settings"
+        field = Settings.model_fields.get(loc)
+        variable = (prefix + loc).upper() if field is not None else loc.upper()
+        secret = field is not None and field.validation_alias is not None
+        value = "" if secret else f"={_show_value(error.get('input'))}"
+        choices = _choices(field) if field is not None else []
+        message = str(error["msg"]).removeprefix("Value error, ")
+        why = (f"must be one of {', '.join(choices)} (exact spelling, no spaces)" if choices
+               else message[:1].lower() + message[1:])
+        parts.append(f"{variable}{value}: {why}")
+    return "; ".join(parts) + f"; fix or unset {'them' if len(parts) > 1 else 'it'}"
+
+
+def _choices(field: FieldInfo) -> list[str]:
+    """The values an enum or Literal field allows ([] for any other type)."""
+    annotation = field.annotation
+    members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    out: list[str] = []
+    for member in members:
+        if isinstance(member, type) and issubclass(member, Enum):
+            out += [str(m.value) for m in member]
+        elif get_origin(member) is Literal:
+            out += [str(a) for a in get_args(member)]
+    return out
+
+
+def _show_value(value: Any, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return ascii(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _show_name(name: str) -> str:
+    return name if name.isascii() and name.isprintable() else ascii(name)

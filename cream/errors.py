@@ -37,3 +37,8 @@ class TradingHalted(CreamError):
 
 class InvalidTrigger(CreamError):
     """A cycle trigger message failed validation: it is dropped and never starts a cycle."""
+
+
+class InvalidRequest(CreamError):
+    """What the user asked for cannot be done as asked (a window outside the data, an hour that is no
+    cycle hour): nothing ran; the message says what to ask instead."""
