@@ -167,7 +167,7 @@ def describe_invalid(exc: ValidationError) -> str:
         loc = str(error["loc"][0]) if error["loc"] else "settings"
         field = Settings.model_fields.get(loc)
         variable = (prefix + loc).upper() if field is not None else loc.upper()
-        secret = field is not None and field.validation_alias is not None
+        secret = field is None or field.validation_alias is not None  # provider keys: never echoed
         value = "" if secret else f"={_show_value(error.get('input'))}"
         choices = _choices(field) if field is not None else []
         message = str(error["msg"]).removeprefix("Value error, ")

@@ -242,8 +242,8 @@ def test_a_backtest_cut_short_leaves_nothing_running(tmp_path: Path) -> None:
     out = cream(tmp_path, "backtest", "--symbols", "XLK", "--start", "2025-09-24", "--end", "2025-09-24",
                 "--timeout", "0.001", timeout=300)
     assert "Traceback" not in out.stderr, out.stderr
-    errors = [line for line in out.stderr.splitlines() if line.startswith("cream: ")]
-    assert out.returncode == 2 and len(errors) == 1 and "still RUNNING" in errors[0], out.stderr
+    last = out.stderr.strip().splitlines()[-1]  # the fleet's start-up notes come first
+    assert out.returncode == 2 and last.startswith("cream: cycle ") and "still RUNNING" in last, out.stderr
     assert running_rows(tmp_path) == []
     with sqlite3.connect(tmp_path / "cream.db") as db:
         (book, status, metrics), = db.execute("SELECT id, status, metrics FROM backtests").fetchall()
