@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from cream import cli_checks
 from cream.cli_checks import (book_arg, count_arg, day_arg, directory_arg, hour_arg, one_line, seconds_arg,
                               symbols_arg)
 from cream.endpoints import redact_url
-from cream.errors import InvalidRequest
+from cream.errors import ConfigurationError, InvalidRequest
 
 if TYPE_CHECKING:
     from cream.config import Settings
@@ -74,6 +75,19 @@ def _checked(settings: Settings, check: Callable[[], _T]) -> _T:
     return result
 
 
+def _readable(market: MarketData) -> MarketData:
+    """``market``, its bars' range read once: a damaged bar file under CREAM_HISTORY_DIR is one line, not a
+    traceback (only this read is guarded; the range is what every request is checked against)."""
+    try:
+        market.earliest(), market.latest()
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        where = get_settings().history_dir or "the bundled sample"
+        raise ConfigurationError(f"cannot read the market data in {where} ({type(exc).__name__}: "
+                                 f"{cli_checks.show(str(exc), 120)}): fix or remove the damaged bar files, or "
+                                 "unset CREAM_HISTORY_DIR for the bundled sample") from None
+    return market
+
+
 def _cycle_hour(symbols: list[str] | None, at: datetime | None, env: Environment, market: MarketData) -> datetime:
     """The session cycle hour to run, for symbols the market knows: ``at`` truncated to its hour, else the
     newest one the data has."""
@@ -100,7 +114,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     from cream.storage.db import session_scope
 
     settings = get_settings()
-    hour = _checked(settings, lambda: _cycle_hour(args.symbols, args.at, settings.env, market_data()))
+    hour = _checked(settings, lambda: _cycle_hour(args.symbols, args.at, settings.env, _readable(market_data())))
     trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=args.book or settings.book,
                            symbols=args.symbols, source="cli")
     with _fleet(settings) as url:
@@ -170,7 +184,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from cream.services.backtest import run_backtest
 
     settings = get_settings()
-    _checked(settings, lambda: _backtest_hours(args, market_data()))  # before any fleet starts
+    _checked(settings, lambda: _backtest_hours(args, _readable(market_data())))  # before any fleet starts
     if args.fast:
         metrics = _fast_backtest(args.symbols, args.start, args.end)
     else:

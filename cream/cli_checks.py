@@ -211,7 +211,7 @@ def _database_error(exc: BaseException, settings: Settings | None) -> str | None
     url = settings.resolved_database_url if settings else "the database"
     reason = _first_line(exc.orig if exc.orig is not None else exc)
     password = urlsplit(url).password if settings else None
-    if password:
+    if password and len(password) >= 4:  # a shorter one would mangle the words around it
         reason = reason.replace(password, "***")
     return (f"cannot use the database {redact_url(url)} ({reason}): check CREAM_DATABASE_URL (or CREAM_DATA_DIR) "
             "and that the database is up and writable")

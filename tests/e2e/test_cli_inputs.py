@@ -73,6 +73,8 @@ CASES = [
     Case("broker-unreachable-fleet", ("fleet", "--no-beat"), "cannot reach the broker",
          {"CREAM_BROKER_URL": "redis://127.0.0.1:1/0"}),
     Case("broker-not-redis", ("cycle",), "is not a Redis URL", {"CREAM_BROKER_URL": "garbage"}),
+    Case("history-damaged", ("backtest", "--fast", *OK), "cannot read the market data in",
+         {"CREAM_HISTORY_DIR": "{bad_history}"}),
     Case("history-dir-missing", ("backtest", "--fast", *OK), "/nonexistent-history",
          {"CREAM_HISTORY_DIR": "/nonexistent-history"}),
     # cycle
@@ -176,7 +178,10 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subpro
     """Every case's result, run four at a time (each case waits mostly on imports)."""
     base = tmp_path_factory.mktemp("cli-inputs")
     (base / "a-file").write_text("not a directory\n")
-    places = {"read_only": str(_read_only_dir(base)), "file": str(base / "a-file")}
+    (base / "bad-history").mkdir()
+    (base / "bad-history" / "XLK.csv.gz").write_bytes(b"not gzip")
+    places = {"read_only": str(_read_only_dir(base)), "file": str(base / "a-file"),
+              "bad_history": str(base / "bad-history")}
 
     template = base / "template"
     assert cream(template, "db", "upgrade").returncode == 0
