@@ -7,23 +7,19 @@ import json
 import logging
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from cream import cli_checks
-from cream.cli_checks import (book_arg, count_arg, day_arg, directory_arg, hour_arg, one_line, seconds_arg,
-                              symbols_arg)
+from cream.cli_checks import (backtest_window, book_arg, count_arg, cycle_hour, day_arg, directory_arg, hour_arg,
+                              one_line, readable, require_replayable, seconds_arg, symbols_arg)
 from cream.endpoints import redact_url
-from cream.errors import ConfigurationError, InvalidRequest
+from cream.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from cream.config import Settings
-    from cream.ports import MarketData
-    from cream.schemas.decisions import Environment
 
 _T = TypeVar("_T")
 
@@ -56,12 +52,6 @@ def _fleet(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def _require_known(symbols: list[str] | None, market: MarketData) -> None:
-    unknown = [s for s in symbols or [] if s not in market.symbols()]
-    if unknown:
-        raise InvalidRequest(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(market.symbols())}")
-
-
 def _checked(settings: Settings, check: Callable[[], _T]) -> _T:
     """``check()`` (the request against the market data), with the database made ready first, except in
     BACKTEST: local history needs no database, so a bad request is refused before any migration."""
@@ -75,37 +65,6 @@ def _checked(settings: Settings, check: Callable[[], _T]) -> _T:
     return result
 
 
-def _readable(market: MarketData) -> MarketData:
-    """``market``, its bars' range read once: a damaged bar file under CREAM_HISTORY_DIR is one line, not a
-    traceback (only this read is guarded; the range is what every request is checked against)."""
-    try:
-        market.earliest(), market.latest()
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
-        where = get_settings().history_dir or "the bundled sample"
-        raise ConfigurationError(f"cannot read the market data in {where} ({type(exc).__name__}: "
-                                 f"{cli_checks.show(str(exc), 120)}): fix or remove the damaged bar files, or "
-                                 "unset CREAM_HISTORY_DIR for the bundled sample") from None
-    return market
-
-
-def _cycle_hour(symbols: list[str] | None, at: datetime | None, env: Environment, market: MarketData) -> datetime:
-    """The session cycle hour to run, for symbols the market knows: ``at`` truncated to its hour, else the
-    newest one the data has."""
-    from cream import market_calendar
-    from cream.services.cycle_hours import require_cycle_hour
-
-    _require_known(symbols, market)
-    if at is None:
-        hour = market_calendar.last_cycle_time(market.latest())
-        if hour is None:
-            raise InvalidRequest(f"no session cycle hour in the month before {market.latest():%Y-%m-%d}: "
-                                 "give one with --at")
-    else:
-        hour = at.replace(minute=0, second=0, microsecond=0)
-    require_cycle_hour(env, hour, market)
-    return hour
-
-
 def cmd_cycle(args: argparse.Namespace) -> int:
     from cream.runner import CycleRunner
     from cream.runtime import market_data
@@ -114,7 +73,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
     from cream.storage.db import session_scope
 
     settings = get_settings()
-    hour = _checked(settings, lambda: _cycle_hour(args.symbols, args.at, settings.env, _readable(market_data())))
+    hour = _checked(settings, lambda: cycle_hour(args.symbols, args.at, settings.env, readable(market_data())))
     trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=args.book or settings.book,
                            symbols=args.symbols, source="cli")
     with _fleet(settings) as url:
@@ -184,7 +143,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from cream.services.backtest import run_backtest
 
     settings = get_settings()
-    _checked(settings, lambda: _backtest_hours(args, _readable(market_data())))  # before any fleet starts
+    _checked(settings, lambda: backtest_window(args.symbols, args.start, args.end, readable(market_data())))
     if args.fast:
         metrics = _fast_backtest(args.symbols, args.start, args.end)
     else:
@@ -200,14 +159,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     else:
         _print_backtest(metrics, args.symbols, args.fast)
     return 0 if args.fast else _failed_cycles_verdict(metrics)
-
-
-def _backtest_hours(args: argparse.Namespace, market: MarketData) -> list[datetime]:
-    """The backtest's cycle hours, for symbols the market knows; InvalidRequest for a window outside the data."""
-    from cream.services.backtest import backtest_hours
-
-    _require_known(args.symbols, market)
-    return backtest_hours(market, args.start, args.end)
 
 
 def _failed_cycles_verdict(metrics: dict[str, Any]) -> int:
@@ -336,7 +287,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cream.storage import db
 
     db.assert_migrated()
-    _require_replayable(args.cycle_id)
+    require_replayable(args.cycle_id)
     r = replay_cycle(args.cycle_id)
     if args.json:
         print(json.dumps({"cycle_id": r.cycle_id, "matches": r.matches, "outcome": r.outcome,
@@ -348,20 +299,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for error in r.errors:
             print(f"  {error}")
     return 0 if r.matches else 1
-
-
-
-def _require_replayable(cycle_id: str) -> None:
-    """The cycle exists and reached its agents (it has an orient checkpoint)."""
-    from cream.services.cycles import Phase, load_checkpoint
-    from cream.storage.db import session_scope
-    from cream.storage.models import Cycle
-
-    with session_scope(readonly=True) as s:
-        if s.get(Cycle, cycle_id) is None:
-            raise InvalidRequest(f"no cycle {cli_checks.show(cycle_id, 80)}: `cream status` lists the recent ones")
-        if load_checkpoint(s, cycle_id, Phase.ORIENT) is None:
-            raise InvalidRequest(f"cycle {cycle_id} never reached its agents (no orient checkpoint): nothing to replay")
 
 
 class _Parser(argparse.ArgumentParser):

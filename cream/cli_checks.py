@@ -12,16 +12,19 @@ import argparse
 import math
 import re
 import tempfile
+import zlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cream.endpoints import redact_url
-from cream.errors import ConfigurationError, CreamError
+from cream.errors import ConfigurationError, CreamError, InvalidRequest
 
 if TYPE_CHECKING:  # imported where used: a usage error is answered without pydantic and the schemas
     from cream.config import Settings
+    from cream.ports import MarketData
+    from cream.schemas.decisions import Environment
 
 MAX_LIMIT = 100_000
 MAX_TIMEOUT_S = 86_400.0
@@ -118,6 +121,69 @@ def directory_arg(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("give a directory, e.g. --out schemas")
     return Path(text)
+
+
+# --- requests checked against the market data and the database ----------------------------------
+
+
+def require_known_symbols(symbols: list[str] | None, market: MarketData) -> None:
+    unknown = [s for s in symbols or [] if s not in market.symbols()]
+    if unknown:
+        raise InvalidRequest(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(market.symbols())}")
+
+
+def readable(market: MarketData) -> MarketData:
+    """``market``, its bars' range read once: a damaged bar file under CREAM_HISTORY_DIR is one line, not a
+    traceback (only this read is guarded; the range is what every request is checked against)."""
+    try:
+        market.earliest(), market.latest()
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        from cream.config import get_settings
+
+        where = get_settings().history_dir or "the bundled sample"
+        raise ConfigurationError(f"cannot read the market data in {where} ({type(exc).__name__}: "
+                                 f"{show(str(exc), 120)}): fix or remove the damaged bar files, or "
+                                 "unset CREAM_HISTORY_DIR for the bundled sample") from None
+    return market
+
+
+def cycle_hour(symbols: list[str] | None, at: datetime | None, env: Environment, market: MarketData) -> datetime:
+    """The session cycle hour to run, for symbols the market knows: ``at`` truncated to its hour, else the
+    newest one the data has."""
+    from cream import market_calendar
+    from cream.services.cycle_hours import require_cycle_hour
+
+    require_known_symbols(symbols, market)
+    if at is None:
+        hour = market_calendar.last_cycle_time(market.latest())
+        if hour is None:
+            raise InvalidRequest(f"no session cycle hour in the month before {market.latest():%Y-%m-%d}: "
+                                 "give one with --at")
+    else:
+        hour = at.replace(minute=0, second=0, microsecond=0)
+    require_cycle_hour(env, hour, market)
+    return hour
+
+
+def backtest_window(symbols: list[str], start: date, end: date, market: MarketData) -> list[datetime]:
+    """The backtest's cycle hours, for symbols the market knows; InvalidRequest for a window outside the data."""
+    from cream.services.backtest import backtest_hours
+
+    require_known_symbols(symbols, market)
+    return backtest_hours(market, start, end)
+
+
+def require_replayable(cycle_id: str) -> None:
+    """The cycle exists and reached its agents (it has an orient checkpoint)."""
+    from cream.services.cycles import Phase, load_checkpoint
+    from cream.storage.db import session_scope
+    from cream.storage.models import Cycle
+
+    with session_scope(readonly=True) as s:
+        if s.get(Cycle, cycle_id) is None:
+            raise InvalidRequest(f"no cycle {show(cycle_id, 80)}: `cream status` lists the recent ones")
+        if load_checkpoint(s, cycle_id, Phase.ORIENT) is None:
+            raise InvalidRequest(f"cycle {cycle_id} never reached its agents (no orient checkpoint): nothing to replay")
 
 
 # --- services a command needs ---------------------------------------------------------------------
