@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from cream import embedded_redis
@@ -30,6 +30,7 @@ from cream.config import Settings
 from cream.embedded_redis import open_private, private_dir
 from cream.endpoints import redact_url
 from cream.errors import CreamError
+from cream.processes import exit_code, python_dying_with_us, signal_group, signal_of, stop_on_signals
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -41,52 +42,13 @@ QUEUES = ("cycles", "agents", "data", "execution")
 POOLS = {"cycles": ("prefork", 1), "agents": ("threads", 64), "data": ("prefork", 1), "execution": ("prefork", 1)}
 REFUSAL = "cream worker refused to start:"
 REFUSAL_EXIT_CODE = 78  # EX_CONFIG: the worker's configuration (schema, keys, LIVE gate) is not usable
-COMPILE_HINT = "the first start compiles the engine and can take minutes; later starts take seconds"
+COMPILE_HINT = "a first start compiles the engine and can take minutes, later starts take seconds"
 
 log = logging.getLogger("cream.fleet")
 
 
 class FleetError(CreamError):
     """The fleet could not start or be used: the message says which part, why, and where to look."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM, SIGHUP or SIGINT arrived: unwind (stopping what was started) and exit 128 + signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def exit_code(exc: KeyboardInterrupt) -> int:
-    return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
-
-
-def _signal_name(exc: KeyboardInterrupt) -> str:
-    return signal.Signals(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT).name
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGTERM, SIGHUP and SIGINT raise :class:`Interrupted` once; later ones are ignored, so the
-    clean-up the first one started (stopping workers and Redis) is not cut short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    fired = False
-
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        nonlocal fired
-        if not fired:
-            fired = True
-            raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def refusal_reason(log_text: str) -> str | None:
@@ -160,7 +122,7 @@ class LocalFleet:
             else:
                 self.lease = embedded_redis.acquire(self.settings.data_dir)
                 self.broker_url = self.lease.url
-                self._watchdog = threading.Thread(target=self._watch_redis, name="cream-redis-watchdog", daemon=True)
+                self._watchdog = threading.Thread(target=self._watch_redis, name="redis-watchdog", daemon=True)
                 self._watchdog.start()
             self._warm_engine(started + self.settings.startup_timeout)
             for q in self.queues:
@@ -171,7 +133,7 @@ class LocalFleet:
             if self.beat:
                 self.procs["beat"] = self._spawn("beat", ["beat", "--loglevel", self.settings.log_level,
                                                           "-s", str(self.settings.data_dir / "beat-schedule")])
-            self.wait_ready(max(1.0, started + self.settings.startup_timeout - time.monotonic()))
+            self.wait_ready(since=started)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -190,8 +152,9 @@ class LocalFleet:
         fd = self.open_log(name)
         try:
             # umask 077: whatever a worker or beat writes (schedule, its pool's files) is the user's alone.
-            return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", *args], env=self.env(),
-                                    stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077)
+            command = python_dying_with_us(["-m", "celery", "-A", "workers.app", *args])
+            return subprocess.Popen(command, env=self.env(), stdout=fd, stderr=subprocess.STDOUT,
+                                    start_new_session=True, umask=0o077)
         finally:
             os.close(fd)
 
@@ -200,15 +163,16 @@ class LocalFleet:
         workers do not all compile the same kernels at once; with a warm cache this takes about a second."""
         fd = self.open_log("warmup")
         try:
-            self._warmup = subprocess.Popen([sys.executable, "-c", "from engine.warmup import warm; warm()"],
-                                            env=self.env(), stdout=fd, stderr=subprocess.STDOUT, umask=0o077,
-                                            start_new_session=True)
+            command = python_dying_with_us(["-c", "from engine.warmup import warm; warm()"])
+            self._warmup = subprocess.Popen(command, env=self.env(), stdout=fd, stderr=subprocess.STDOUT,
+                                            umask=0o077, start_new_session=True)
         finally:
             os.close(fd)
         t0, noted = time.monotonic(), False
         while self._warmup.poll() is None:
             if not noted and self.progress and time.monotonic() - t0 > 3:
-                print(f"cream: compiling the engine (numba) before the workers start; {COMPILE_HINT}", file=sys.stderr)
+                print("cream: compiling the engine (numba) once, before the workers start; a first start can take "
+                      "minutes, later starts take seconds", file=sys.stderr)
                 noted = True
             if time.monotonic() > deadline:
                 raise FleetError(f"compiling the engine took over {self.settings.startup_timeout:.0f}s: raise "
@@ -251,12 +215,13 @@ class LocalFleet:
             raise FleetError(f"{what} exited with code {proc.returncode} before it was ready: "
                              f"see {self.logs / (name + '.log')}")
 
-    def wait_ready(self, timeout: float | None = None) -> None:
-        """Block until a worker this fleet started answers for every queue (or one of them exits)."""
+    def wait_ready(self, timeout: float | None = None, since: float | None = None) -> None:
+        """Block until a worker this fleet started answers for every queue (or one of them exits), at most
+        ``timeout`` seconds (CREAM_STARTUP_TIMEOUT) counted from ``since`` (default: now)."""
         timeout = self.settings.startup_timeout if timeout is None else timeout
         expected = {q: self.nodes[q] for q in self.queues if q in self.nodes}
-        t0 = time.monotonic()
-        next_note = t0 + 5.0
+        t0 = time.monotonic() if since is None else since
+        next_note = time.monotonic() + 5.0
         with _control(self.broker_url) as app:
             while True:
                 self.raise_if_exited()
@@ -270,8 +235,8 @@ class LocalFleet:
                                      f"see their logs in {self.logs}, or raise CREAM_STARTUP_TIMEOUT")
                 if self.progress and time.monotonic() >= next_note:
                     up = [q for q in self.queues if q not in waiting]
-                    print(f"cream: waiting for workers ({elapsed:.0f}s of {timeout:.0f}s): up {', '.join(up) or 'none'}"
-                          f"; starting {', '.join(waiting)} ({COMPILE_HINT})", file=sys.stderr)
+                    print(f"cream: waiting for workers ({elapsed:.0f}s of {timeout:.0f}s): up "
+                          f"{', '.join(up) or 'none'}; starting {', '.join(waiting)} ({COMPILE_HINT})", file=sys.stderr)
                     next_note += 10.0
                 if not replies:
                     time.sleep(0.2)
@@ -291,25 +256,18 @@ class LocalFleet:
         procs = [*self.procs.values(), *([self._warmup] if self._warmup else [])]
         for proc in procs:
             if proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-            _signal_group(proc.pid, signal.SIGKILL)  # pool children left behind by a worker that died
+            signal_group(proc.pid, signal.SIGKILL)  # pool children left behind by a worker that died
         if self.lease is not None:
             embedded_redis.release(self.lease)
             self.lease = None
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @contextmanager
@@ -406,7 +364,8 @@ def fleet_for_command(settings: Settings) -> Iterator[str]:
                 with LocalFleet(settings) as fleet:
                     yield fleet.broker_url
     except KeyboardInterrupt as exc:
-        print(f"cream: stopped by {_signal_name(exc)}; the workers this command started are stopped", file=sys.stderr)
+        print(f"cream: stopped by {signal_of(exc).name}; the workers this command started are stopped",
+              file=sys.stderr)
         raise SystemExit(exit_code(exc)) from None
 
 
@@ -427,14 +386,20 @@ def run_foreground(settings: Settings, beat: bool, prepare: Callable[[], Any] = 
                       f"fleet: see {fleet.logs / (name + '.log')}", file=sys.stderr)
                 return 1
         except KeyboardInterrupt as exc:
-            print(f"cream: stopped by {_signal_name(exc)}: the fleet is down (its embedded Redis too, unless another "
-                  f"command still uses it)", file=sys.stderr)
+            print(f"cream: stopped by {signal_of(exc).name}: the fleet is down (its embedded Redis too, unless "
+                  f"another command still uses it)", file=sys.stderr)
             return exit_code(exc)
 
 
 def broker_reconnect_settings() -> dict[str, Any]:
-    """Celery settings for workers that lose the broker (for workers/app.py): retry for ever, every 2 s
-    growing to at most 30 s (kombu's consumer backoff), logging each attempt and the reconnection."""
+    """Celery settings for processes that lose the broker (for workers/app.py).
+
+    A worker's consumer reconnects for ever with kombu's backoff (2 s, 4 s, … at most 30 s; Celery 5.7
+    has no setting for those steps), logging "Connection to broker lost", each "Cannot connect … Trying
+    again in N seconds" and "Connected to". Publishing (a task sending the next step) retries long enough
+    to ride out a restart of the embedded Redis (about a second) instead of failing the cycle."""
     return {"broker_connection_retry": True, "broker_connection_retry_on_startup": True,
             "broker_connection_max_retries": None, "broker_connection_timeout": 4.0,
-            "broker_channel_error_retry": True}
+            "task_publish_retry": True,
+            "task_publish_retry_policy": {"max_retries": 10, "interval_start": 0, "interval_step": 0.5,
+                                          "interval_max": 2}}

@@ -194,6 +194,20 @@ def test_a_signal_to_a_command_stops_its_private_fleet(tmp_path: Path, command: 
     assert embedded_redis.server_processes(tmp_path) == []
 
 
+def test_a_command_killed_by_sigkill_leaves_no_worker_and_its_redis_goes_with_the_next_command(
+        tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cream.cli", "cycle", "--at", HOUR], env=_env(tmp_path), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: len(descendants(proc.pid)) >= 6, 120, "the workers")
+    processes, redis_pid = descendants(proc.pid), embedded_redis.server_pid(tmp_path)
+    proc.kill()  # no clean-up at all
+    proc.wait()
+    wait_for(lambda: alive(processes) == {redis_pid}, 30, "the workers to end with the command that started them")
+    again = cream(tmp_path, "cycle", "--at", HOUR, "--json")  # adopts the Redis the killed command left
+    assert again.returncode == 0, again.stderr
+    assert embedded_redis.server_processes(tmp_path) == []
+
+
 @pytest.fixture(scope="module")
 def concurrent_cycles(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, list[subprocess.CompletedProcess[str]]]]:
     """Three trials of two `cream cycle` started at once on a fresh data dir."""
