@@ -183,11 +183,14 @@ class LocalFleet:
 
     def _watch_redis(self) -> None:
         """Restart the embedded Redis if it dies (same port, password and AOF: queued messages survive)."""
-        while not self._stop.wait(0.5):
+        pause = 0.5
+        while not self._stop.wait(pause):
             try:
                 pid = embedded_redis.restart_if_dead(self.lease) if self.lease else None
+                pause = 0.5
             except CreamError as exc:
-                log.error("the embedded Redis died and could not be restarted (retrying): %s", exc)
+                pause = min(30.0, pause * 2)
+                log.error("the embedded Redis died and could not be restarted (next try in %.0fs): %s", pause, exc)
                 continue
             if pid is not None:
                 self.redis_restarts += 1
@@ -392,14 +395,11 @@ def run_foreground(settings: Settings, beat: bool, prepare: Callable[[], Any] = 
 
 
 def broker_reconnect_settings() -> dict[str, Any]:
-    """Celery settings for processes that lose the broker (for workers/app.py).
+    """Celery settings for workers that lose the broker (for workers/app.py's ``conf.update``).
 
-    A worker's consumer reconnects for ever with kombu's backoff (2 s, 4 s, … at most 30 s; Celery 5.7
-    has no setting for those steps), logging "Connection to broker lost", each "Cannot connect … Trying
-    again in N seconds" and "Connected to". Publishing (a task sending the next step) retries long enough
-    to ride out a restart of the embedded Redis (about a second) instead of failing the cycle."""
+    The consumer reconnects for ever with kombu's backoff (2 s, 4 s, … at most 30 s between attempts;
+    Celery 5.7 has no setting for those steps), logging "Connection to broker lost", each "Cannot connect
+    … Trying again in N seconds… (k/None)" and "Connected to". Workers no longer outlive their fleet (see
+    cream/processes.py), so retrying for ever only ever waits for a Redis that is coming back."""
     return {"broker_connection_retry": True, "broker_connection_retry_on_startup": True,
-            "broker_connection_max_retries": None, "broker_connection_timeout": 4.0,
-            "task_publish_retry": True,
-            "task_publish_retry_policy": {"max_retries": 10, "interval_start": 0, "interval_step": 0.5,
-                                          "interval_max": 2}}
+            "broker_connection_max_retries": None, "broker_connection_timeout": 4.0}
