@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -25,7 +26,8 @@ import pytest
 import redis
 
 from cream import embedded_redis
-from cream.fleet import queues_up
+from cream.config import Settings
+from cream.fleet import FleetError, LocalFleet, queues_up
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,6 +193,15 @@ def test_a_signal_to_a_command_stops_its_private_fleet(tmp_path: Path, command: 
     assert proc.returncode == 128 + sig, err
     assert f"stopped by {sig.name}" in err and "Traceback" not in err
     assert alive(processes) == set()
+    assert embedded_redis.server_processes(tmp_path) == []
+
+
+def test_a_worker_that_refuses_to_start_stops_the_start_with_its_reason(tmp_path: Path) -> None:
+    """The database was never migrated: the first worker to check says so, and nothing is left running."""
+    with pytest.raises(FleetError) as raised, LocalFleet(Settings(data_dir=tmp_path), progress=False):
+        pass
+    assert re.fullmatch(r"(cycles|agents|data|execution) worker refused to start: database: database schema is at "
+                        r"nothing, code expects \w+: run `cream db upgrade`", str(raised.value)), raised.value
     assert embedded_redis.server_processes(tmp_path) == []
 
 
