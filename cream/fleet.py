@@ -274,8 +274,9 @@ class LocalFleet:
 
 
 @contextmanager
-def fleet_lock(data_dir: Path) -> Iterator[None]:
-    """Held for the life of `cream fleet`: a second one on the same data dir is refused, naming the first."""
+def fleet_lock(data_dir: Path, broker: str = "embedded") -> Iterator[None]:
+    """Held for the life of `cream fleet`: a second one on the same data dir is refused, naming the first.
+    The file holds the fleet's pid and its broker ("embedded" or "configured")."""
     fd = open_private(private_dir(data_dir) / "fleet.lock")
     try:
         deadline = time.monotonic() + 1.0  # running_fleet() holds it shared for an instant
@@ -285,19 +286,19 @@ def fleet_lock(data_dir: Path) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    pid = (os.pread(fd, 64, 0).decode(errors="replace").split() or ["unknown"])[0]
                     raise FleetError(f"a fleet is already running on {data_dir} (pid {pid}): stop it first, "
                                      f"or start this one with another CREAM_DATA_DIR") from None
                 time.sleep(0.05)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{broker}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
 
 
-def running_fleet(data_dir: Path) -> int | None:
-    """The pid of the `cream fleet` running on this data dir, if one is."""
+def running_fleet(data_dir: Path) -> tuple[int, str] | None:
+    """The pid and broker ("embedded" or "configured") of the `cream fleet` running on this data dir."""
     path = data_dir / "fleet.lock"
     if not path.exists():
         return None
@@ -306,8 +307,8 @@ def running_fleet(data_dir: Path) -> int | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return None
     except BlockingIOError:
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        return int(text) if text.isdigit() else -1
+        words = os.pread(fd, 64, 0).decode(errors="replace").split() + ["-1", "embedded"]
+        return (int(words[0]) if words[0].isdigit() else -1), words[1]
     finally:
         os.close(fd)
 
@@ -358,7 +359,11 @@ def fleet_for_command(settings: Settings) -> Iterator[str]:
             if settings.broker_url:
                 _require_consumers(settings.broker_url)
                 yield settings.broker_url
-            elif (pid := running_fleet(settings.data_dir)) is not None:
+            elif (running := running_fleet(settings.data_dir)) is not None:
+                pid, broker = running
+                if broker != "embedded":
+                    raise FleetError(f"the fleet on {settings.data_dir} (pid {pid}) uses the broker of its "
+                                     f"CREAM_BROKER_URL: set the same CREAM_BROKER_URL for this command")
                 with embedded_redis.shared(settings.data_dir) as lease:
                     _wait_for_fleet(settings, lease.url, pid)
                     yield lease.url
@@ -374,7 +379,7 @@ def fleet_for_command(settings: Settings) -> Iterator[str]:
 
 def run_foreground(settings: Settings, beat: bool, prepare: Callable[[], Any] = lambda: None) -> int:
     """`cream fleet`: run until a signal (exit 128 + its number) or until a process exits (exit 1)."""
-    with fleet_lock(settings.data_dir), stop_on_signals():
+    with fleet_lock(settings.data_dir, "configured" if settings.broker_url else "embedded"), stop_on_signals():
         try:
             prepare()
             with LocalFleet(settings, beat=beat) as fleet:

@@ -69,7 +69,7 @@ def test_a_worker_that_dies_without_a_reason_points_to_its_log(tmp_path: Path) -
 def test_one_fleet_per_data_dir_and_the_second_is_told_the_pid_of_the_first(tmp_path: Path) -> None:
     assert running_fleet(tmp_path) is None
     with fleet_lock(tmp_path):
-        assert running_fleet(tmp_path) == os.getpid()
+        assert running_fleet(tmp_path) == (os.getpid(), "embedded")
         with pytest.raises(FleetError) as raised, fleet_lock(tmp_path):
             pass
         assert str(raised.value) == (f"a fleet is already running on {tmp_path} (pid {os.getpid()}): stop it first, "
@@ -103,3 +103,12 @@ def test_a_configured_broker_without_workers_is_an_error_and_starts_nothing(tmp_
                                  f"redis://:***@127.0.0.1:{port}: start the fleet (docker compose up / cream fleet) "
                                  f"first")
     assert not (tmp_path / "data").exists(), "no private fleet, no embedded Redis, no logs"
+
+
+def test_a_command_without_the_broker_url_of_the_running_fleet_is_told_to_set_it(tmp_path: Path) -> None:
+    with fleet_lock(tmp_path, "configured"), pytest.raises(FleetError) as raised, \
+            fleet_for_command(Settings(data_dir=tmp_path, broker_url=None)):
+        pass
+    assert str(raised.value) == (f"the fleet on {tmp_path} (pid {os.getpid()}) uses the broker of its CREAM_BROKER_URL: "
+                                 f"set the same CREAM_BROKER_URL for this command")
+    assert not (tmp_path / "redis").exists(), "no embedded Redis started beside it"
