@@ -163,6 +163,8 @@ def test_nothing_in_the_logs_carries_the_password(fleet: RunningFleet) -> None:
     assert len(logs) >= 6
     assert [p.name for p in logs if secret in p.read_text(errors="replace")] == []
     assert secret not in fleet.out.read_text() + fleet.err.read_text()
+    command_lines = [Path(f"/proc/{p}/cmdline").read_bytes() for p in alive(descendants(fleet.proc.pid))]
+    assert len(command_lines) >= 6 and not any(secret.encode() in c for c in command_lines)  # `ps` shows it to all
 
 
 def test_sigterm_stops_the_fleet_its_workers_and_redis(fleet: RunningFleet) -> None:
