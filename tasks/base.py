@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import random
 from collections.abc import Callable
 from functools import cache
@@ -41,6 +40,7 @@ from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
 from cream.timeouts import MAX_DELIVERIES, RETRY_MAX, TIME_LIMITS, retry_countdown
+from workers import redeliveries
 from workers.app import app
 
 log = logging.getLogger("cream.tasks")
@@ -88,8 +88,8 @@ class CreamTask(Task):  # type: ignore[misc]
         if arrived is not None and arrived != self.home_queue:
             raise Refused(f"{self.name} runs on queue {self.home_queue!r}, not {arrived!r}")
         check_arguments(self.run, args, kwargs)
-        if info.get("redelivered"):
-            deliveries = count_delivery(self.request.id, self.request.retries)
+        if info.get("redelivered"):  # the consumer counted this delivery (workers.redeliveries)
+            deliveries = redeliveries.count(self.app.conf.broker_url, self.request.id, self.request.retries)
             if deliveries > MAX_DELIVERIES:
                 reason = (f"{self.name} was delivered {deliveries} times and never finished: its worker "
                           "died each time (killed, out of memory?); giving up")
@@ -172,24 +172,7 @@ def check_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
             raise Refused(f"argument {name}: {first['msg']} (got {str(value)[:60]!r})") from None
 
 
-# --- deliveries and failing a cycle ----------------------------------------------------------------
-
-_REDIS: dict[int, redis.Redis] = {}
-
-
-def count_delivery(task_id: str, retries: int) -> int:
-    """How many times this message (this retry of this task) was delivered again after a worker died."""
-    client = _REDIS.get(os.getpid())
-    if client is None:
-        client = _REDIS[os.getpid()] = redis.Redis.from_url(app.conf.broker_url, socket_timeout=5)
-    key = f"cream:redeliveries:{task_id}:{retries}"
-    try:
-        with client.pipeline() as pipe:
-            count, _ = pipe.incr(key).expire(key, 86400).execute()
-    except redis.RedisError:
-        return 1  # the broker that just delivered it is away again: run it; the next delivery counts
-    return int(count) + 1
-
+# --- failing a cycle ----------------------------------------------------------------
 
 def fail_cycle(cycle_id: Any, reason: str) -> bool:
     """End the cycle FAILED with ``reason`` if it is still RUNNING; True if this call ended it."""

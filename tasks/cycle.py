@@ -13,7 +13,7 @@ from cream.config import get_settings
 from cream.errors import ConfigurationError, InvalidTrigger, UnknownInstrument
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS
 from cream.schemas.decisions import Environment
-from cream.schemas.trigger import CycleTrigger
+from cream.schemas.trigger import CycleTrigger, parse_trigger
 from cream.services import cycles
 from cream.services.approval import GateOutcome, gate
 from cream.services.cycle_hours import require_cycle_hour
@@ -27,7 +27,6 @@ from tasks.args import CycleId, Iteration, TriggerBody
 from tasks.base import cream_task, ensure_running, redelivered
 from tasks.canvas import cycle_canvas
 from workers.app import stall_after
-from workers.triggers import parse_trigger
 
 log = logging.getLogger("cream.cycles")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import Celery
 from kombu import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 from datetime import timedelta
 
@@ -18,6 +19,9 @@ from cream.errors import ConfigurationError
 from cream.timeouts import TIME_LIMITS
 
 QUEUES = ("cycles", "agents", "data", "execution")
+
+# Our Redis transport drops queue items that are not messages instead of stopping (workers/transport.py).
+TRANSPORT_ALIASES.update({"redis": "workers.transport:Transport", "rediss": "workers.transport:Transport"})
 
 
 def llm_agents() -> bool:
@@ -80,7 +84,7 @@ def make_app() -> Celery:
         worker_send_task_events=True, task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
         # External systems may publish a plain JSON trigger to `cycles` (see cream.schemas.trigger).
-        worker_consumer="workers.triggers:TriggerConsumer",
+        worker_consumer="workers.consumer:GuardedConsumer",
         timezone="America/New_York", enable_utc=True,
         beat_schedule=beat_schedule.BEAT_SCHEDULE,
         imports=("tasks.cycle", "tasks.data", "tasks.agents", "tasks.execution"),

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from cream.schemas.decisions import Environment
 from cream.schemas.instruments import Frozen
@@ -55,3 +55,16 @@ class CycleTrigger(Frozen):
             if s not in out:
                 out.append(s)
         return out
+
+
+def parse_trigger(body: Any) -> CycleTrigger:
+    """The trigger in ``body``, or ValueError saying, in one line, what is wrong with it."""
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object, got {type(body).__name__}")
+    try:
+        return CycleTrigger.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(problems) from None
+    except Exception as exc:  # e.g. OverflowError from a date that cannot be moved to UTC
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from cream import ids
@@ -43,9 +45,10 @@ def test_full_cycle_runs_through_all_four_queues_and_fills_the_approved_order(fl
     assert "before taking work" not in fleet.log("agents")
     for queue, task in [("data", "data.orient"), ("agents", "agents.critic"), ("cycles", "cycles.gate"),
                         ("execution", "execution.act")]:
-        assert f"Task {task}[" in fleet.log(queue), f"{task} did not run on the {queue} worker"
-        for other in {"data", "agents", "cycles", "execution"} - {queue}:
-            assert f"Task {task}[" not in fleet.log(other), f"{task} leaked onto the {other} queue"
+        ran = re.compile(rf"Task {re.escape(task)}\[[0-9a-f-]+\] succeeded")
+        assert ran.search(fleet.log(queue)), f"{task} did not run on the {queue} worker"
+        for other in {"data", "agents", "cycles", "execution"} - {queue}:  # (other tests send some there: refused)
+            assert not ran.search(fleet.log(other)), f"{task} ran on the {other} worker"
 
 
 def test_the_same_cycle_triggered_twice_runs_once(fleet) -> None:
