@@ -397,14 +397,3 @@ def run_foreground(settings: Settings, beat: bool, prepare: Callable[[], Any] = 
             print(f"cream: stopped by {signal_of(exc).name}: the fleet is down (its embedded Redis too, unless "
                   f"another command still uses it)", file=sys.stderr)
             return exit_code(exc)
-
-
-def broker_reconnect_settings() -> dict[str, Any]:
-    """Celery settings for workers that lose the broker (for workers/app.py's ``conf.update``).
-
-    The consumer reconnects for ever with kombu's backoff (2 s, 4 s, … at most 30 s between attempts;
-    Celery 5.7 has no setting for those steps), logging "Connection to broker lost", each "Cannot connect
-    … Trying again in N seconds… (k/None)" and "Connected to". Workers no longer outlive their fleet (see
-    cream/processes.py), so retrying for ever only ever waits for a Redis that is coming back."""
-    return {"broker_connection_retry": True, "broker_connection_retry_on_startup": True,
-            "broker_connection_max_retries": None, "broker_connection_timeout": 4.0}

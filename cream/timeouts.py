@@ -58,7 +58,7 @@ TRIGGER_ANSWER_S = 330.0
 
 def retry_countdown(retries: int, jitter: float) -> float:
     """Seconds before retry number ``retries + 1``; ``jitter`` in [0, 1] picks within the jitter band."""
-    base = min(RETRY_MAX_COUNTDOWN_S, RETRY_FIRST_S * 2 ** retries)
+    base = min(RETRY_MAX_COUNTDOWN_S, RETRY_FIRST_S * 2.0 ** min(retries, 64))
     return base * (RETRY_JITTER_LOW + (1 - RETRY_JITTER_LOW) * jitter)
 
 

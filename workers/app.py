@@ -82,7 +82,10 @@ def make_app() -> Celery:
         task_soft_time_limit=TIME_LIMITS["cycles"][0], task_time_limit=TIME_LIMITS["cycles"][1],
         # Events for Flower.
         worker_send_task_events=True, task_send_sent_event=True,
-        broker_connection_retry_on_startup=True,
+        # A worker that loses the broker reconnects for ever, with kombu's backoff (2 s, 4 s, ... at most
+        # 30 s apart), and logs each attempt ("Cannot connect ... Trying again in N seconds") and "Connected".
+        broker_connection_retry=True, broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None, broker_connection_timeout=4.0,
         # External systems may publish a plain JSON trigger to `cycles` (see cream.schemas.trigger).
         worker_consumer="workers.consumer:GuardedConsumer",
         timezone="America/New_York", enable_utc=True,

@@ -40,7 +40,6 @@ from cream.services.cycles import Phase
 from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput
-from cream.storage.writes import insert_once
 
 log = logging.getLogger(__name__)
 PORTFOLIO = "*"  # the symbol column of portfolio-level agents

@@ -77,7 +77,7 @@ def test_a_message_on_the_wrong_queue_or_with_wrong_arguments_is_refused_and_the
     app.send_task("cycles.gate", args=[cycle_id, "1"], queue="cycles")
     app.send_task("agents.trader", args=[cycle_id], kwargs={"iteration": 1, "extra": True}, queue="agents")
     app.send_task("data.observe", args=[{"cycle_id": cycle_id}], queue="data")
-    wait_for(lambda: fleet.log("cycles").count(f"refused execution.act") >= 1, what="the refusals")
+    wait_for(lambda: fleet.log("cycles").count("refused execution.act") >= 1, what="the refusals")
     (fleet.data_dir / "slow-task").unlink()
     status = fleet.runner.wait(cycle_id, timeout=60)
     assert status.value == "EXECUTED", _cycle(cycle_id).reason
