@@ -51,8 +51,9 @@ ANSWER_SCHEMAS: dict[AgentType, type[BaseModel]] = {
     AgentType.CRITIC: ApprovalVerdict,
 }
 ANSWER_NOW = "The tool budget of this step is spent. Answer now, with the JSON only, from what you have."
-# One agent run, all model calls and tools included, must end well inside the agents queue's time
-# limit (workers/app.py); the threads pool cannot kill a task, so the bound is kept here.
+# One agent run, every model call, retry and tool included, ends within RUN_SECONDS (cream/timeouts.py):
+# no model call starts after it and none runs past it. The threads pool cannot kill a task, so the
+# bound is kept here.
 RUN_SECONDS = AGENT_RUN_S
 _TOOL_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-tool")
 
@@ -89,7 +90,8 @@ class LlmAgents:
         request = LlmRequest(
             agent=agent.value, model=config.model, system_prompt=prompt.system, prompt=prompt.user,
             tools=tools.specs(agent) if config.max_tool_calls > 0 else [], temperature=config.temperature,
-            response_schema=ANSWER_SCHEMAS[agent].__name__, timeout_s=config.timeout_s)
+            response_schema=ANSWER_SCHEMAS[agent].__name__, timeout_s=config.timeout_s,
+            deadline=time.monotonic() + RUN_SECONDS)
         answer = self._converse(agent, context, config, request, tools)
         if agent is AgentType.TRADER:
             draft = TraderDraft.model_validate(answer)

@@ -102,13 +102,13 @@ class GeminiModel:
         started = time.monotonic()
         for attempt in range(1, self.max_retries + 2):
             try:
-                response = self._call(request, contents, config)
+                response = self._call(request, contents, self._within_deadline(request, config))
             except _Retryable as exc:
-                if attempt > self.max_retries:
+                delay = self._backoff(attempt)
+                if attempt > self.max_retries or not self._time_left(request, delay + 1.0):
                     raise TransientError(self._scrub(
                         f"Gemini {request.model} for agent {request.agent} still failing after {attempt} "
                         f"attempts ({exc}); retry the cycle later.")) from None
-                delay = self._backoff(attempt)
                 log.warning("gemini %s (%s) attempt %d failed: %s; retrying in %.2fs",
                             request.model, request.agent, attempt, self._scrub(str(exc)), delay)
                 time.sleep(delay)
@@ -170,6 +170,21 @@ class GeminiModel:
             return LlmReply(text=text, tool_calls=calls, **accounting)  # type: ignore[arg-type]
         parsed = parse_answer(text, schema, f"Gemini for {who}")
         return LlmReply(text=text, parsed=parsed, **accounting)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _time_left(request: LlmRequest, needed: float) -> bool:
+        return request.deadline is None or request.deadline - time.monotonic() > needed
+
+    def _within_deadline(self, request: LlmRequest,
+                         config: types.GenerateContentConfig) -> types.GenerateContentConfig:
+        """This attempt's config: its timeout cut to what is left before the request's deadline."""
+        if request.deadline is None:
+            return config
+        left = request.deadline - time.monotonic()
+        if left <= 0:
+            raise TransientError(f"agent {request.agent} has no time left for another model call")
+        timeout = min(request.timeout_s or self.timeout_s, left)
+        return config.model_copy(update={"http_options": types.HttpOptions(timeout=_ms(timeout))})
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base * 2^(n-1), scaled by a random factor in [0.5, 1.5)."""

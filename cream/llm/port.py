@@ -73,10 +73,11 @@ class LlmRequest(_Frozen):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     response_schema: str
     timeout_s: float | None = Field(default=None, gt=0)
+    deadline: float | None = Field(default=None, description="time.monotonic() past which no attempt runs")
 
     def request_hash(self) -> str:
-        """sha256 of everything that shapes the reply (not the timeout): equal requests, equal hash."""
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"timeout_s"}), sort_keys=True,
+        """sha256 of everything that shapes the reply (not the time bounds): equal requests, equal hash."""
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"timeout_s", "deadline"}), sort_keys=True,
                                separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

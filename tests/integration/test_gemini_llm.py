@@ -168,6 +168,19 @@ def test_timeout_is_retried_then_raises_transient(standin: GeminiStandIn) -> Non
     model.close()
 
 
+def test_no_attempt_runs_past_the_request_deadline(standin: GeminiStandIn) -> None:
+    """An agent run is bounded (cream.timeouts.AGENT_RUN_S): retries stop, and the last attempt is cut,
+    at its deadline, whatever the per-call timeout and the retry count would allow."""
+    model = GeminiModel(API_KEY, base_url=standin.base_url, timeout_s=5, max_retries=10, backoff_base=0.01)
+    standin.delay_s = 3.0
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        model.generate(request().model_copy(update={"deadline": started + 1.5}), TradeIdea)
+    assert time.monotonic() - started < 2.5
+    assert 1 <= len(standin.requests) <= 2
+    model.close()
+
+
 def test_per_request_timeout_overrides_default(standin: GeminiStandIn, gemini: GeminiModel) -> None:
     standin.delay_s = 0.5
     with pytest.raises(TransientError):
