@@ -46,7 +46,7 @@ def _prepare(settings: Settings) -> None:
 @contextmanager
 def _fleet(settings: Settings) -> Iterator[str]:
     """A fleet's broker URL for this command: the configured or running one, or a private one."""
-    from cream.fleet import fleet_for_command
+    from cream.fleet_commands import fleet_for_command
 
     with fleet_for_command(settings) as url:
         yield url
@@ -210,7 +210,7 @@ def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]
 
 def cmd_fleet(args: argparse.Namespace) -> int:
     """In the foreground until a signal (exit 128 + its number); exit 2 if a fleet already runs on the data dir."""
-    from cream.fleet import run_foreground
+    from cream.fleet_commands import run_foreground
 
     settings = get_settings()
     return run_foreground(settings, beat=not args.no_beat, prepare=lambda: _prepare(settings))

@@ -63,7 +63,8 @@ class Fleet:
 def fleet(backend: dict[str, str]) -> Iterator[Fleet]:
     """One real worker process per queue (prefork pools), with the test pause hook loaded."""
     redis.Redis.from_url(backend["CREAM_BROKER_URL"]).flushdb()
-    with LocalFleet(Settings(), worker_args=("--include", "tests.integration.faults")) as local:
+    # The tests kill and restart workers themselves: no supervisor restarting them behind their backs.
+    with LocalFleet(Settings(), worker_args=("--include", "tests.integration.faults"), supervise=False) as local:
         f = Fleet(local, backend)
         yield f
         f.runner.close()

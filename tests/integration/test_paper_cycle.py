@@ -113,7 +113,7 @@ def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orph
     _, alpaca, _, broker_url = paper
     alpaca.fail_next(fault, seconds=40)  # the first order POST of the run
     posted = {HOLD: lambda: ("POST", "/v2/orders") in alpaca.requests, SLOW: lambda: alpaca.orders_created == 1}
-    with LocalFleet(Settings()) as fleet:
+    with LocalFleet(Settings(), supervise=False) as fleet:  # the test restarts the worker it kills
         runner = CycleRunner(broker_url)
         cycle_id = None
         for hour in HOURS:

@@ -13,8 +13,8 @@ import pytest
 
 from cream import embedded_redis
 from cream.config import Settings
-from cream.fleet import (REFUSAL_EXIT_CODE, FleetError, LocalFleet, fleet_for_command, fleet_lock, refusal_reason,
-                         running_fleet)
+from cream.fleet import REFUSAL_EXIT_CODE, FleetError, LocalFleet, refusal_reason
+from cream.fleet_commands import fleet_for_command, fleet_lock, running_fleet
 from cream.processes import Interrupted, exit_code, stop_on_signals
 
 SCHEMA = "database schema is at nothing, code expects 0005: run `cream db upgrade`"
