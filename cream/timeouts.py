@@ -9,7 +9,7 @@ so a change that breaks one fails there, not in production at 3 a.m.
 | PostgreSQL connect / lock / statement | 5 / 10 / 25 s | the same, for PostgreSQL: nothing waits past a soft limit |
 | soft, hard time limit per queue | see ``TIME_LIMITS`` | soft raises inside the task (retried); hard kills it |
 | agent run | 240 s | no model call or retry runs past it (the threads pool cannot kill a task) |
-| retries of a transient failure | 12, 1 s doubling to 30 s, x0.5-1 jitter | outlast a database or broker outage of ``OUTAGE_TOLERANCE`` |
+| retries of a transient failure | 1 s doubling to 30 s (at most visibility / 4), x0.5-1 jitter, as many as outlast 90 s (10 by default) | a database or broker outage of ``OUTAGE_TOLERANCE_S`` loses nothing; a retry waiting for its countdown holds its message, which must not be redelivered meanwhile |
 | deliveries of one task | 5 | a message whose worker dies every time is given up, its cycle FAILED |
 | visibility timeout | 240 s (rule agents), 420 s (LLM agents) | longer than any task plus its longest retry countdown |
 | restore sweep | 30 s | how often a worker puts back messages past the visibility timeout |
@@ -22,6 +22,7 @@ so a change that breaks one fails there, not in production at 3 a.m.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 # Queue -> (soft, hard) time limit in seconds. Orchestration only touches the database; data reads bars
 # and computes features; execution checks risk and talks to the broker; agents wait on a model.
@@ -39,7 +40,6 @@ AGENT_RUN_S = 240.0  # one agent run, every model call and retry included (cream
 
 RETRY_FIRST_S = 1.0
 RETRY_MAX_COUNTDOWN_S = 30.0
-RETRY_MAX = 12
 RETRY_JITTER_LOW = 0.5  # a countdown is scaled by a random factor in [0.5, 1.0]
 OUTAGE_TOLERANCE_S = 90.0  # a database or broker outage this long loses nothing
 
@@ -56,15 +56,31 @@ MAX_RESUMES = 3
 TRIGGER_ANSWER_S = 330.0
 
 
-def retry_countdown(retries: int, jitter: float) -> float:
-    """Seconds before retry number ``retries + 1``; ``jitter`` in [0, 1] picks within the jitter band."""
-    base = min(RETRY_MAX_COUNTDOWN_S, RETRY_FIRST_S * 2.0 ** min(retries, 64))
-    return base * (RETRY_JITTER_LOW + (1 - RETRY_JITTER_LOW) * jitter)
+class RetryPlan(NamedTuple):
+    """How a task retries a transient failure: countdowns doubling from RETRY_FIRST_S up to ``cap_s``,
+    scaled by jitter, ``retries`` times."""
+
+    cap_s: float
+    retries: int
+
+    def countdown(self, retries: int, jitter: float) -> float:
+        """Seconds before retry number ``retries + 1``; ``jitter`` in [0, 1] picks within the jitter band."""
+        base = min(self.cap_s, RETRY_FIRST_S * 2.0 ** min(retries, 64))
+        return base * (RETRY_JITTER_LOW + (1 - RETRY_JITTER_LOW) * jitter)
+
+    def window_s(self, jitter: float) -> float:
+        """How long the retries last in all before the task gives up."""
+        return sum(self.countdown(n, jitter) for n in range(self.retries))
 
 
-def retry_window_s(jitter: float = 0.0) -> float:
-    """How long a task keeps retrying a transient failure before it gives up."""
-    return sum(retry_countdown(n, jitter) for n in range(RETRY_MAX))
+def retry_plan(visibility_s: float) -> RetryPlan:
+    """Countdowns of at most a quarter of the visibility timeout (a retry waits for its countdown holding
+    its message unacknowledged: Redis must not deliver it again meanwhile), and as many retries as outlast
+    OUTAGE_TOLERANCE_S even when the jitter makes every countdown its shortest."""
+    cap, retries = min(RETRY_MAX_COUNTDOWN_S, visibility_s / 4), 0
+    while RetryPlan(cap, retries).window_s(jitter=0.0) < OUTAGE_TOLERANCE_S:
+        retries += 1
+    return RetryPlan(cap, retries)
 
 
 def longest_task_s(llm_agents: bool) -> float:

@@ -9,7 +9,7 @@ cycle it names is not touched.
 Then, for a task of a cycle (its first argument is the cycle id):
 
 - a transient failure (the database or the broker away, a lock held too long, a soft time limit)
-  is retried with exponential backoff and jitter, ``RETRY_MAX`` times (``cream.timeouts``);
+  is retried with exponential backoff and jitter, for as long as ``cream.timeouts.retry_plan`` says;
 - anything else ends the cycle FAILED at once, with the task and the reason;
 - a hard time limit, or retries run out, ends it FAILED too.
 
@@ -39,12 +39,13 @@ from cream.schemas.decisions import Environment
 from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
-from cream.timeouts import MAX_DELIVERIES, RETRY_MAX, TIME_LIMITS, retry_countdown
+from cream.timeouts import MAX_DELIVERIES, TIME_LIMITS, retry_plan
 from workers import redeliveries
-from workers.app import app
+from workers.app import app, visibility_timeout
 
 log = logging.getLogger("cream.tasks")
 F = TypeVar("F", bound=Callable[..., Any])
+PLAN = retry_plan(visibility_timeout())
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     TransientError, OperationalError, ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError,
@@ -99,13 +100,17 @@ class CreamTask(Task):  # type: ignore[misc]
 
     # --- failures ----------------------------------------------------------------------------------
 
+    def _retry(self, exc: Exception, reason: str) -> None:
+        """Raise Retry if this transient failure may be retried again; return if the retries are spent."""
+        if self.request.retries < PLAN.retries and not self.request.called_directly:
+            countdown = PLAN.countdown(self.request.retries, random.random())
+            log.warning("%s; retry %d/%d in %.1fs", reason, self.request.retries + 1, PLAN.retries, countdown)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=PLAN.retries)
+
     def _handle(self, exc: Exception, args: tuple[Any, ...]) -> None:
         reason = f"{self.name}: {type(exc).__name__}: {exc}"
-        if is_transient(exc) and self.request.retries < RETRY_MAX and not self.request.called_directly:
-            countdown = retry_countdown(self.request.retries, random.random())
-            log.warning("%s; retry %d/%d in %.1fs", reason, self.request.retries + 1, RETRY_MAX, countdown)
-            raise self.retry(exc=exc, countdown=countdown, max_retries=RETRY_MAX)
         if is_transient(exc):
+            self._retry(exc, reason)
             reason = f"gave up after {self.request.retries} retries: {reason}"
         if not self.cycle_task:
             log.error("%s", reason, exc_info=not is_transient(exc))
@@ -114,9 +119,8 @@ class CreamTask(Task):  # type: ignore[misc]
         try:
             fail_cycle(args[0], reason)
         except Exception as db_exc:  # the database is away: the task is retried, failing it is retried with it
-            if is_transient(db_exc) and self.request.retries < RETRY_MAX and not self.request.called_directly:
-                raise self.retry(exc=db_exc, countdown=retry_countdown(self.request.retries, random.random()),
-                                 max_retries=RETRY_MAX) from None
+            if is_transient(db_exc):
+                self._retry(db_exc, f"{self.name}: could not fail cycle {args[0]}: {db_exc}")
             log.error("cycle %s could not be marked FAILED (%s): the recovery sweep will", args[0], db_exc)
         raise Ignore()
 
@@ -138,7 +142,7 @@ def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
     def wrap(fn: F) -> F:
         return app.task(  # type: ignore[no-any-return]
             name=name, base=CreamTask, home_queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
-            ignore_result=not keep_result, max_retries=RETRY_MAX, cycle_task=cycle_task, typing=False,
+            ignore_result=not keep_result, max_retries=PLAN.retries, cycle_task=cycle_task, typing=False,
         )(fn)
 
     return wrap

@@ -31,12 +31,14 @@ from typing import Any
 from celery.worker.consumer import Consumer
 
 from cream.schemas.trigger import parse_trigger
-from cream.timeouts import MAX_DELIVERIES, RETRY_MAX, RETRY_MAX_COUNTDOWN_S, TIME_LIMITS
+from cream.timeouts import MAX_DELIVERIES, TIME_LIMITS, retry_plan
 from workers import redeliveries
+from workers.app import visibility_timeout
 
 log = logging.getLogger("cream.consumer")
 OUR_QUEUES = ("cycles", "agents", "data", "execution")
-MAX_ETA_AHEAD = timedelta(seconds=2 * RETRY_MAX_COUNTDOWN_S)
+PLAN = retry_plan(visibility_timeout())
+MAX_ETA_AHEAD = timedelta(seconds=2 * PLAN.cap_s)  # our retries wait at most cap_s
 EMBED_KEYS = {"callbacks", "errbacks", "chain", "chord"}
 
 
@@ -66,7 +68,7 @@ def check_task_message(headers: dict[str, Any], body: Any, now: datetime) -> Non
         raise NotOurMessage(f"task {str(task)[:60]!r} is not a task of this fleet")
     if not 0 < len(headers.get("id") or "") <= 100 or headers.get("shadow") not in (None, task):
         raise NotOurMessage("headers id and shadow must be a task id and the task's own name")
-    if not 0 <= headers.get("retries", 0) <= RETRY_MAX:
+    if not 0 <= headers.get("retries", 0) <= PLAN.retries:
         raise NotOurMessage(f"header retries {headers['retries']} is not a retry count of ours")
     hard_soft = list(reversed(TIME_LIMITS[task.split(".", 1)[0]]))
     if headers.get("timelimit") not in (None, [None, None], hard_soft):

@@ -15,7 +15,7 @@ from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from tests.integration.helpers import cream_environment
-from tests.integration.servers import postgres_server, redis_server
+from tests.integration.servers import PostgresServer, postgres_server, redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,14 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    return postgres.url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -6,6 +6,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -48,34 +49,61 @@ def _pg_bin(name: str) -> str:
     return found
 
 
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster; as root it runs as the `postgres` system user (it refuses root)."""
-    home = tempfile.mkdtemp(prefix="cream-pg-")
-    os.chmod(home, 0o755)
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(home, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(home, "data"), free_port()
-    subprocess.run([*prefix, _pg_bin("initdb"), "-D", data, "-A", "trust", "-U", "cream", "--no-sync"],
-                   check=True, capture_output=True)
-    proc = subprocess.Popen([*prefix, _pg_bin("postgres"), "-D", data, "-p", str(port), "-k", home,
-                             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import psycopg
+class PostgresServer:
+    """A throw-away PostgreSQL cluster that a test can stop and start again (an outage)."""
 
-    admin = f"postgresql://cream@127.0.0.1:{port}/postgres"
-    try:
+    def __init__(self) -> None:
+        self.home = tempfile.mkdtemp(prefix="cream-pg-")
+        os.chmod(self.home, 0o755)
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses root: run it as the `postgres` system user
+            user = pwd.getpwnam("postgres")
+            os.chown(self.home, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = os.path.join(self.home, "data"), free_port()
+        subprocess.run([*self.prefix, _pg_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "cream", "--no-sync"],
+                       check=True, capture_output=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"postgresql+psycopg://cream@127.0.0.1:{self.port}/cream_test"
+
+    def start(self) -> None:
+        import psycopg
+
+        self.proc = subprocess.Popen([*self.prefix, _pg_bin("postgres"), "-D", self.data, "-p", str(self.port),
+                                      "-k", self.home, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                                      "-c", "max_connections=200"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        admin = f"postgresql://cream@127.0.0.1:{self.port}/postgres"
         _wait(lambda: psycopg.connect(admin, connect_timeout=1).close(), "postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
+
+    def stop(self) -> None:
+        """Fast shutdown: every client is disconnected at once, as when the server goes away."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:  # the postmaster itself (runuser, when we run as root, does not pass SIGINT on)
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                os.kill(int(f.readline()), signal.SIGINT)
+        except (OSError, ValueError):
+            self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+
+    def create_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://cream@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE cream_test")
-        yield f"postgresql+psycopg://cream@127.0.0.1:{port}/cream_test"
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        server.create_database()
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(20)
-        shutil.rmtree(home, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.home, ignore_errors=True)
 
 
 def _wait(probe: object, what: str, timeout: float = 30.0) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 import beat_schedule
 from cream import timeouts as t
 from cream.agents import llm_agents
 from cream.timeouts import TIME_LIMITS
 
-LONGEST_COUNTDOWN = t.retry_countdown(t.RETRY_MAX, jitter=1.0)
+VISIBILITY = (t.VISIBILITY_RULES_S, t.VISIBILITY_LLM_S)
 
 
 def test_soft_limits_come_before_hard_ones() -> None:
@@ -28,16 +30,23 @@ def test_an_agent_run_ends_inside_the_agents_time_limits() -> None:
     assert t.AGENT_RUN_S < TIME_LIMITS["agents"][0]
 
 
-def test_retries_outlast_an_outage_and_never_wait_past_the_visibility_timeout() -> None:
-    assert t.retry_window_s(jitter=0.0) >= t.OUTAGE_TOLERANCE_S >= 60  # the shortest the jitter can make it
-    assert max(t.retry_countdown(n, 1.0) for n in range(t.RETRY_MAX)) == t.RETRY_MAX_COUNTDOWN_S
+@pytest.mark.parametrize("visibility", [*VISIBILITY, 60, 10])  # 10: what the tests shorten it to
+def test_retries_outlast_an_outage_and_never_wait_past_the_visibility_timeout(visibility: int) -> None:
+    plan = t.retry_plan(visibility)
+    assert plan.window_s(jitter=0.0) >= t.OUTAGE_TOLERANCE_S >= 60  # the shortest the jitter can make it
+    assert max(plan.countdown(n, 1.0) for n in range(plan.retries)) == plan.cap_s <= visibility / 4
+
+
+def test_the_default_plan_retries_ten_times_up_to_30s() -> None:
+    assert t.retry_plan(t.VISIBILITY_RULES_S) == t.retry_plan(t.VISIBILITY_LLM_S) == (30.0, 10)
 
 
 def test_no_task_is_delivered_twice_while_it_still_runs() -> None:
     """A message is redelivered once it has been unacknowledged for the visibility timeout; a running
     task (or a retry waiting for its countdown) must never be that old."""
     for llm in (False, True):
-        assert t.default_visibility_s(llm) > t.longest_task_s(llm) + LONGEST_COUNTDOWN
+        visibility = t.default_visibility_s(llm)
+        assert visibility > t.longest_task_s(llm) + t.retry_plan(visibility).cap_s
     assert t.longest_task_s(True) >= max(hard for _, hard in TIME_LIMITS.values())
 
 
@@ -56,7 +65,8 @@ def test_the_recovery_sweep_runs_often_and_never_piles_up() -> None:
 
 
 def test_the_runner_waits_for_an_answer_longer_than_the_trigger_can_retry() -> None:
-    assert t.TRIGGER_ANSWER_S > t.retry_window_s(jitter=1.0) + TIME_LIMITS["cycles"][1]
+    for visibility in VISIBILITY:
+        assert t.TRIGGER_ANSWER_S > t.retry_plan(visibility).window_s(jitter=1.0) + TIME_LIMITS["cycles"][1]
 
 
 def test_the_worker_app_uses_this_table(monkeypatch) -> None:
