@@ -4,7 +4,8 @@ The runner outlives what the fleet survives. A broker restart while it sends a t
 (the hour's cycle id makes a second trigger a no-op). A database outage while it waits: it keeps
 waiting. A worker killed mid-cycle: its task comes back after the visibility timeout, and the runner
 says so while it waits. A cycle whose messages were lost: a private fleet has no beat to sweep for
-it, so the runner asks for the recovery sweep itself once the cycle has been stalled long enough.
+it, so whenever the cycle has been quiet a while the runner asks for the recovery sweep, which resumes
+it if no message names it any more (or it has stalled for good).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from cream.services import cycles
 from cream.services.cycles import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput, Checkpoint
-from cream.timeouts import TRIGGER_ANSWER_S
+from cream.timeouts import ORPHANED_AFTER, TRIGGER_ANSWER_S
 
 log = logging.getLogger(__name__)
 BROKER_ERRORS = (BrokerDown, redis.ConnectionError, redis.TimeoutError, ConnectionError)
 QUIET_NOTICE_S = 60.0  # no progress for this long: tell the user what the fleet is waiting for
+ASK_RECOVERY_S = ORPHANED_AFTER.total_seconds() + 5  # no progress for this long: ask for the recovery sweep
 
 
 class CycleTimeout(CreamError):
@@ -71,11 +73,11 @@ class CycleRunner:
 
     def wait(self, cycle_id: str, timeout: float | None = None, poll: float = 0.01) -> CycleStatus:
         """Block until the cycle ends (or ``timeout`` seconds pass, if given)."""
-        from workers.app import stall_after, visibility_timeout
+        from workers.app import visibility_timeout
 
         started = last_move = time.monotonic()
         mark: tuple[int, int] | None = None
-        next_mark, told, stall = started, False, stall_after().total_seconds()
+        next_mark, told, asked = started, False, started
         while True:
             now = time.monotonic()
             try:
@@ -96,11 +98,11 @@ class CycleRunner:
                 log.warning("cycle %s: no progress for %.0fs; if a worker died, its task comes back after the "
                             "visibility timeout (%ss)", cycle_id, quiet, visibility_timeout())
                 told = True
-            if quiet > stall:
-                self._ask_for_recovery(cycle_id)
-                last_move = now
+            if quiet > ASK_RECOVERY_S and now - asked > ASK_RECOVERY_S:
+                self._ask_for_recovery()
+                asked = now
             if timeout is not None and now - started > timeout:
-                raise CycleTimeout(f"cycle {cycle_id} still {status.value} after {timeout:.0f}s")
+                raise CycleTimeout(f"cycle {cycle_id} did not end within {timeout:g}s")
             time.sleep(poll)
 
     def run(self, trigger: CycleTrigger, timeout: float | None = None) -> tuple[str, bool]:
@@ -130,8 +132,7 @@ class CycleRunner:
         with session_scope(readonly=True) as s:
             return cycles.get_cycle(s, cycle_id).started_at >= sent_at
 
-    def _ask_for_recovery(self, cycle_id: str) -> None:
-        log.warning("cycle %s stalled: asking the fleet to resume it from its last checkpoint", cycle_id)
+    def _ask_for_recovery(self) -> None:
         try:
             self.app.send_task("cycles.recover", queue="cycles")
         except BROKER_ERRORS as exc:

@@ -13,7 +13,8 @@ so a change that breaks one fails there, not in production at 3 a.m.
 | deliveries of one task | 5 | a message whose worker dies every time is given up, its cycle FAILED |
 | visibility timeout | 240 s (rule agents), 420 s (LLM agents) | longer than any task plus its longest retry countdown |
 | restore sweep | 30 s | how often a worker puts back messages past the visibility timeout |
-| stalled cycle | visibility + sweep + longest task + 2 min | only then were the cycle's messages lost: resume it |
+| orphaned cycle | 10 s without progress and no message naming it in Redis | its messages were lost (a worker killed between popping a message and recording it): resume it at once |
+| stalled cycle | visibility + sweep + longest task + 2 min | even with messages in Redis, nothing will move it: resume it |
 | recovery sweep (beat) | every 5 min, expires after 4 | resumes stalled cycles; never two queued at once |
 | runner: trigger answer | 330 s | ``cycles.start`` may retry through a whole outage before it answers |
 | worker start-up | ``CREAM_STARTUP_TIMEOUT`` | the first start compiles the engine (numba) |
@@ -52,6 +53,7 @@ RESTORE_INTERVAL_S = 30
 RECOVER_EVERY = timedelta(minutes=5)
 RECOVER_EXPIRES = timedelta(minutes=4)
 MAX_RESUMES = 3
+ORPHANED_AFTER = timedelta(seconds=10)
 
 TRIGGER_ANSWER_S = 330.0
 

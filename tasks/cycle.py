@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from celery.exceptions import Ignore
 
 from cream import market_calendar, runtime
@@ -22,11 +23,12 @@ from cream.services.decide import outputs, phase_complete
 from cream.services.llm_budget import over_budget
 from cream.services.runtime_config import active_trading_config, active_universe
 from cream.storage.db import session_scope
-from cream.timeouts import MAX_RESUMES
+from cream.timeouts import MAX_RESUMES, ORPHANED_AFTER
 from tasks.args import CycleId, Iteration, TriggerBody
 from tasks.base import cream_task, ensure_running, redelivered
 from tasks.canvas import cycle_canvas
-from workers.app import stall_after
+from workers.app import app, stall_after
+from workers.inflight import cycles_in_flight
 
 log = logging.getLogger("cream.cycles")
 
@@ -152,11 +154,14 @@ def scheduled_cycle() -> dict[str, Any]:
 
 @cream_task("cycles.recover", cycle_task=False)
 def recover_stalled() -> list[str]:
-    """Resume RUNNING cycles whose messages were lost, from their last checkpoint; each on its own, so one
+    """Resume RUNNING cycles whose messages were lost, from their last checkpoint: at once if no message
+    names them any more (workers.inflight), after the stall timeout otherwise. Each on its own, so one
     cycle that cannot be resumed never keeps the others waiting."""
-    resumed = []
+    now, resumed = datetime.now(UTC), []
     with session_scope() as s:
-        stalled = [(c.id, list(c.symbols)) for c in cycles.stale_cycles(s, datetime.now(UTC) - stall_after())]
+        quiet = [(c.id, list(c.symbols), moved) for c, moved in cycles.quiet_cycles(s, now - ORPHANED_AFTER)]
+    held = cycles_in_flight(redis.Redis.from_url(app.conf.broker_url), [c for c, _, _ in quiet])
+    stalled = [(c, symbols) for c, symbols, moved in quiet if c not in held or moved < now - stall_after()]
     for cycle_id, symbols in stalled:
         try:
             if resume(cycle_id, symbols):

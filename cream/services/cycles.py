@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cream import ids
 from cream.schemas.trigger import CycleTrigger
-from cream.storage.models import Checkpoint, Cycle
+from cream.storage.models import AgentOutput, Checkpoint, Cycle
 from cream.storage.types import utcnow
 from cream.storage.writes import insert_once
 
@@ -98,13 +98,17 @@ def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | N
     return True
 
 
-def stale_cycles(session: Session, older_than: datetime) -> list[Cycle]:
-    """RUNNING cycles whose newest checkpoint (or start) is older than ``older_than``."""
+def quiet_cycles(session: Session, older_than: datetime) -> list[tuple[Cycle, datetime]]:
+    """RUNNING cycles with no checkpoint and no agent output (nor a start) since ``older_than``, each
+    with the time it last moved."""
     out = []
     for row in session.scalars(select(Cycle).where(Cycle.status == CycleStatus.RUNNING.value)):
-        marks = [c.created_at for c in checkpoints(session, row.id)] or [row.started_at]
-        if max(marks) < older_than:
-            out.append(row)
+        moved = max(filter(None, [
+            row.started_at,
+            session.scalar(select(func.max(Checkpoint.created_at)).where(Checkpoint.cycle_id == row.id)),
+            session.scalar(select(func.max(AgentOutput.created_at)).where(AgentOutput.cycle_id == row.id))]))
+        if moved < older_than:
+            out.append((row, moved))
     return out
 
 

@@ -114,9 +114,10 @@ def test_a_cycle_whose_messages_were_lost_is_resumed_from_its_last_checkpoint(fl
     fleet.redis().delete("unacked", "unacked_index")  # and Redis lost the message it held
     _release(fleet)
     _restart_worker(fleet, "agents")
-    with session_scope() as s:  # 20 minutes of silence since the last checkpoint
-        s.execute(update(Checkpoint).where(Checkpoint.cycle_id == cycle_id)
-                  .values(created_at=datetime.now(UTC) - timedelta(minutes=20)))
+    with session_scope() as s:  # 20 minutes of silence since the last checkpoint and output
+        for row in (Checkpoint, AgentOutput):
+            s.execute(update(row).where(row.cycle_id == cycle_id)
+                      .values(created_at=datetime.now(UTC) - timedelta(minutes=20)))
     fleet.runner.app.send_task("cycles.recover", queue="cycles")
     status = fleet.runner.wait(cycle_id, timeout=120)
     assert status.value in ("EXECUTED", "NO_TRADE")

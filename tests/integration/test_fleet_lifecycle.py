@@ -198,8 +198,11 @@ def test_a_signal_to_a_command_stops_its_private_fleet(tmp_path: Path, command: 
     assert embedded_redis.server_processes(tmp_path) == []
 
 
-def test_a_worker_that_refuses_to_start_stops_the_start_with_its_reason(tmp_path: Path) -> None:
+def test_a_worker_that_refuses_to_start_stops_the_start_with_its_reason(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The database was never migrated: the first worker to check says so, and nothing is left running."""
+    for name in [k for k in os.environ if k.startswith("CREAM_")]:  # the workers get this process's environment
+        monkeypatch.delenv(name)
     with pytest.raises(FleetError) as raised, LocalFleet(Settings(data_dir=tmp_path), progress=False):
         pass
     assert re.fullmatch(r"(cycles|agents|data|execution) worker refused to start: database: database schema is at "
