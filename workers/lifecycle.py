@@ -37,8 +37,7 @@ def refuse_on_error(step: str) -> Iterator[None]:
 
 def refuse(reason: str) -> None:
     line = " ".join(_PASSWORDS.sub(r"\1***@", reason).split())[:500]
-    print(f"{REFUSED} {line}", file=sys.stderr, flush=True)
-    log.critical("%s %s", REFUSED, line)
+    print(f"{REFUSED} {line}", file=sys.stderr, flush=True)  # once: Celery's log goes to stderr too
     raise SystemExit(EX_CONFIG)
 
 

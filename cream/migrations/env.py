@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from cream.storage.models import Base
 
@@ -21,6 +21,8 @@ def run() -> None:
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
+            if conn.dialect.name == "postgresql":  # two migrators take turns; the second finds it done
+                conn.execute(text("SELECT pg_advisory_xact_lock(8231647)"))
             context.run_migrations()
     engine.dispose()
 

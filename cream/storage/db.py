@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,10 +106,26 @@ def _alembic_config(url: str) -> AlembicConfig:
 
 
 def migrate(url: str | None = None) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent; two processes at once take turns: on
+    SQLite a lock file beside the database, on PostgreSQL an advisory lock in migrations/env.py)."""
     url = url or current_url()
     engine_for(url)  # creates the SQLite file's directory
-    command.upgrade(_alembic_config(url), "head")
+    with _sqlite_migration_lock(url):
+        command.upgrade(_alembic_config(url), "head")
+
+
+@contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def assert_migrated(url: str | None = None) -> None:

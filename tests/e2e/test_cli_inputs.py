@@ -248,7 +248,7 @@ def test_a_backtest_cut_short_leaves_nothing_running(tmp_path: Path) -> None:
                 "--timeout", "0.001", timeout=300)
     assert "Traceback" not in out.stderr, out.stderr
     last = out.stderr.strip().splitlines()[-1]  # the fleet's start-up notes come first
-    assert out.returncode == 2 and last.startswith("cream: cycle ") and "still RUNNING" in last, out.stderr
+    assert out.returncode == 2 and last.startswith("cream: cycle ") and "did not end within" in last, out.stderr
     assert running_rows(tmp_path) == []
     with sqlite3.connect(tmp_path / "cream.db") as db:
         (book, status, metrics), = db.execute("SELECT id, status, metrics FROM backtests").fetchall()
