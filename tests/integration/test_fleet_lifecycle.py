@@ -229,10 +229,7 @@ def concurrent_cycles(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Pa
     """Three trials of two `cream cycle` started at once on a fresh data dir."""
     trials = []
     for trial in range(3):
-        data_dir = tmp_path_factory.mktemp(f"concurrent{trial}")
-        # The first migration of a fresh database is not serialised between processes yet (two
-        # `alembic upgrade` at once: "table ... already exists"); migrate once, then race the fleets.
-        assert cream(data_dir, "db", "upgrade").returncode == 0
+        data_dir = tmp_path_factory.mktemp(f"concurrent{trial}")  # fresh: both migrate it at once, too
         with ThreadPoolExecutor(2) as pool:
             runs = list(pool.map(lambda _: cream(data_dir, "cycle", "--at", HOUR, "--json", "--symbols", "MA"),
                                  range(2)))
