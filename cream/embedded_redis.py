@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import redis
 
@@ -169,21 +168,26 @@ def server_pid(data_dir: Path) -> int | None:
     return pid if _is_server(pid, (data_dir / "redis").resolve()) else None
 
 
+def lock_within(fd: int, timeout: float) -> bool:
+    """Take an exclusive flock on ``fd`` within ``timeout`` seconds; False if another holder kept it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
 @contextmanager
 def _start_lock(data_dir: Path, timeout: float) -> Iterator[None]:
     fd = open_private(home(data_dir) / "start.lock")
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise EmbeddedRedisError(
-                        f"another cream command has been starting or stopping the embedded Redis of {data_dir} "
-                        f"for over {timeout:.0f}s: wait for it and retry") from None
-                time.sleep(0.05)
+        if not lock_within(fd, timeout):
+            raise EmbeddedRedisError(f"another cream command has been starting or stopping the embedded Redis of "
+                                     f"{data_dir} for over {timeout:.0f}s: wait for it and retry")
         yield
     finally:
         os.close(fd)

@@ -32,17 +32,10 @@ def fleet_lock(data_dir: Path, broker: str = "embedded") -> Iterator[None]:
     The file holds the fleet's pid and its broker ("embedded" or "configured")."""
     fd = open_private(private_dir(data_dir) / "fleet.lock")
     try:
-        deadline = time.monotonic() + 1.0  # running_fleet() holds it shared for an instant
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pid = (os.pread(fd, 64, 0).decode(errors="replace").split() or ["unknown"])[0]
-                    raise FleetError(f"a fleet is already running on {data_dir} (pid {pid}): stop it first, "
-                                     f"or start this one with another CREAM_DATA_DIR") from None
-                time.sleep(0.05)
+        if not embedded_redis.lock_within(fd, 1.0):  # running_fleet() holds it shared for an instant
+            pid = (os.pread(fd, 64, 0).decode(errors="replace").split() or ["unknown"])[0]
+            raise FleetError(f"a fleet is already running on {data_dir} (pid {pid}): stop it first, "
+                             f"or start this one with another CREAM_DATA_DIR")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n{broker}\n".encode(), 0)
         yield
