@@ -48,7 +48,7 @@ def show(text: str, limit: int = 40) -> str:
 
 def symbols_arg(text: str) -> list[str]:
     """Comma-separated tickers, upper-cased and de-duplicated, by the cycle trigger's rule and bound."""
-    from cream.schemas.trigger import _TICKER, CycleTrigger
+    from cream.schemas.trigger import TICKER, CycleTrigger
 
     most = next(m.max_length for m in CycleTrigger.model_fields["symbols"].metadata
                 if getattr(m, "max_length", None) is not None)
@@ -57,7 +57,7 @@ def symbols_arg(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("give at least one ticker, e.g. --symbols XLK,MA")
     if len(names) > most:
         raise argparse.ArgumentTypeError(f"{len(names)} symbols: a cycle takes at most {most}")
-    bad = [s for s in names if not _TICKER.fullmatch(s)]
+    bad = [s for s in names if not TICKER.fullmatch(s)]
     if bad:
         raise argparse.ArgumentTypeError(f"{show(bad[0])} is not a ticker: a letter, then up to 9 letters, "
                                          "digits or dots (e.g. XLK, BRK.B)")

@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cream.schemas.instruments import Frozen
+from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
-_TICKER = r"^[A-Z][A-Z0-9.]{0,9}$"
 
 
 class AgentType(StrEnum):
@@ -54,7 +53,7 @@ class KeyLevels(Frozen):
 
 
 class TechnicalAnalysisOutput(Frozen):
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     setup: Setup
     trend: Trend
     key_levels: KeyLevels
@@ -76,7 +75,7 @@ class EventImpact(Frozen):
 class SentimentAnalysisOutput(Frozen):
     """The news analyst's output."""
 
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     overall_sentiment: float = Field(ge=-1, le=1)
     sentiment_strength: float = Field(ge=0, le=1)
     event_impacts: list[EventImpact] = Field(default_factory=list)
@@ -85,7 +84,7 @@ class SentimentAnalysisOutput(Frozen):
 
 
 class FundamentalsAnalysisOutput(Frozen):
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     valuation: Literal["UNDERVALUED", "FAIR", "OVERVALUED", "UNKNOWN"]
     macro_risk: Literal["LOW", "ELEVATED", "HIGH"]
     prediction_market_signal: float | None = Field(default=None, ge=-1, le=1)
@@ -94,7 +93,7 @@ class FundamentalsAnalysisOutput(Frozen):
 
 
 class ResearchOutput(Frozen):
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     thesis: str = Field(min_length=1)
     conviction: float = Field(ge=0, le=1)
     supporting_points: list[str] = Field(default_factory=list)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.occ import parse_occ
 
-_TICKER = r"^[A-Z][A-Z0-9.]{0,9}$"
+TICKER_PATTERN = r"^[A-Z][A-Z0-9.]{0,9}$"  # XLK, BRK.B: the one ticker rule
 
 
 class InstrumentType(StrEnum):
@@ -31,7 +31,7 @@ class Frozen(BaseModel):
 
 class Equity(Frozen):
     type: Literal["EQUITY"] = "EQUITY"
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
 
     @property
     def instrument_id(self) -> str:

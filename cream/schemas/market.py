@@ -8,9 +8,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from cream.schemas.instruments import Frozen
+from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
-_TICKER = r"^[A-Z][A-Z0-9.]{0,9}$"
 
 
 class Timeframe(StrEnum):
@@ -24,7 +23,7 @@ class Timeframe(StrEnum):
 class Candle(Frozen):
     """One OHLCV bar. `ts` is the bar's start, in UTC."""
 
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     timeframe: Timeframe
     ts: datetime
     open: float = Field(gt=0)
@@ -43,7 +42,7 @@ class Candle(Frozen):
 
 
 class Quote(Frozen):
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     ts: datetime
     bid: float = Field(ge=0)
     ask: float = Field(ge=0)
@@ -123,7 +122,7 @@ class FeatureSnapshot(Frozen):
     Normalised keys are ``zscore_...`` and ``percentile_...``.
     """
 
-    symbol: str = Field(pattern=_TICKER)
+    symbol: str = Field(pattern=TICKER_PATTERN)
     as_of: datetime
     price: float = Field(gt=0, description="Last traded price at as_of.")
     quote: Quote | None = None

@@ -20,10 +20,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from cream.schemas.decisions import Environment
-from cream.schemas.instruments import Frozen
+from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
 TRIGGER_KIND = "cream.cycle.trigger"
-_TICKER = re.compile(r"[A-Z][A-Z0-9.]{0,9}")
+TICKER = re.compile(TICKER_PATTERN)
 
 
 class CycleTrigger(Frozen):
@@ -50,7 +50,7 @@ class CycleTrigger(Frozen):
         out: list[str] = []
         for s in v:
             s = s.strip().upper()
-            if not _TICKER.fullmatch(s):
+            if not TICKER.fullmatch(s):
                 raise ValueError(f"{s!r} is not a ticker")
             if s not in out:
                 out.append(s)
