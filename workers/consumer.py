@@ -9,8 +9,8 @@ reason and dropped. Nothing that fails validation ever starts a cycle.
 Every other message must be a task message of ours, as our own code sends them (``check_task_message``):
 Celery protocol 2, a task of this fleet (not one of Celery's built-ins), the three-part JSON body,
 headers of the right types, no time limits of its own, no ``eta`` further ahead than our own retries
-ever wait (Celery would hold such a message, unacknowledged, until then), no chord. Anything else is
-dropped with a one-line reason before Celery sees it.
+ever wait (Celery would hold such a message, unacknowledged, until then). Anything else is dropped with
+a one-line reason before Celery sees it.
 
 Celery's own handling of a message can still raise on input we did not think of: that exception
 would stop the consumer and the worker with it ("Unrecoverable error"), and the message, never
@@ -78,8 +78,8 @@ def check_task_message(headers: dict[str, Any], body: Any, now: datetime) -> Non
             and (body[2] is None or isinstance(body[2], dict))):
         raise NotOurMessage("body must be [args, kwargs, embed]")
     embed = body[2] or {}
-    if set(embed) - EMBED_KEYS or embed.get("chord"):
-        raise NotOurMessage("embed may hold callbacks, errbacks and a chain, never a chord")
+    if set(embed) - EMBED_KEYS:
+        raise NotOurMessage("embed may hold callbacks, errbacks, a chain and a chord, nothing else")
     if not all(isinstance(embed.get(k) or [], list) for k in ("callbacks", "errbacks", "chain")):
         raise NotOurMessage("callbacks, errbacks and chain must be lists")
 
