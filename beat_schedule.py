@@ -6,14 +6,15 @@ The hourly trading cycle runs on the hour from 10:00 to 15:00 New York time on N
 
 from __future__ import annotations
 
+from cream import clock
 from cream.market_calendar import SessionHourly
-from cream.timeouts import RECOVER_EVERY, RECOVER_EXPIRES
+from cream.timeouts import RECOVER_EVERY, RECOVER_EXPIRES, TRIGGER_GRACE
 
 BEAT_SCHEDULE = {
     "trading-cycle-hourly": {
         "task": "cycles.scheduled",
-        "schedule": SessionHourly(),
-        "options": {"queue": "cycles", "expires": 15 * 60},
+        "schedule": SessionHourly(nowfun=clock.now),
+        "options": {"queue": "cycles", "expires": TRIGGER_GRACE.total_seconds()},
     },
     "resume-stalled-cycles": {
         "task": "cycles.recover",

@@ -149,12 +149,20 @@ def readable(market: MarketData) -> MarketData:
 
 def cycle_hour(symbols: list[str] | None, at: datetime | None, env: Environment, market: MarketData) -> datetime:
     """The session cycle hour to run, for symbols the market knows: ``at`` truncated to its hour, else the
-    newest one the data has."""
-    from cream import market_calendar
-    from cream.services.cycle_hours import require_cycle_hour
+    newest one the data has (BACKTEST) or the current one (PAPER, LIVE)."""
+    from cream import clock, market_calendar
+    from cream.schemas.decisions import Environment
+    from cream.services.cycle_hours import current_cycle_hour, require_cycle_hour
 
     require_known_symbols(symbols, market)
-    if at is None:
+    if at is None and env is not Environment.BACKTEST:
+        now = clock.now()
+        hour = current_cycle_hour(now)
+        if hour is None:
+            upcoming = market_calendar.next_cycle_time(now)
+            raise InvalidRequest(f"no cycle hour is current ({now:%Y-%m-%dT%H:%MZ}): {env.value} runs the current "
+                                 f"hour only; the next is {upcoming:%Y-%m-%dT%H:%MZ}")
+    elif at is None:
         hour = market_calendar.last_cycle_time(market.latest())
         if hour is None:
             raise InvalidRequest(f"no session cycle hour in the month before {market.latest():%Y-%m-%d}: "

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     restore_interval: int = Field(default=30, ge=1)
     startup_timeout: float = Field(default=300.0, gt=0)  # seconds a local fleet's workers may take to start
     log_level: str = "INFO"
+    # Tests only: a file holding the fleet's current time (cream.clock); LIVE refuses it.
+    clock_file: Path | None = None
     # The id of the ACTIVE LIVE trading_config, typed by whoever starts LIVE (see cream.live_gate).
     live_confirmation: str | None = None
     # PAPER and LIVE: provider credentials under the providers' usual names (never logged), and endpoint

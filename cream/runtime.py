@@ -17,6 +17,7 @@ import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from cream import clock
 from cream.adapters.local_history import LocalHistory
 from cream.adapters.sim_broker import SimulatedBroker
 from cream.agents.port import AgentBackend
@@ -46,6 +47,8 @@ def require_environment(environment: Environment) -> None:
         return
     if environment is Environment.LIVE:
         from cream.storage.db import session_scope
+
+        clock.require_wall_clock(environment.value)
 
         with session_scope(readonly=True) as s:
             require_live_allowed(settings, s)

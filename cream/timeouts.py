@@ -7,6 +7,8 @@ so a change that breaks one fails there, not in production at 3 a.m.
 |---|---|---|
 | SQLite busy wait | 10 s | a locked database raises (and is retried) well before any soft time limit |
 | PostgreSQL connect / lock / statement | 5 / 10 / 25 s | the same, for PostgreSQL: nothing waits past a soft limit |
+| book lock wait | 30 s | an act waits for another sender of the same book's orders, then retries (TransientError), well inside the execution soft limit |
+| book lock of a dead holder | freed at once (process), within 20 s (host, PostgreSQL keepalives 5 s x 4) | a vanished holder never blocks its book longer than a waiter waits |
 | soft, hard time limit per queue | see ``TIME_LIMITS`` | soft raises inside the task (retried); hard kills it |
 | agent run | 240 s | no model call or retry runs past it (the threads pool cannot kill a task) |
 | retries of a transient failure | 1 s doubling to 30 s (at most visibility / 4), x0.5-1 jitter, as many as outlast 90 s (10 by default) | a database or broker outage of ``OUTAGE_TOLERANCE_S`` loses nothing; a retry waiting for its countdown holds its message, which must not be redelivered meanwhile |
@@ -16,6 +18,7 @@ so a change that breaks one fails there, not in production at 3 a.m.
 | orphaned cycle | 10 s without progress and no message naming it in Redis | its messages were lost (a worker killed between popping a message and recording it): resume it at once |
 | stalled cycle | visibility + sweep + longest task + 2 min | even with messages in Redis, nothing will move it: resume it |
 | recovery sweep (beat) | every 5 min, expires after 4 | resumes stalled cycles; never two queued at once |
+| PAPER/LIVE trigger grace | 15 min after its hour (30 s before it) | a trigger still counts as the current hour's through one redelivery and a whole retry window; later it is stale and starts nothing |
 | runner: trigger answer | 330 s | ``cycles.start`` may retry through a whole outage before it answers |
 | worker start-up | ``CREAM_STARTUP_TIMEOUT`` | the first start compiles the engine (numba) |
 """
@@ -37,6 +40,11 @@ PG_CONNECT_S = 5
 PG_LOCK_S = 10
 PG_STATEMENT_S = 25
 
+BOOK_LOCK_WAIT_S = 30.0  # cream.storage.book_lock: how long a sender of a book's orders waits for another
+BOOK_LOCK_KEEPALIVE_S = 5  # idle and interval of TCP keepalives on the lock's PostgreSQL connection
+BOOK_LOCK_KEEPALIVE_PROBES = 3
+BOOK_LOCK_DEAD_HOST_S = BOOK_LOCK_KEEPALIVE_S * (1 + BOOK_LOCK_KEEPALIVE_PROBES)
+
 AGENT_RUN_S = 240.0  # one agent run, every model call and retry included (cream.agents.llm_agents)
 
 RETRY_FIRST_S = 1.0
@@ -56,6 +64,8 @@ MAX_RESUMES = 3
 ORPHANED_AFTER = timedelta(seconds=10)
 
 TRIGGER_ANSWER_S = 330.0
+TRIGGER_GRACE = timedelta(minutes=15)  # beat's hourly message expires with it
+TRIGGER_EARLY = timedelta(seconds=30)  # clock skew between the host that triggers and the one that checks
 
 
 class RetryPlan(NamedTuple):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from celery.exceptions import Ignore
 
-from cream import market_calendar, runtime
+from cream import clock, runtime
 from cream.config import get_settings
 from cream.errors import ConfigurationError, InvalidTrigger, UnknownInstrument
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS
@@ -17,7 +17,7 @@ from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger, parse_trigger
 from cream.services import cycles
 from cream.services.approval import GateOutcome, gate
-from cream.services.cycle_hours import require_cycle_hour
+from cream.services.cycle_hours import current_cycle_hour, require_cycle_hour
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import outputs, phase_complete
 from cream.services.llm_budget import over_budget
@@ -142,11 +142,11 @@ def gate_plan(self: Any, cycle_id: CycleId, iteration: Iteration) -> dict[str, A
 
 @cream_task("cycles.scheduled", cycle_task=False)
 def scheduled_cycle() -> dict[str, Any]:
-    """Beat's hourly entry: the cycle of the current session hour."""
-    now = datetime.now(UTC)
-    hour = market_calendar.last_cycle_time(now)
-    if hour is None or now - hour > timedelta(minutes=5):
-        return {"status": "SKIPPED", "reason": f"{now.isoformat()} is not a session cycle hour"}
+    """Beat's hourly entry: the cycle of the current session hour, by the fleet's clock."""
+    now = clock.now()
+    hour = current_cycle_hour(now)
+    if hour is None:
+        return {"status": "SKIPPED", "reason": f"{now.isoformat()} is not within a session cycle hour"}
     settings = get_settings()
     trigger = CycleTrigger(environment=settings.env, scheduled_for=hour, book=settings.book, source="beat")
     return open_and_launch(trigger.model_dump(mode="json"))

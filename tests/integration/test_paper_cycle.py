@@ -8,13 +8,15 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from cream import clock
 from cream.config import Settings
+from cream.errors import InvalidTrigger
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.decisions import Environment
@@ -36,6 +38,12 @@ GEMINI_KEY = "AIza-paper-test-key-77e1"
 # Hours at which the rule-based agents trade the sample symbols on Polygon's bars (tried in order).
 HOURS = [datetime(2025, 9, 25, 19, tzinfo=UTC), datetime(2025, 9, 24, 15, tzinfo=UTC),
          datetime(2025, 9, 23, 17, tzinfo=UTC), datetime(2025, 9, 22, 14, tzinfo=UTC)]
+INTO_THE_HOUR = timedelta(seconds=40)  # where the fleet's clock stands when a test triggers an hour
+
+
+def clock_at(hour: datetime) -> None:
+    """Move the fleet's clock (every worker's, and the stand-ins') into ``hour``."""
+    clock.set_time(Path(os.environ[clock.VARIABLE]), hour + INTO_THE_HOUR)
 
 
 @pytest.fixture()
@@ -50,8 +58,10 @@ def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, Alpa
                "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
                "GEMINI_API_KEY": GEMINI_KEY, "CREAM_GEMINI_BASE_URL": gemini.base_url, "CREAM_GEMINI_BACKOFF_S": "0.01",
                "CREAM_POLYGON_REQUESTS_PER_SECOND": "200", "CREAM_POLYGON_BURST": "50",
-               "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1"}
+               "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1",
+               clock.VARIABLE: str(tmp_path / "clock")}  # PAPER runs the current hour only
         with cream_environment(env):
+            clock_at(HOURS[0])
             yield polygon, alpaca, gemini, env["CREAM_BROKER_URL"]
 
 
@@ -62,6 +72,7 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
     with LocalFleet(Settings()) as fleet:
         runner = CycleRunner(broker_url)
         for hour in HOURS:
+            clock_at(hour)
             cycle_id, _ = runner.run(CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book="paper",
                                                   source="test"), timeout=180)
             with db.session_scope(readonly=True) as s:
@@ -117,6 +128,7 @@ def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orph
         runner = CycleRunner(broker_url)
         cycle_id = None
         for hour in HOURS:
+            clock_at(hour)
             cycle_id = runner.start(CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book="paper",
                                                  source="test"))["cycle_id"]
             while not posted[fault]() and not _ended(cycle_id):
@@ -145,3 +157,30 @@ def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orph
 def _ended(cycle_id: str) -> bool:
     with db.session_scope(readonly=True) as s:
         return s.get(Cycle, cycle_id).status != "RUNNING"  # type: ignore[union-attr]
+
+
+def test_paper_runs_only_the_current_hour(paper: tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]) -> None:
+    """A stale trigger and a future one start nothing and say why; the trigger of the hour that is now runs."""
+    _, alpaca, _, broker_url = paper
+    now_hour = HOURS[0]
+    clock_at(now_hour)
+    stale, future = datetime(2024, 1, 2, 15, tzinfo=UTC), datetime(2030, 6, 3, 15, tzinfo=UTC)
+    with LocalFleet(Settings()):
+        runner = CycleRunner(broker_url)
+        refused = {}
+        for name, hour in (("stale", stale), ("future", future), ("last hour", now_hour - timedelta(hours=1)),
+                           ("next hour", now_hour + timedelta(hours=1))):
+            with pytest.raises(InvalidTrigger) as err:
+                runner.start(CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book="paper",
+                                          source="test"))
+            refused[name] = str(err.value)
+        cycle_id, fresh = runner.run(CycleTrigger(environment=Environment.PAPER, scheduled_for=now_hour, book="paper",
+                                                  source="test"), timeout=180)
+        runner.close()
+    assert "is a past hour: PAPER runs only the current cycle hour" in refused["stale"]
+    assert "is a future hour: PAPER runs only the current cycle hour" in refused["future"]
+    assert "the current one is 2025-09-25T19:00Z" in refused["last hour"] and "future" in refused["next hour"]
+    with db.session_scope(readonly=True) as s:
+        ran = list(s.scalars(select(Cycle)))
+    assert [(c.id, c.scheduled_for.astimezone(UTC)) for c in ran] == [(cycle_id, now_hour)] and fresh
+    assert ran[0].status in ("EXECUTED", "NO_TRADE"), ran[0].reason

@@ -25,6 +25,16 @@ def test_a_locked_or_lost_database_raises_before_any_soft_limit() -> None:
     assert t.PG_LOCK_S < shortest_soft and t.PG_STATEMENT_S < shortest_soft and t.PG_CONNECT_S < shortest_soft
 
 
+def test_an_act_waits_for_the_book_lock_well_inside_the_execution_soft_limit() -> None:
+    """Waiting longer would end in SoftTimeLimitExceeded; shorter, it raises TransientError and the act is
+    retried - with time left to do its own work once it has the lock. A holder whose host vanished frees
+    the lock before a waiter gives up."""
+    soft = TIME_LIMITS["execution"][0]
+    assert t.BOOK_LOCK_WAIT_S <= soft / 2
+    assert t.BOOK_LOCK_WAIT_S + t.PG_CONNECT_S + t.PG_STATEMENT_S < soft
+    assert t.BOOK_LOCK_DEAD_HOST_S < t.BOOK_LOCK_WAIT_S
+
+
 def test_an_agent_run_ends_inside_the_agents_time_limits() -> None:
     assert llm_agents.RUN_SECONDS == t.AGENT_RUN_S
     assert t.AGENT_RUN_S < TIME_LIMITS["agents"][0]
@@ -67,6 +77,18 @@ def test_the_recovery_sweep_runs_often_and_never_piles_up() -> None:
 def test_the_runner_waits_for_an_answer_longer_than_the_trigger_can_retry() -> None:
     for visibility in VISIBILITY:
         assert t.TRIGGER_ANSWER_S > t.retry_plan(visibility).window_s(jitter=1.0) + TIME_LIMITS["cycles"][1]
+
+
+def test_a_trigger_stays_current_through_a_redelivery_and_a_whole_retry_window() -> None:
+    """A PAPER/LIVE trigger delayed by the fleet itself (its worker killed, the database down) must not
+    turn stale on the way: beat's message dies with the grace, and the grace outlasts the worst delay."""
+    for visibility in VISIBILITY:
+        worst = (visibility + t.RESTORE_INTERVAL_S + t.retry_plan(visibility).window_s(jitter=1.0)
+                 + TIME_LIMITS["cycles"][1])
+        assert t.TRIGGER_GRACE.total_seconds() > worst
+    hourly = beat_schedule.BEAT_SCHEDULE["trading-cycle-hourly"]
+    assert hourly["options"]["expires"] == t.TRIGGER_GRACE.total_seconds()
+    assert t.TRIGGER_EARLY < t.TRIGGER_GRACE / 10
 
 
 def test_the_worker_app_uses_this_table(monkeypatch) -> None:
