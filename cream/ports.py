@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from cream.schemas.market import Timeframe
-from cream.schemas.orders import OrderRequest, OrderUpdate
+from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderStatus, OrderUpdate
 
 
 class Bars(NamedTuple):
@@ -68,6 +68,16 @@ class AccountSnapshot(NamedTuple):
     positions: dict[str, tuple[int, float]]  # instrument id -> (signed quantity, average entry price)
 
 
+class ProtectiveLeg(NamedTuple):
+    """One side of the protection a broker holds for an order: a bracket's stop or target leg, or a side of
+    an OCO exit."""
+
+    purpose: OrderPurpose  # STOP_LOSS or TAKE_PROFIT
+    broker_order_id: str
+    status: OrderStatus
+    fills: list[FillReport]
+
+
 class Broker(Protocol):
     """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE).
 
@@ -94,4 +104,15 @@ class Broker(Protocol):
 
     def snapshot(self) -> AccountSnapshot | None:
         """Cash, buying power, day trades and positions at the broker; None for the simulated broker."""
+        ...
+
+    def live_stops(self) -> dict[str, int] | None:
+        """Per instrument, the signed quantity live stop orders at the broker would close (a sell stop
+        guarding a long counts positive, a buy stop guarding a short negative); None for the simulated
+        broker, which works the book's stops itself."""
+        ...
+
+    def protective_legs(self, client_order_id: str) -> list[ProtectiveLeg] | None:
+        """The stop and target the broker holds for one of our orders (bracket legs, or the sides of an
+        OCO), with their fills; [] when it holds none; None for the simulated broker."""
         ...

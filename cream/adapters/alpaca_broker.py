@@ -26,9 +26,11 @@ import requests
 from alpaca.common.enums import BaseURL
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderClass, TimeInForce
+from alpaca.trading.enums import OrderClass, QueryOrderStatus, TimeInForce
 from alpaca.trading.enums import OrderSide as AlpacaSide
 from alpaca.trading.requests import (
+    GetOrderByIdRequest,
+    GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
     OptionLegRequest,
@@ -42,12 +44,14 @@ from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 from cream.endpoints import endpoint
 from cream.errors import AmbiguousOutcome, ConfigurationError, CreamError, RejectedDefinitively, TransientError, \
     UnknownInstrument
-from cream.ports import AccountSnapshot
+from cream.ports import AccountSnapshot, ProtectiveLeg
 from cream.schemas.decisions import OrderType
+from cream.schemas.decisions import TimeInForce as PlanTif
 from cream.schemas.instruments import OccSymbol
-from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
+from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 
 _DUPLICATE = "client_order_id must be unique"
+_LIST_LIMIT = 500  # Alpaca's maximum page of GET /v2/orders
 
 _STATUS = {
     "new": OrderStatus.SUBMITTED, "accepted": OrderStatus.SUBMITTED, "pending_new": OrderStatus.SUBMITTED,
@@ -126,15 +130,16 @@ def multi_leg_legs(instrument_id: str) -> list[tuple[int, str]] | None:
 
 
 def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
-    """The alpaca-py request for one of our orders (DAY orders; the client_order_id always set).
+    """The alpaca-py request for one of our orders (the client_order_id always set).
 
     A multi-leg instrument becomes an ``mleg`` order whose legs buy positive ratios (sell them when the
-    order side is SELL). An equity order carrying both levels on the entry side (BUY: stop below
-    target; SELL: stop above target) becomes a bracket. STOP triggers at ``stop_price``; STOP_LIMIT
-    triggers at ``stop_price`` and is limited at ``limit_price``.
+    order side is SELL). An equity ENTRY carrying both levels on the entry side (BUY: stop below target;
+    SELL: stop above target) becomes a bracket; a PROTECTION order becomes an OCO exit (take-profit limit
+    and stop). STOP triggers at ``stop_price``; STOP_LIMIT triggers at ``stop_price``, limited at
+    ``limit_price``. The time in force is ``time_in_force_for``'s; what Alpaca cannot honour is refused.
     """
     side = AlpacaSide.BUY if order.side is OrderSide.BUY else AlpacaSide.SELL
-    common: dict[str, Any] = {"qty": order.quantity, "time_in_force": TimeInForce.DAY,
+    common: dict[str, Any] = {"qty": order.quantity, "time_in_force": _TIF[time_in_force_for(order)],
                               "client_order_id": order.client_order_id}
     legs = multi_leg_legs(order.instrument_id)
     if legs is not None:
@@ -145,6 +150,11 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
                           for r, occ in legs]
     else:
         common["symbol"], common["side"] = order.symbol, side
+        if order.purpose is OrderPurpose.PROTECTION:
+            assert order.stop_loss is not None and order.take_profit is not None
+            return LimitOrderRequest(order_class=OrderClass.OCO, **common,
+                                     take_profit=TakeProfitRequest(limit_price=_price(order.take_profit)),
+                                     stop_loss=StopLossRequest(stop_price=_price(order.stop_loss)))
         if _is_bracket(order):
             assert order.stop_loss is not None and order.take_profit is not None
             common["order_class"] = OrderClass.BRACKET
@@ -168,14 +178,48 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
                                  limit_price=_price(order.limit_price), **common)  # type: ignore[arg-type]
 
 
-def _is_bracket(order: OrderRequest) -> bool:
-    if order.stop_loss is None or order.take_profit is None:
-        return False
+_TIF = {PlanTif.DAY: TimeInForce.DAY, PlanTif.GTC: TimeInForce.GTC, PlanTif.IOC: TimeInForce.IOC,
+        PlanTif.FOK: TimeInForce.FOK}
+
+
+def time_in_force_for(order: OrderRequest) -> PlanTif:
+    """How long the order lives at Alpaca; RejectedDefinitively (nothing sent) for what Alpaca cannot honour.
+
+    Protection outlives the session: a bracket entered at MARKET goes GTC (the entry fills at once, so its
+    time in force only decides how long its stop and target live) and a PROTECTION OCO is GTC. A resting
+    bracket entry keeps the plan's DAY or GTC, which its legs share (DAY legs that expire at the close are
+    re-placed as a GTC OCO by the next reconciliation). Options take DAY only; brackets and OCOs, DAY or GTC.
+    """
+    wanted, option = order.time_in_force, _is_option(order)
+    if option and (wanted is not PlanTif.DAY or order.purpose is OrderPurpose.PROTECTION):
+        what = "protection of an option position" if order.purpose is OrderPurpose.PROTECTION else f"{wanted} options orders"
+        raise RejectedDefinitively(f"Alpaca cannot hold {what}: options orders are DAY only and never OCO "
+                                   f"({order.client_order_id})")
+    if order.purpose is OrderPurpose.PROTECTION:
+        return PlanTif.GTC
+    if _is_bracket(order):
+        if wanted not in (PlanTif.DAY, PlanTif.GTC):
+            raise RejectedDefinitively(f"Alpaca brackets are DAY or GTC; the plan asks {wanted} for "
+                                       f"{order.client_order_id}")
+        return PlanTif.GTC if OrderType(order.order_type) is OrderType.MARKET else wanted
+    return wanted
+
+
+def _is_option(order: OrderRequest) -> bool:
+    if multi_leg_legs(order.instrument_id) is not None:
+        return True
     try:
         OccSymbol.parse(order.symbol)
-        return False  # Alpaca brackets are equities only
+        return True
     except ValueError:
-        pass
+        return False
+
+
+def _is_bracket(order: OrderRequest) -> bool:
+    if order.purpose is not OrderPurpose.ENTRY or order.stop_loss is None or order.take_profit is None:
+        return False
+    if _is_option(order):
+        return False  # Alpaca brackets are equities only
     if order.side is OrderSide.BUY:
         return order.stop_loss < order.take_profit
     return order.stop_loss > order.take_profit
@@ -351,8 +395,53 @@ class AlpacaBroker:
         return self.order_by_client_id(client_order_id)
 
     def open_orders(self) -> list[OrderUpdate]:
-        raws = self._call("GET /v2/orders", self._client.get_orders)
-        return [self._update("GET /v2/orders", raw) for raw in raws]
+        return [self._update("GET /v2/orders", raw) for raw in self._open_raw()]
+
+    def _open_raw(self) -> list[dict[str, Any]]:
+        """Every open order and leg, each its own object (Alpaca lists at most 500 per request)."""
+        query = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=_LIST_LIMIT, nested=False)
+        raws = self._call("GET /v2/orders", self._client.get_orders, query)
+        if not isinstance(raws, list):
+            raise TransientError(f"Alpaca answered GET /v2/orders with {type(raws).__name__}, not a list")
+        if len(raws) >= _LIST_LIMIT:  # the oldest open orders were left off: a stop could look missing
+            raise TransientError(f"Alpaca holds {_LIST_LIMIT} or more open orders: reconcile them by hand")
+        return raws
+
+    def live_stops(self) -> dict[str, int]:
+        """The port's view: per symbol, the signed quantity open stop orders would close (legs waiting for
+        their entry to fill, ``held``, guard nothing yet)."""
+        stops: dict[str, int] = {}
+        for raw in self._open_raw():
+            try:
+                if raw["type"] not in ("stop", "stop_limit", "trailing_stop") or raw["status"] == "held":
+                    continue
+                left = int(Decimal(str(raw["qty"])) - Decimal(str(raw.get("filled_qty") or "0")))
+                sign = 1 if raw["side"] == "sell" else -1
+                stops[raw["symbol"]] = stops.get(raw["symbol"], 0) + sign * left
+            except (KeyError, TypeError, ArithmeticError) as exc:
+                raise TransientError(f"Alpaca order object is missing or garbles {exc}") from exc
+        return stops
+
+    def protective_legs(self, client_order_id: str) -> list[ProtectiveLeg]:
+        """The stop and target Alpaca holds for our order: a bracket's two legs, or an OCO's limit (the
+        order itself) and its stop leg. Read with ``nested=true``: the legs are listed under the order."""
+        what = f"GET /v2/orders:by_client_order_id {client_order_id}"
+        found = self._call(what, self._client.get_order_by_client_id, client_order_id)
+        try:
+            order_id, order_class = str(found["id"]), found.get("order_class")
+        except (KeyError, TypeError) as exc:
+            raise TransientError(f"Alpaca answered {what} with an unusable order object: {exc}") from exc
+        if order_class not in ("bracket", "oco"):
+            return []
+        what = f"GET /v2/orders/{order_id}?nested=true"
+        raw = self._call(what, self._client.get_order_by_id, order_id, GetOrderByIdRequest(nested=True))
+        sides = [*([raw] if order_class == "oco" else []), *(raw.get("legs") or [])]
+        legs = []
+        for side in sides:
+            update = self._update(what, side)
+            purpose = OrderPurpose.TAKE_PROFIT if side.get("type") == "limit" else OrderPurpose.STOP_LOSS
+            legs.append(ProtectiveLeg(purpose, update.broker_order_id or "", update.status, update.fills))
+        return legs
 
     # --- writes ----------------------------------------------------------------------------------
     def cancel(self, order_id: str) -> None:

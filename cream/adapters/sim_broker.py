@@ -160,6 +160,12 @@ class SimulatedBroker:
     def positions(self) -> dict[str, int] | None:
         return None  # the book is the simulated account
 
+    def live_stops(self) -> None:
+        return None  # the book's stops are worked by observe.work_brackets
+
+    def protective_legs(self, client_order_id: str) -> None:
+        return None
+
     def snapshot(self) -> None:
         return None
 

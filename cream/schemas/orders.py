@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from cream.schemas.decisions import ExecutionTactic, OrderType
+from cream.schemas.decisions import ExecutionTactic, OrderType, TimeInForce
 from cream.schemas.instruments import Frozen
 
 
@@ -31,6 +31,7 @@ class OrderPurpose(StrEnum):
     EXIT = "EXIT"  # reduces or closes a position on the plan's decision
     STOP_LOSS = "STOP_LOSS"  # bracket leg triggered by the stop level
     TAKE_PROFIT = "TAKE_PROFIT"  # bracket leg triggered by the target level
+    PROTECTION = "PROTECTION"  # a held position's stop and target re-placed at the broker as one OCO exit
 
 
 class OrderRecord(Frozen):
@@ -90,6 +91,8 @@ class OrderRequest(Frozen):
     stop_loss: float | None = None
     take_profit: float | None = None
     execution_tactic: ExecutionTactic | None = None
+    purpose: OrderPurpose = OrderPurpose.ENTRY
+    time_in_force: TimeInForce = TimeInForce.DAY  # the plan's; the broker adapter refuses what it cannot honour
     as_of: datetime
 
 
