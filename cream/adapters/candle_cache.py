@@ -3,21 +3,28 @@
 A stretch ``[start, end)`` of bar *starts* is recorded only together with the bars fetched for it
 (one transaction), so a recorded stretch is complete: it is never asked of the provider again.
 Bars are inserted or ignored: a concurrent worker that fetched the same bars loses nothing.
+
+Adjusted bars change when a split (or dividend) goes ex: ``apply_corporate_actions`` records the
+events it has not seen before (``corporate_actions``) and, in the same transaction, drops the
+symbol's cached bars, and their stretches, before the latest new ex-date, so they are fetched again.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from datetime import date, datetime, time
+from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cream import market_calendar
 from cream.adapters.resample import BarTable
 from cream.storage import db
-from cream.storage.models import CandleRangeRow, CandleRow
+from cream.storage.models import CandleRangeRow, CandleRow, CorporateActionCheckRow, CorporateActionRow
 
 Interval = tuple[int, int]
 _BATCH = 500
@@ -33,6 +40,17 @@ class CachedBar(NamedTuple):
     volume: float
     vwap: float | None
     trades: int | None
+
+
+class CorporateAction(NamedTuple):
+    kind: str  # "split" | "dividend"
+    ex_date: date  # New York trading date from which the event applies
+    amount: float  # split ratio (shares after per share before) or cash per share
+
+
+def ny_midnight(d: date) -> int:
+    """Epoch seconds of the start of New York date ``d``."""
+    return int(datetime.combine(d, time(0), tzinfo=market_calendar.NEW_YORK).timestamp())
 
 
 def merge(intervals: Sequence[Interval]) -> list[Interval]:
@@ -68,6 +86,14 @@ def to_table(bars: Sequence[CachedBar]) -> BarTable:
                     high=column(3, np.float64), low=column(4, np.float64), close=column(5, np.float64),
                     volume=column(6, np.float64), vwap=column(7, np.float64, np.nan),
                     trades=column(8, np.int64))
+
+
+def from_table(table: BarTable) -> list[CachedBar]:
+    def vwap(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return [CachedBar(int(t), int(e), float(o), float(h), float(lo), float(c), float(v), vwap(float(w)),
+                      int(n)) for t, e, o, h, lo, c, v, w, n in zip(*table)]
 
 
 class CandleCache:
@@ -126,3 +152,37 @@ class CandleCache:
         if last is not None:
             rows.reverse()
         return to_table(rows)
+
+    # --- splits and dividends --------------------------------------------------------------------
+
+    def checked_on(self, symbol: str) -> date | None:
+        """The New York date the symbol's splits and dividends were last applied (None: never)."""
+        with db.session_scope(self.database_url, readonly=True) as s:
+            row = s.get(CorporateActionCheckRow, symbol)
+            return row.checked_on if row is not None else None
+
+    def apply_corporate_actions(self, symbol: str, events: Sequence[CorporateAction], today: date) -> int:
+        """Record ``events`` not seen before and drop the symbol's cached bars (every timeframe) that
+        start before the latest new ex-date, with their stretches; record ``today`` as checked, all in
+        one transaction. Returns the number of bars dropped."""
+        with db.session_scope(self.database_url) as s:
+            action = CorporateActionRow
+            rows = s.execute(select(action.kind, action.ex_date).where(action.symbol == symbol)).all()
+            seen = {(kind, ex_date) for kind, ex_date in rows}
+            new = {(e.kind, e.ex_date): e for e in events if (e.kind, e.ex_date) not in seen}
+            dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+            for e in new.values():  # a concurrent worker may record the same event: keep one
+                s.execute(dialect.insert(CorporateActionRow).values(
+                    symbol=symbol, kind=e.kind, ex_date=e.ex_date, amount=e.amount).on_conflict_do_nothing())
+            dropped = self._drop_before(s, symbol, ny_midnight(max(d for _, d in new))) if new else 0
+            s.execute(dialect.insert(CorporateActionCheckRow).values(symbol=symbol, checked_on=today)
+                      .on_conflict_do_update(index_elements=["symbol"], set_={"checked_on": today}))
+        return dropped
+
+    def _drop_before(self, s: Session, symbol: str, cut: int) -> int:
+        c = CandleRow
+        gone = cast(CursorResult[Any], s.execute(delete(c).where(c.symbol == symbol, c.ts < cut)))
+        r = CandleRangeRow
+        s.execute(delete(r).where(r.symbol == symbol, r.end <= cut))
+        s.execute(update(r).where(r.symbol == symbol, r.start < cut).values(start=cut))
+        return int(gone.rowcount or 0)

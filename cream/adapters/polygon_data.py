@@ -1,15 +1,36 @@
 """``MarketData`` from Polygon (PAPER and LIVE): aggregates, quotes, option chains, splits, dividends.
 
-Bars are split/dividend adjusted (``adjusted=true``), cached in ``candles`` and never fetched twice:
-before asking Polygon, the adapter asks the cache which stretches of bar starts it has not fetched
-yet (``CandleCache.missing``) and requests only those. A stretch is recorded only once every bar in
-it is final (ended ``settle_seconds`` before now); bars newer than that are fetched, served and not
-cached, so a bar still forming is never frozen into the cache.
+Bar times (``polygon_aggs``): ``1m``/``5m``/``15m`` are Polygon's clock-aligned windows, extended hours
+included; ``1h`` and ``1d`` are the regular-session bins ``LocalHistory`` serves in BACKTEST (opening
+half hour, clock hours, cut at the close incl. 13:00 ET early closes; one bar per session), built by the
+same ``resample`` code from Polygon's 5-minute aggregates, so a PAPER cycle sees the bars a BACKTEST of
+the same hour sees. No bar with ``end`` > ``as_of`` is ever returned.
 
-Bar times: ``ts`` is the bar start and ``end`` = ``ts`` + the frame for intraday bars (Polygon
-buckets are clock-aligned and include extended hours); daily bars span the regular session
-(``ts`` = open, ``end`` = close, 13:00 ET on early closes), as ``LocalHistory`` serves them.
-No bar with ``end`` > ``as_of`` is ever returned.
+Bars are split adjusted (``adjusted=true``), cached in ``candles`` and never fetched twice: before
+asking Polygon, the adapter asks the cache which stretches of bar starts it has not fetched yet
+(``CandleCache.missing``) and requests only those. A stretch is recorded only once every bar in it is
+final (ended ``settle_seconds`` before now); bars newer than that are fetched, served and not cached,
+so a bar still forming is never frozen into the cache. The newest missing stretch and the unsettled
+tail after it come in one request.
+
+Requests: ``limit`` counts base minute bars (at most 50,000 a page, about a month and a half of a liquid
+stock with its extended hours; ``next_url`` pages follow). A cycle reads per symbol the last hourly
+bar, ``HOURLY_LOOKBACK`` (200) hourly and ``DAILY_LOOKBACK`` (200) daily bars: on an empty cache
+that costs 2 + 6 to 7 requests (splits, dividends; 200 sessions of 5-minute bars in 3 to 4 pages,
+the 30 sessions of hourly bins in 2, the last price's in 1); on every later cycle of the day 2 (the
+hour before last, now settled, with the last hour; the last hour again), on the first cycle of a
+day 5 (also yesterday's session, splits and dividends).
+
+Splits and dividends: adjusted bars before an ex-date change when the event goes ex. Once per New
+York day per symbol (the first bar read of the day, recorded in ``corporate_action_checks`` so every
+worker shares it; 2 requests), the adapter lists the symbol's splits and dividends; events with an
+ex-date up to today that the cache has not seen drop the symbol's cached bars before the latest such
+ex-date (``CandleCache.apply_corporate_actions``), and the reads that follow fetch them again,
+adjusted. Polygon adjusts aggregates for splits only; a dividend costs one refetch of the symbol's
+cache, which keeps the rule simple and safe should adjustment ever include dividends. Events listed
+ahead of their ex-date wait for it. The check runs before any bar of the day is fetched, so only
+bars fetched before the ex-date (or before Polygon listed the event) are dropped; on the first check
+of a symbol with bars already cached, every listed event counts as new, once.
 
 Every fetch and every answer runs the data checks; the reports are logged and kept in
 ``last_fetch_report`` / ``last_report``, never raised.
@@ -28,8 +49,9 @@ from typing import Any
 import numpy as np
 
 from cream import market_calendar
-from cream.adapters.candle_cache import CachedBar, CandleCache, Interval, to_table
+from cream.adapters.candle_cache import CandleCache, CorporateAction, Interval, from_table
 from cream.adapters.data_checks import DataReport, check_bars
+from cream.adapters.polygon_aggs import FRAMES, as_bars, empty, parse_aggs, to_frame
 from cream.adapters.polygon_http import Limiter, MalformedResponse, PolygonHttp
 from cream.adapters.polygon_records import (
     Dividend, OptionContract, Split, parse_dividend, parse_option, parse_quote, parse_split,
@@ -43,14 +65,6 @@ log = logging.getLogger(__name__)
 UTC = timezone.utc
 DAY = 86400
 
-# timeframe -> (multiplier, timespan, seconds per bar, regular-session bars per day)
-FRAMES: dict[Timeframe, tuple[int, str, int, int]] = {
-    Timeframe.M1: (1, "minute", 60, 390),
-    Timeframe.M5: (5, "minute", 300, 78),
-    Timeframe.M15: (15, "minute", 900, 26),
-    Timeframe.H1: (1, "hour", 3600, 7),
-    Timeframe.D1: (1, "day", DAY, 1),
-}
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 HISTORY_START = datetime(2003, 9, 10, tzinfo=timezone.utc)
 _MAX_WIDENINGS = 12  # lookback windows double at most this often (a few decades of daily bars)
@@ -78,14 +92,6 @@ def _trading_days_back(d: date, n: int) -> date:
     return d
 
 
-def _as_bars(t: BarTable) -> Bars:
-    return Bars(t.ts, t.end, t.open, t.high, t.low, t.close, t.volume)
-
-
-def _empty() -> BarTable:
-    return BarTable(*(np.zeros(0, dtype=np.int64 if i in (0, 1, 8) else np.float64) for i in range(9)))
-
-
 class PolygonMarketData:
     """Polygon through polygon-api-client, rate limited across workers, cached in ``candles``."""
 
@@ -100,6 +106,7 @@ class PolygonMarketData:
         self.settle_seconds, self.page_limit, self._clock = settle_seconds, page_limit, clock
         self.last_report: DataReport | None = None
         self.last_fetch_report: DataReport | None = None
+        self._checked: dict[str, date] = {}  # symbol -> New York date its splits/dividends were applied
 
     def __repr__(self) -> str:
         return f"PolygonMarketData({self.http.base_url!r})"
@@ -123,9 +130,9 @@ class PolygonMarketData:
             raise ValueError(f"lookback must be >= 0, got {lookback}")
         tf, as_of_s = self._frame(symbol, timeframe), _epoch(as_of, "as_of")
         if lookback == 0:
-            return self._answer(symbol, tf, _empty())
-        days = math.ceil(lookback / FRAMES[tf][3]) + 1
-        table, found = _empty(), -1
+            return self._answer(symbol, tf, empty())
+        days = math.ceil(lookback / FRAMES[tf].per_day) + 1
+        table, found = empty(), -1
         for _ in range(_MAX_WIDENINGS):
             start = _midnight(_trading_days_back(_utc_date(as_of_s), days))
             table = self._fetch_and_read(symbol, tf, start, as_of_s, last=lookback)
@@ -139,8 +146,8 @@ class PolygonMarketData:
         tf = self._frame(symbol, timeframe)
         lo, hi = _epoch(start, "start"), _epoch(end, "end")
         if hi <= lo:
-            return self._answer(symbol, tf, _empty())
-        seconds = FRAMES[tf][2]
+            return self._answer(symbol, tf, empty())
+        seconds = FRAMES[tf].seconds
         window = _midnight(_utc_date(lo)) if tf is Timeframe.D1 else (lo - seconds) // seconds * seconds
         return self._answer(symbol, tf, self._fetch_and_read(symbol, tf, window, hi, end_min=lo))
 
@@ -212,51 +219,71 @@ class PolygonMarketData:
     def _final_before(self, tf: Timeframe, cutoff: int) -> int:
         """The latest bar-start bound c such that every bar starting before c ended by ``cutoff``."""
         if tf is not Timeframe.D1:
-            return cutoff // FRAMES[tf][2] * FRAMES[tf][2]
+            return cutoff // FRAMES[tf].seconds * FRAMES[tf].seconds
         day = _utc_date(cutoff)
         session = market_calendar.session(day)
         closed = session is None or session[1].timestamp() <= cutoff
         return _midnight(day + timedelta(days=1)) if closed else _midnight(day)
 
+    def _apply_corporate_actions(self, symbol: str) -> None:
+        """Once per New York day: splits and dividends gone ex that the cache has not seen drop the
+        symbol's cached bars before their ex-date (fetched again, adjusted, by the reads that follow)."""
+        today = datetime.fromtimestamp(self._clock(), market_calendar.NEW_YORK).date()
+        if self._checked.get(symbol) != today and self.cache.checked_on(symbol) != today:
+            events = [CorporateAction("split", s.execution_date, s.ratio) for s in self.splits(symbol)]
+            events += [CorporateAction("dividend", d.ex_dividend_date, d.cash_amount)
+                       for d in self.dividends(symbol)]
+            gone_ex = [e for e in events if e.ex_date <= today]  # the others wait for their ex-date
+            dropped = self.cache.apply_corporate_actions(symbol, gone_ex, today)
+            if dropped:
+                log.info("Polygon %s: a split or dividend went ex; %d cached bars before it dropped",
+                         symbol, dropped)
+        self._checked[symbol] = today
+
     def _fetch_and_read(self, symbol: str, tf: Timeframe, start: int, as_of: int, *,
                         last: int | None = None, end_min: int | None = None) -> BarTable:
         """Bars starting at or after ``start`` with end <= ``as_of``, fetching what the cache lacks."""
+        self._apply_corporate_actions(symbol)
         complete = self._final_before(tf, as_of)
         final = min(complete, self._final_before(tf, int(self._clock()) - self.settle_seconds))
-        for hole in self.cache.missing(symbol, tf.value, start, final):
-            self.cache.store(symbol, tf.value, self._fetch(symbol, tf, hole), hole)
+        tail: Interval = (max(final, start), complete)  # bars too fresh to cache: fetched each time
+        fresh = empty()
+        holes = self.cache.missing(symbol, tf.value, start, final)
+        for i, hole in enumerate(holes):
+            joined = i == len(holes) - 1 and hole[1] == tail[0] < tail[1]  # one request for both
+            table = self._fetch(symbol, tf, (hole[0], tail[1]) if joined else hole)
+            settled = table.ts < hole[1]
+            self.cache.store(symbol, tf.value, from_table(table.select(settled)), hole)
+            if joined:
+                fresh, tail = table.select(~settled), (tail[1], tail[1])
+        if tail[0] < tail[1]:
+            fresh = self._fetch(symbol, tf, tail)
         cached = self.cache.read(symbol, tf.value, start, as_of, end_min=end_min, last=last)
-        if final >= complete:
+        keep = (fresh.end <= as_of) & (fresh.end > (end_min if end_min is not None else -1))
+        if not keep.any():
             return cached
-        # Bars too fresh to cache: served from Polygon each time, never stored.
-        fresh = [b for b in self._fetch(symbol, tf, (max(final, start), complete))
-                 if b.end <= as_of and (end_min is None or b.end > end_min)]
-        if not fresh:
-            return cached
-        merged = sort_unique(BarTable(*(np.concatenate([a, b]) for a, b in zip(cached, to_table(fresh)))))
+        fresh = fresh.select(keep)
+        merged = sort_unique(BarTable(*(np.concatenate([a, b]) for a, b in zip(cached, fresh))))
         return merged.select(slice(-last, None)) if last else merged
 
-    def _fetch(self, symbol: str, tf: Timeframe, span: Interval) -> list[CachedBar]:
-        """Every bar starting in [span) from Polygon (all pages), checked; nothing is stored here."""
-        multiplier, timespan, seconds, _ = FRAMES[tf]
-        if tf is Timeframe.D1:
-            lo: str | int = _utc_date(span[0]).isoformat()
-            hi: str | int = _utc_date(span[1] - 1).isoformat()
-        else:
-            lo, hi = span[0] * 1000, span[1] * 1000 - 1
+    def _fetch(self, symbol: str, tf: Timeframe, span: Interval) -> BarTable:
+        """Every bar of ``tf`` starting in [span) from Polygon (all pages), checked; nothing is stored."""
+        frame = FRAMES[tf]
+        lo, hi = span[0] * 1000, span[1] * 1000 - 1
         client, what = self.http.client, f"{tf.value} bars {symbol}"
         pages = self.http.pages(
             what,
-            lambda: client.get_aggs(symbol, multiplier, timespan, lo, hi, adjusted=True, sort="asc",
-                                    limit=self.page_limit, raw=True),
+            lambda: client.get_aggs(symbol, frame.multiplier, frame.timespan, lo, hi, adjusted=True,
+                                    sort="asc", limit=self.page_limit, raw=True),
             lambda p, q: self._follow_aggs(p, q))
-        rows = [self._bar(tf, agg, what) for page in pages for agg in _results(page, what)]
-        bars = [b for b in rows if span[0] <= b.ts < span[1]]
-        report = check_bars(_as_bars(_to_table_raw(bars)), tf, symbol)
+        raw = parse_aggs([agg for page in pages for agg in _results(page, what)], frame, what)
+        # Judged as Polygon sent them (out-of-order and duplicate windows show), at the window asked for.
+        report = check_bars(as_bars(raw), Timeframe.M5 if frame.session else tf, symbol)
         self.last_fetch_report = report
         if not report.ok:
             log.warning("Polygon data check: %s", report.summary)
-        return bars
+        bars = to_frame(raw, frame, what)
+        return bars.select((bars.ts >= span[0]) & (bars.ts < span[1]))
 
     def _follow_aggs(self, path: str, query: dict[str, str]) -> Any:
         parts = path.strip("/").split("/")
@@ -268,34 +295,12 @@ class PolygonMarketData:
     def _foreign_page(self, path: str) -> Any:
         raise MalformedResponse(f"Polygon's next_url points to an unexpected path {path!r}: nothing was stored")
 
-    def _bar(self, tf: Timeframe, agg: Any, what: str) -> CachedBar:
-        try:
-            t = int(agg["t"]) // 1000
-            o, h, low, c, v = (float(agg[k]) for k in ("o", "h", "l", "c", "v"))
-            vwap = float(agg["vw"]) if agg.get("vw") is not None else None
-            trades = int(agg["n"]) if agg.get("n") is not None else None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedResponse(f"Polygon {what}: an aggregate lacks a field or has a bad value "
-                                    f"({exc!r}): nothing was stored") from None
-        if tf is Timeframe.D1:
-            # A daily bar is stamped at midnight New York; it spans that day's regular session.
-            session = market_calendar.session(datetime.fromtimestamp(t, market_calendar.NEW_YORK).date())
-            start, end = (int(session[0].timestamp()), int(session[1].timestamp())) if session else (t, t + DAY)
-        else:
-            start, end = t, t + FRAMES[tf][2]
-        return CachedBar(start, end, o, h, low, c, v, vwap, trades)
-
     def _answer(self, symbol: str, tf: Timeframe, table: BarTable) -> Bars:
-        bars = _as_bars(table)
+        bars = as_bars(table)
         self.last_report = check_bars(bars, tf, symbol)
         if not self.last_report.ok:
             log.warning("Polygon data check: %s", self.last_report.summary)
         return bars
-
-
-def _to_table_raw(bars: list[CachedBar]) -> BarTable:
-    # Provider order kept (not sorted): the checks must see out-of-order and duplicate bars.
-    return to_table(bars) if bars else _empty()
 
 
 def _results(page: dict[str, Any], what: str) -> list[Any]:

@@ -6,11 +6,22 @@ write a redelivered task repeats hits a primary or unique key instead of creatin
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cream.storage.types import Money, UtcDateTime, utcnow
@@ -266,6 +277,26 @@ class CandleRangeRow(Base):
     timeframe: Mapped[str] = mapped_column(String(4))
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
+
+
+class CorporateActionRow(Base):
+    """A split or dividend the candle cache has seen: when first seen (ex-date passed), the symbol's
+    cached bars before the ex-date were dropped, so they are fetched again, adjusted."""
+
+    __tablename__ = "corporate_actions"
+    symbol: Mapped[str] = mapped_column(String(12), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "split" | "dividend"
+    ex_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)  # split ratio (shares after per share before) or cash a share
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CorporateActionCheckRow(Base):
+    """The New York date a symbol's splits and dividends were last asked of the provider."""
+
+    __tablename__ = "corporate_action_checks"
+    symbol: Mapped[str] = mapped_column(String(12), primary_key=True)
+    checked_on: Mapped[date] = mapped_column(Date)
 
 
 class LlmExchange(Base):

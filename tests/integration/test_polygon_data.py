@@ -62,7 +62,7 @@ def database_url(tmp_path: Path) -> str:
 def make(stand_in: PolygonStandIn, redis_url: str, database_url: str, *, rate: float = 1000, capacity: float = 100,
          **kw: object) -> PolygonMarketData:
     limiter = RedisTokenBucket.from_url(redis_url, f"polygon-{uuid.uuid4().hex}", rate, capacity)
-    kw = {"backoff_base": 0.01, "backoff_cap": 0.05, "page_limit": 200, **kw}
+    kw = {"backoff_base": 0.01, "backoff_cap": 0.05, "page_limit": 5000, **kw}  # Polygon's default limit
     return PolygonMarketData(KEY, stand_in.url, limiter=limiter, cache=CandleCache(database_url), **kw)  # type: ignore[arg-type]
 
 
@@ -78,18 +78,20 @@ def aggs_requests(stand_in: PolygonStandIn) -> int:
 # --- aggregates, pagination, timeframes ----------------------------------------------------------
 
 
-def test_pagination_follows_next_url_and_returns_every_bar_once(market: PolygonMarketData,
-                                                                stand_in: PolygonStandIn) -> None:
+def test_pagination_follows_next_url_and_returns_every_bar_once(stand_in: PolygonStandIn, redis_url: str,
+                                                                database_url: str) -> None:
+    market = make(stand_in, redis_url, database_url, page_limit=200)
     bars = market.bars_between("ADBE", Timeframe.M5, utc(2024, 2, 5), utc(2024, 2, 10))
     expected = [r for r in stand_in.bars("ADBE", 5, "minute")
                 if utc(2024, 2, 5).timestamp() < r["t"] / 1000 + 300 <= utc(2024, 2, 10).timestamp()]
-    assert len(bars) == len(expected) > 400  # 3 pages of 200 or more
-    assert aggs_requests(stand_in) >= -(-len(expected) // 200) >= 3
+    assert len(bars) == len(expected) > 400
+    # limit counts base minutes: a page holds at most 200 of them, 40 five-minute bars
+    assert aggs_requests(stand_in) >= -(-len(expected) * 5 // 200) >= 3
     assert bars.ts.tolist() == [r["t"] // 1000 for r in expected]
     assert bars.close.tolist() == [r["c"] for r in expected]
-    first = stand_in.requests[0]
-    assert first.query["adjusted"] == "true" and first.query["sort"] == "asc"
-    assert all("cursor" in r.query for r in stand_in.requests[1:])
+    first, *more = [r for r in stand_in.requests if r.path.startswith("/v2/aggs/")]
+    assert first.query["adjusted"] == "true" and first.query["sort"] == "asc" and first.query["limit"] == "200"
+    assert more and all("cursor" in r.query for r in more)
     assert all(r.authorization == f"Bearer {KEY}" for r in stand_in.requests)
 
 
@@ -108,16 +110,20 @@ def test_every_timeframe_has_aligned_bars_ending_by_as_of(market: PolygonMarketD
     as_of = utc(2024, 3, 1, 18, 7)
     bars = market.bars("MA", timeframe, as_of, 40)
     assert len(bars) == 40 and np.all(np.diff(bars.ts) > 0) and bars.end[-1] <= as_of.timestamp()
-    multiplier, timespan, seconds, _ = FRAMES[timeframe]
-    served = {r["t"]: r for r in stand_in.bars("MA", multiplier, timespan)}
-    if timeframe is Timeframe.D1:
+    frame = FRAMES[timeframe]
+    if frame.session:  # regular-session bins, the bars LocalHistory serves in BACKTEST
         for ts, end in zip(bars.ts.tolist(), bars.end.tolist()):
             session = market_calendar.session(datetime.fromtimestamp(ts, UTC).date())
-            assert session is not None and (ts, end) == tuple(int(b.timestamp()) for b in session)
-        assert bars.end[-1] == utc(2024, 2, 29, 21).timestamp()  # today's session has not closed yet
+            assert session is not None and session[0].timestamp() <= ts < end <= session[1].timestamp()
+        here = LocalHistory(POLYGON_5M).bars("MA", timeframe, as_of, 40)
+        for a, b in zip(bars, here):
+            np.testing.assert_allclose(a, b, rtol=1e-9)
+        # today's session has not closed yet; the last hourly bin is 12:00-13:00 ET
+        assert bars.end[-1] == (utc(2024, 2, 29, 21) if timeframe is Timeframe.D1 else utc(2024, 3, 1, 18)).timestamp()
     else:
-        assert np.all(bars.end - bars.ts == seconds) and np.all(bars.ts % seconds == 0)
-        assert bars.end[-1] == as_of.timestamp() // seconds * seconds
+        served = {r["t"]: r for r in stand_in.bars("MA", frame.multiplier, frame.timespan)}
+        assert np.all(bars.end - bars.ts == frame.seconds) and np.all(bars.ts % frame.seconds == 0)
+        assert bars.end[-1] == as_of.timestamp() // frame.seconds * frame.seconds
         for ts, close in zip(bars.ts.tolist(), bars.close.tolist()):
             assert served[ts * 1000]["c"] == close
     assert market.last_report is not None and market.last_report.bars == 40
@@ -142,11 +148,11 @@ def test_a_range_is_never_fetched_twice(stand_in: PolygonStandIn, redis_url: str
     if backend == "postgresql":
         url = request.getfixturevalue("postgres_url")
         db.migrate(url)
-    market = make(stand_in, redis_url, url)
+    market = make(stand_in, redis_url, url, page_limit=200)
     first = market.bars("ADBE", Timeframe.M15, utc(2024, 3, 1, 20), 300)
     fetched = aggs_requests(stand_in)
     assert fetched >= 2
-    again = make(stand_in, redis_url, url).bars("ADBE", Timeframe.M15, utc(2024, 3, 1, 20), 300)
+    again = make(stand_in, redis_url, url, page_limit=200).bars("ADBE", Timeframe.M15, utc(2024, 3, 1, 20), 300)
     assert aggs_requests(stand_in) == fetched  # a new adapter on the same database: 0 requests
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
@@ -207,12 +213,14 @@ def test_malformed_json_is_a_clear_error_and_leaves_the_cache_untouched(
     assert len(market.bars("XLK", Timeframe.M5, utc(2024, 3, 1, 20), 30)) == 30
 
 
-def test_a_malformed_second_page_stores_nothing_of_the_first(market: PolygonMarketData,
-                                                             stand_in: PolygonStandIn) -> None:
+def test_a_malformed_second_page_stores_nothing_of_the_first(stand_in: PolygonStandIn, redis_url: str,
+                                                             database_url: str) -> None:
+    market = make(stand_in, redis_url, database_url, page_limit=200)
     stand_in.fail_next(1, "malformed", "/v2/aggs/", after=1)
     with pytest.raises(MalformedResponse):
         market.bars_between("MA", Timeframe.M5, utc(2024, 2, 5), utc(2024, 2, 10))
-    assert aggs_requests(stand_in) == 2 and "cursor" in stand_in.requests[1].query
+    aggs = [r for r in stand_in.requests if r.path.startswith("/v2/aggs/")]
+    assert len(aggs) == 2 and "cursor" in aggs[1].query
     assert market.cache.read("MA", "5m", 0, 2_000_000_000).ts.size == 0
 
 
@@ -296,6 +304,13 @@ def test_splits_dividends_and_adjusted_prices(market: PolygonMarketData, stand_i
     [dividend] = market.dividends("COST")
     assert (dividend.ex_dividend_date, dividend.cash_amount) == (date(2024, 4, 25), 1.16)
     assert market.splits("MA") == []
+    # Adjusted bars before the split's execution date: half the traded price, twice the volume.
     adjusted = market.bars("ADBE", Timeframe.D1, utc(2024, 1, 9), 1)
-    raw = [r for r in stand_in.bars("ADBE", 1, "day", adjusted=False) if r["t"] < utc(2024, 1, 9).timestamp() * 1000]
-    assert raw[-1]["c"] == pytest.approx(2 * adjusted.close[-1], rel=1e-6)
+    traded = LocalHistory(POLYGON_5M).bars("ADBE", Timeframe.D1, utc(2024, 1, 9), 1)
+    assert adjusted.ts.tolist() == traded.ts.tolist() == [utc(2024, 1, 8, 14, 30).timestamp()]
+    assert traded.close[-1] == pytest.approx(2 * adjusted.close[-1], rel=1e-6)
+    assert adjusted.volume[-1] == pytest.approx(2 * traded.volume[-1], rel=1e-9)
+    raw = [r for r in stand_in.bars("ADBE", 5, "minute", adjusted=False) if r["t"] == adjusted.end[-1] * 1000 - 300_000]
+    assert raw[0]["c"] == traded.close[-1]  # adjusted=false: as traded
+    after = market.bars("ADBE", Timeframe.D1, utc(2024, 1, 11), 1)
+    np.testing.assert_allclose(after.close, LocalHistory(POLYGON_5M).bars("ADBE", Timeframe.D1, utc(2024, 1, 11), 1).close)

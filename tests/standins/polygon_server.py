@@ -1,28 +1,38 @@
 """A loopback stand-in for Polygon's REST API, speaking its documented wire format.
 
 Bars come from real Polygon 5-minute files (``datetime,symbol,open,high,low,close,volume,vwap,
-transactions``) aggregated to the requested window: N-minute and N-hour buckets aligned on the clock
-(1-minute bars are split evenly out of each 5-minute bar, so they add back up to it), day bars per
-New York date stamped at New York midnight. Extended hours are included, as Polygon does.
+transactions``, prices as traded) aggregated to the requested window, as Polygon documents its
+Custom Bars endpoint:
 
-Endpoints: ``/v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}`` (``adjusted``, ``sort``, ``limit``,
-``next_url`` pages), ``/v3/reference/splits``, ``/v3/reference/dividends``,
-``/v2/snapshot/locale/us/markets/stocks/tickers/{t}``, ``/v2/last/nbbo/{t}``,
-``/v3/snapshot/options/{underlying}``. Knobs: ``fail_next(n, 429 | 500 | "malformed")``; every
-request is recorded (path, query, monotonic time).
+* windows are snapped to the clock: N-minute and N-hour windows start at multiples of the window
+  (1-minute bars are split evenly out of each 5-minute bar, so they add back up to it), day windows
+  at New York midnight; ``t`` is the window start in ms; a ``from`` inside a window is snapped back
+  to its start; extended hours are included; a window with no trade has no bar;
+* ``adjusted=true`` (the default) divides prices before each split's execution date by its ratio
+  (and multiplies volumes), for every split the stand-in knows at request time (``add_split``
+  teaches it one mid-run); dividends never adjust aggregates, as on Polygon; ``adjusted=false``
+  serves the bars as traded;
+* ``limit`` (default 5,000, at most 50,000) counts *base* aggregates, minutes for minute and hour
+  windows (5 per 5-minute source bar) and days for day windows: a page holds the whole bars built
+  from at most ``limit`` base bars, ``queryCount`` says how many, and ``next_url`` (a ``cursor``)
+  continues after it; ``sort=desc`` pages newest first.
+
+Endpoints: ``/v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}``, ``/v3/reference/splits``,
+``/v3/reference/dividends``, ``/v2/snapshot/locale/us/markets/stocks/tickers/{t}``,
+``/v2/last/nbbo/{t}``, ``/v3/snapshot/options/{underlying}``. Knobs: ``fail_next(n, 429 | 500 |
+"malformed")``, ``add_split``, ``add_dividend``; every request is recorded (path, query, monotonic time).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,10 +43,11 @@ import numpy as np
 
 from cream.adapters.local_history import read_polygon_5m
 from cream.adapters.resample import BarTable
+from tests.standins.polygon_options import option_chain
 
 NEW_YORK = ZoneInfo("America/New_York")
-UTC = timezone.utc
 _SPAN_SECONDS = {"minute": 60, "hour": 3600}
+_PRICES = ("o", "h", "l", "c", "vw")
 
 
 @dataclass
@@ -68,9 +79,10 @@ def _minutes(table: BarTable) -> BarTable:
                     volume=np.repeat(table.volume / 5, 5), vwap=np.repeat(table.vwap, 5), trades=trades.ravel())
 
 
-def _aggregate(table: BarTable, keys_ms: np.ndarray) -> list[dict[str, Any]]:
+def _aggregate(table: BarTable, keys_ms: np.ndarray, base: np.ndarray) -> tuple[list[dict[str, Any]], list[int]]:
+    """One aggregate per run of equal keys, and the base bars (minutes or days) each was built from."""
     if len(table) == 0:
-        return []
+        return [], []
     first = np.flatnonzero(np.r_[True, keys_ms[1:] != keys_ms[:-1]])
     last = np.r_[first[1:], len(table)] - 1
     volume = np.add.reduceat(table.volume, first)
@@ -82,26 +94,7 @@ def _aggregate(table: BarTable, keys_ms: np.ndarray) -> list[dict[str, Any]]:
                     "o": float(table.open[a]), "c": float(table.close[b]),
                     "h": float(table.high[a:b + 1].max()), "l": float(table.low[a:b + 1].min()),
                     "t": int(keys_ms[a]), "n": int(table.trades[a:b + 1].sum())})
-    return out
-
-
-def _norm_cdf(x: float) -> float:
-    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
-
-
-def _bs(spot: float, strike: float, years: float, vol: float, call: bool, rate: float = 0.04) -> dict[str, float]:
-    d1 = (math.log(spot / strike) + (rate + vol * vol / 2) * years) / (vol * math.sqrt(years))
-    d2 = d1 - vol * math.sqrt(years)
-    pdf = math.exp(-d1 * d1 / 2) / math.sqrt(2 * math.pi)
-    disc = math.exp(-rate * years)
-    if call:
-        price, delta = spot * _norm_cdf(d1) - strike * disc * _norm_cdf(d2), _norm_cdf(d1)
-        theta = -spot * pdf * vol / (2 * math.sqrt(years)) - rate * strike * disc * _norm_cdf(d2)
-    else:
-        price, delta = strike * disc * _norm_cdf(-d2) - spot * _norm_cdf(-d1), _norm_cdf(d1) - 1
-        theta = -spot * pdf * vol / (2 * math.sqrt(years)) + rate * strike * disc * _norm_cdf(-d2)
-    return {"price": price, "delta": delta, "gamma": pdf / (spot * vol * math.sqrt(years)),
-            "theta": theta / 365, "vega": spot * pdf * math.sqrt(years) / 100}
+    return out, np.add.reduceat(base, first).astype(int).tolist()
 
 
 class PolygonStandIn:
@@ -118,7 +111,7 @@ class PolygonStandIn:
         self._faults: deque[tuple[int | str | None, str]] = deque()
         self._lock = threading.Lock()
         self._tables: dict[str, BarTable] = {}
-        self._aggregates: dict[tuple[str, int, str, bool], list[dict[str, Any]]] = {}
+        self._aggregates: dict[tuple[str, int, str, bool], tuple[list[dict[str, Any]], list[int]]] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle and knobs ---------------------------------------------------------------------
@@ -164,6 +157,18 @@ class PolygonStandIn:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+
+    def add_split(self, ticker: str, split: dict[str, Any]) -> None:
+        """Polygon learns of a split (``execution_date``, ``split_from``, ``split_to``): from now on it is
+        listed and adjusted aggregates divide the prices before its execution date."""
+        with self._lock:
+            self.splits_by_symbol.setdefault(ticker, []).append(dict(split))
+            self._aggregates = {k: v for k, v in self._aggregates.items() if k[0] != ticker}
+
+    def add_dividend(self, ticker: str, dividend: dict[str, Any]) -> None:
+        """Polygon learns of a cash dividend: it is listed; aggregates are not adjusted for dividends."""
+        with self._lock:
+            self.dividends_by_symbol.setdefault(ticker, []).append(dict(dividend))
 
     # --- dispatch --------------------------------------------------------------------------------
 
@@ -238,40 +243,46 @@ class PolygonStandIn:
 
     def bars(self, ticker: str, multiplier: int, timespan: str, adjusted: bool = True) -> list[dict[str, Any]]:
         """Every aggregate of the ticker's history at this window (what the endpoint pages through)."""
+        return [dict(r) for r in self._windows(ticker, multiplier, timespan, adjusted)[0]]
+
+    def _windows(self, ticker: str, multiplier: int, timespan: str,
+                 adjusted: bool) -> tuple[list[dict[str, Any]], list[int]]:
         key = (ticker, multiplier, timespan, adjusted)
         with self._lock:
             known = self._aggregates.get(key)
+            splits = list(self.splits_by_symbol.get(ticker, []))
         if known is None:
-            known = self._compute(ticker, multiplier, timespan, adjusted)
+            known = self._compute(ticker, multiplier, timespan, splits if adjusted else [])
             with self._lock:
                 self._aggregates[key] = known
-        return [dict(r) for r in known]
+        return known
 
-    def _compute(self, ticker: str, multiplier: int, timespan: str, adjusted: bool) -> list[dict[str, Any]]:
+    def _compute(self, ticker: str, multiplier: int, timespan: str,
+                 splits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
         table = self._table(ticker)
         if table is None:
-            return []
+            return [], []
         if timespan == "day" and multiplier == 1:
             days = [datetime.fromtimestamp(int(t), NEW_YORK).date() for t in table.ts]
             keys = np.array([_ny_midnight_ms(d) for d in days], dtype=np.int64)
+            base = np.r_[True, keys[1:] != keys[:-1]].astype(np.int64)  # one day bar per day
         elif timespan in _SPAN_SECONDS and multiplier > 0:
             step = multiplier * _SPAN_SECONDS[timespan]
             if step % 300:
                 table = _minutes(table)
             keys = (table.ts - table.ts % step) * 1000
+            base = np.full(len(table), 1 if step % 300 else 5, dtype=np.int64)
         else:
             raise ValueError(f"unsupported window {multiplier}/{timespan}")
-        rows = _aggregate(table, keys)
-        if not adjusted:
-            for split in self.splits_by_symbol.get(ticker, []):
-                cut = _ny_midnight_ms(date.fromisoformat(split["execution_date"]))
-                factor = split["split_to"] / split["split_from"]
-                for r in rows:
-                    if r["t"] < cut:
-                        for k in ("o", "h", "l", "c", "vw"):
-                            r[k] = round(r[k] * factor, 4)
-                        r["v"] = r["v"] / factor
-        return rows
+        rows, bases = _aggregate(table, keys, base)
+        for split in splits:  # the files hold prices as traded
+            cut = _ny_midnight_ms(date.fromisoformat(split["execution_date"]))
+            ratio = split["split_to"] / split["split_from"]
+            for r in rows:
+                if r["t"] < cut:
+                    r.update({k: round(r[k] / ratio, 4) for k in _PRICES})
+                    r["v"] = r["v"] * ratio
+        return rows, bases
 
     @staticmethod
     def _bound_ms(value: str, upper: bool) -> int:
@@ -280,23 +291,40 @@ class PolygonStandIn:
         d = date.fromisoformat(value)
         return _ny_midnight_ms(d + timedelta(days=1)) - 1 if upper else _ny_midnight_ms(d)
 
+    @staticmethod
+    def _snap(ms: int, multiplier: int, timespan: str) -> int:
+        """The start of the window holding ``ms`` (Polygon snaps ``from`` back to a whole window)."""
+        if timespan in _SPAN_SECONDS:
+            step = multiplier * _SPAN_SECONDS[timespan] * 1000
+            return ms - ms % step
+        return _ny_midnight_ms(datetime.fromtimestamp(ms / 1000, NEW_YORK).date())
+
     def _aggs(self, ticker: str, multiplier: int, timespan: str, lo: str, hi: str,
               query: dict[str, str]) -> dict[str, Any]:
-        state = query | (json.loads(base64.urlsafe_b64decode(query["cursor"])) if "cursor" in query else {})
+        cursor = json.loads(base64.urlsafe_b64decode(query["cursor"])) if "cursor" in query else {}
+        state = {k: v for k, v in query.items() if k != "cursor"} | cursor
         adjusted = str(state.get("adjusted", "true")).lower() != "false"
-        a, b = self._bound_ms(lo, False), self._bound_ms(hi, True)
-        rows = [r for r in self.bars(ticker, multiplier, timespan, adjusted) if a <= r["t"] <= b]
+        a, b = self._snap(self._bound_ms(lo, False), multiplier, timespan), self._bound_ms(hi, True)
+        rows, bases = self._windows(ticker, multiplier, timespan, adjusted)
+        chosen = [i for i, r in enumerate(rows) if a <= r["t"] <= b]
         if state.get("sort", "asc") == "desc":
-            rows.reverse()
-        page, next_url = self._page(rows, query, f"/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{lo}/{hi}",
-                                    5000, 50000)
-        body: dict[str, Any] = {"ticker": ticker, "queryCount": len(page), "resultsCount": len(page),
+            chosen.reverse()
+        # A page holds the whole bars built from at most ``limit`` base bars (at least one bar).
+        limit, offset = min(int(state.get("limit", 5000)), 50000), int(state.get("offset", 0))
+        stop, used = offset, 0
+        while stop < len(chosen) and (stop == offset or used + bases[chosen[stop]] <= limit):
+            used += bases[chosen[stop]]
+            stop += 1
+        page = [dict(rows[i]) for i in chosen[offset:stop]]
+        body: dict[str, Any] = {"ticker": ticker, "queryCount": used, "resultsCount": len(page),
                                 "adjusted": adjusted, "status": "OK", "request_id": uuid.uuid4().hex,
                                 "count": len(page)}
         if page:
             body["results"] = page
-        if next_url:
-            body["next_url"] = next_url
+        if stop < len(chosen):
+            token = base64.urlsafe_b64encode(json.dumps(state | {"offset": stop}).encode()).decode()
+            path = f"/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{lo}/{hi}"
+            body["next_url"] = f"{self.url}{path}?cursor={token}"
         return body
 
     # --- reference data, snapshots, options ------------------------------------------------------
@@ -347,43 +375,7 @@ class PolygonStandIn:
     def option_contracts(self, underlying: str) -> list[dict[str, Any]]:
         """The chain: two monthly expiries, nine strikes around the last close, calls and puts."""
         last = self._last(underlying)
-        if last is None:
-            return []
-        spot, ns = last
-        today = datetime.fromtimestamp(ns / 1e9, UTC).date()
-        step = 5.0 if spot > 100 else 1.0
-        centre = round(spot / step) * step
-        out = []
-        for months in (1, 2):
-            first = date(today.year + (today.month + months - 1) // 12, (today.month + months - 1) % 12 + 1, 1)
-            expiry = first + timedelta(days=(4 - first.weekday()) % 7 + 14)  # third Friday
-            years = (expiry - today).days / 365
-            for i in range(-4, 5):
-                strike = centre + i * step
-                for call in (True, False):
-                    vol = 0.25 + 0.02 * abs(i)
-                    g = _bs(spot, strike, years, vol, call)
-                    price = max(round(g["price"], 2), 0.01)
-                    occ = f"{underlying}{expiry:%y%m%d}{'C' if call else 'P'}{int(round(strike * 1000)):08d}"
-                    out.append({
-                        "break_even_price": strike + price if call else strike - price,
-                        "day": {"close": price, "open": price, "high": price, "low": price, "volume": 10,
-                                "vwap": price, "change": 0, "change_percent": 0, "previous_close": price,
-                                "last_updated": ns},
-                        "details": {"contract_type": "call" if call else "put", "exercise_style": "american",
-                                    "expiration_date": expiry.isoformat(), "shares_per_contract": 100,
-                                    "strike_price": strike, "ticker": f"O:{occ}"},
-                        "greeks": {k: round(g[k], 6) for k in ("delta", "gamma", "theta", "vega")},
-                        "implied_volatility": vol, "open_interest": 100 + 10 * abs(i),
-                        "last_quote": {"ask": round(price + 0.05, 2), "ask_size": 10,
-                                       "bid": max(round(price - 0.05, 2), 0.0), "bid_size": 10,
-                                       "last_updated": ns, "midpoint": price, "timeframe": "REAL-TIME"},
-                        "last_trade": {"price": price, "size": 1, "sip_timestamp": ns, "exchange": 65,
-                                       "conditions": [209], "timeframe": "REAL-TIME"},
-                        "underlying_asset": {"price": spot, "ticker": underlying, "last_updated": ns,
-                                             "timeframe": "REAL-TIME", "change_to_break_even": 0.0},
-                    })
-        return out
+        return [] if last is None else option_chain(underlying, *last)
 
     def _chain(self, h: BaseHTTPRequestHandler, underlying: str, query: dict[str, str], path: str) -> None:
         rows = self.option_contracts(underlying)
