@@ -22,28 +22,46 @@ from cream.services.approval import approved_iteration
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
 from cream.services.runtime_config import active_sectors, active_trading_config
+from cream.storage.book_lock import book_lock
 from cream.storage.db import session_scope
 from cream.storage.models import DecisionRow, OrderRow
+from cream.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
 def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
-    """Execute the approved plan of ``cycle_id``; safe to run again after any interruption."""
-    with session_scope() as s:
+    """Execute the approved plan of ``cycle_id``; safe to run again after any interruption.
+
+    One act per book at a time, on any number of workers and hosts: the book's lock is taken before the
+    risk re-check reads the portfolio (so it sees every earlier act's orders and fills) and held through
+    the last order sent. The ACT checkpoint records when it asked for the lock and when it held it
+    (``book_lock``: ``asked_at``, ``held_from`` and ``held_until``, wall-clock UTC; the last two inside the
+    real hold), so overlapping acts would show."""
+    with session_scope(readonly=True) as s:
         done = cycles.load_checkpoint(s, cycle_id, Phase.ACT)
         if done is not None:
             return done
-        if not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
-            blocked = _record_plan(s, cycle_id)
-            if blocked:
-                log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)
-        pending = list(s.scalars(select(OrderRow.id).where(
-            OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
-    for order_id in pending:
-        order_lifecycle.send(order_id, broker)
-    with session_scope() as s:
-        return _conclude(s, cycle_id)
+        book = cycles.get_cycle(s, cycle_id).book
+    asked_at = utcnow()
+    with book_lock(book) as held:
+        with session_scope() as s:
+            done = cycles.load_checkpoint(s, cycle_id, Phase.ACT)  # another delivery finished while we waited
+            if done is not None:
+                return done
+            if not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
+                blocked = _record_plan(s, cycle_id)
+                if blocked:
+                    log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)
+            pending = list(s.scalars(select(OrderRow.id).where(
+                OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
+        for order_id in pending:
+            held.ensure_held()
+            order_lifecycle.send(order_id, broker)
+        with session_scope() as s:
+            return _conclude(s, cycle_id, {"asked_at": asked_at.isoformat(),
+                                           "held_from": held.acquired_at.isoformat(),
+                                           "held_until": utcnow().isoformat()})
 
 
 def _record_plan(s: Session, cycle_id: str) -> str | None:
@@ -95,7 +113,7 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
                        else None, status=OrderStatus.PENDING.value))
 
 
-def _conclude(s: Session, cycle_id: str) -> dict[str, Any]:
+def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> dict[str, Any]:
     orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))))
     blocked = s.scalars(select(DecisionRow.status_reason).where(
         DecisionRow.cycle_id == cycle_id, DecisionRow.status == "BLOCKED")).first()
@@ -114,5 +132,5 @@ def _conclude(s: Session, cycle_id: str) -> dict[str, Any]:
     else:
         status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
     cycles.conclude(s, cycle_id, status, reason)
-    data = {"status": status.value, "reason": reason, "orders": [o.id for o in orders]}
+    data = {"status": status.value, "reason": reason, "orders": [o.id for o in orders], "book_lock": lock_held}
     return cycles.save_checkpoint(s, cycle_id, Phase.ACT, data)

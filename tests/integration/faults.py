@@ -6,6 +6,8 @@
   times (a transient OperationalError, or a RuntimeError), as a bug or an outage in that phase would.
 - ``pause-after-submit``: the simulated broker has answered an order and the execution worker pauses
   before writing the answer down (its pid in ``pause-after-submit.pids``).
+- ``slow-submit`` holds seconds: the simulated broker takes that long over each order, and records it
+  (``<pid> <client_order_id>`` in ``slow-submit.orders``) as it arrives.
 
 Each fault only adds a pause or an exception around the real code, which runs unchanged otherwise.
 """
@@ -78,6 +80,11 @@ def _pausing_submit() -> None:
 
     @functools.wraps(submit)
     def submit_then_pause(self: SimulatedBroker, order: Any) -> Any:
+        slow = _flag("slow-submit")
+        if slow.exists():
+            with open(slow.with_suffix(".orders"), "a") as f:
+                f.write(f"{os.getpid()} {order.client_order_id}\n")
+            time.sleep(float(slow.read_text() or 0))
         answer = submit(self, order)
         if _flag("pause-after-submit").exists():
             _hold("pause-after-submit", order.client_order_id)
