@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from cream import clock
 from cream.market_calendar import SessionHourly
-from cream.timeouts import RECOVER_EVERY, RECOVER_EXPIRES, TRIGGER_GRACE
+from cream.timeouts import RECONCILE_EVERY, RECOVER_EVERY, RECOVER_EXPIRES, TRIGGER_GRACE
 
 BEAT_SCHEDULE = {
     "trading-cycle-hourly": {
         "task": "cycles.scheduled",
         "schedule": SessionHourly(nowfun=clock.now),
         "options": {"queue": "cycles", "expires": TRIGGER_GRACE.total_seconds()},
+    },
+    "reconcile-with-broker": {  # PAPER and LIVE: protection and broker-side exits between cycles
+        "task": "execution.reconcile",
+        "schedule": RECONCILE_EVERY,
+        "options": {"queue": "execution", "expires": RECONCILE_EVERY.total_seconds() * 0.8},
     },
     "resume-stalled-cycles": {
         "task": "cycles.recover",

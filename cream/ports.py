@@ -112,6 +112,10 @@ class Broker(Protocol):
         broker, which works the book's stops itself."""
         ...
 
+    def cancel(self, broker_order_id: str) -> None:
+        """Ask the broker to cancel an order or leg; RejectedDefinitively when it can no longer be."""
+        ...
+
     def protective_legs(self, client_order_id: str) -> list[ProtectiveLeg] | None:
         """The stop and target the broker holds for one of our orders (bracket legs, or the sides of an
         OCO), with their fills; [] when it holds none; None for the simulated broker."""

@@ -19,6 +19,7 @@ so a change that breaks one fails there, not in production at 3 a.m.
 | stalled cycle | visibility + sweep + longest task + 2 min | even with messages in Redis, nothing will move it: resume it |
 | recovery sweep (beat) | every 5 min, expires after 4 | resumes stalled cycles; never two queued at once |
 | PAPER/LIVE trigger grace | 15 min after its hour (30 s before it) | a trigger still counts as the current hour's through one redelivery and a whole retry window; later it is stale and starts nothing |
+| broker reconciliation (beat) | every 60 s, expires after 48 | PAPER/LIVE: exits the broker made and missing protection are found within a minute between cycles; never two queued at once |
 | runner: trigger answer | 330 s | ``cycles.start`` may retry through a whole outage before it answers |
 | worker start-up | ``CREAM_STARTUP_TIMEOUT`` | the first start compiles the engine (numba) |
 """
@@ -58,6 +59,7 @@ VISIBILITY_RULES_S = 240
 VISIBILITY_LLM_S = 420
 RESTORE_INTERVAL_S = 30
 
+RECONCILE_EVERY = timedelta(seconds=60)
 RECOVER_EVERY = timedelta(minutes=5)
 RECOVER_EXPIRES = timedelta(minutes=4)
 MAX_RESUMES = 3

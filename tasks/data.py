@@ -6,7 +6,7 @@ from typing import Any
 
 from cream import runtime
 from cream.schemas.decisions import Environment
-from cream.services import cycles, observe, portfolio
+from cream.services import cycles, observe, portfolio, protection
 from cream.services.cycles import Phase
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
@@ -22,16 +22,19 @@ def observe_market(cycle_id: CycleId) -> None:
             return
         cycle = cycles.get_cycle(s, cycle_id)
         env, symbols, as_of = Environment(cycle.environment), list(cycle.symbols), cycle.scheduled_for
-        held = [p.instrument_id for p in portfolio.positions(s, cycle.book)]
+        book = cycle.book
+        held = [p.instrument_id for p in portfolio.positions(s, book)]
         config = active_trading_config(s, env)
     broker = runtime.broker(env, config)
+    # PAPER/LIVE, before anything else: orders, broker-side exits and protection brought up to the broker.
+    reconciled = protection.reconcile_book(broker, book, cycle_id)
     account = broker.snapshot()  # PAPER/LIVE: the account as the broker records it
     held = sorted(set(held) | set(account.positions if account else ()))
     prices = observe.last_prices(runtime.market_data(), symbols, held, as_of)
     with session_scope() as s:
         if cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) is None:
             data = observe.observe(s, cycle_id, prices, broker, config, account)
-            cycles.save_checkpoint(s, cycle_id, Phase.OBSERVE, data)
+            cycles.save_checkpoint(s, cycle_id, Phase.OBSERVE, {**data, "reconciliation": reconciled})
 
 
 @cream_task("data.orient")

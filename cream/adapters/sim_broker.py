@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from cream.errors import RejectedDefinitively
 from cream.ports import MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.market import Timeframe
@@ -165,6 +166,10 @@ class SimulatedBroker:
 
     def protective_legs(self, client_order_id: str) -> None:
         return None
+
+    def cancel(self, broker_order_id: str) -> None:
+        raise RejectedDefinitively(f"the simulated broker fills or drops every order at once: {broker_order_id} "
+                                   "has nothing left to cancel")
 
     def snapshot(self) -> None:
         return None

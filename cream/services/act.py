@@ -17,7 +17,7 @@ from cream.risk import check_plan, order_side
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
 from cream.schemas.market import OptionMark
 from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus
-from cream.services import cycles, order_lifecycle, portfolio
+from cream.services import cycles, order_lifecycle, portfolio, protection
 from cream.services.approval import approved_iteration
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
@@ -53,11 +53,16 @@ def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
                 blocked = _record_plan(s, cycle_id)
                 if blocked:
                     log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)
-            pending = list(s.scalars(select(OrderRow.id).where(
+            pending = list(s.execute(select(OrderRow.id, OrderRow.purpose, OrderRow.instrument_id).where(
                 OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
-        for order_id in pending:
+        for order_id, purpose, instrument_id in pending:
             held.ensure_held()
+            if purpose == OrderPurpose.EXIT.value:  # the shares a broker-held stop holds cannot be sold past it
+                protection.release(broker, book, instrument_id)
             order_lifecycle.send(order_id, broker)
+        exited = {instrument_id for _, purpose, instrument_id in pending if purpose == OrderPurpose.EXIT.value}
+        if exited:  # what a partial exit left is guarded again at once (entries carry their own legs)
+            protection.protect(broker, book, only=exited)
         with session_scope() as s:
             return _conclude(s, cycle_id, {"asked_at": asked_at.isoformat(),
                                            "held_from": held.acquired_at.isoformat(),
@@ -110,7 +115,7 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
                        execution_tactic=d.order_plan.execution_tactic.value if d.order_plan.execution_tactic
                        else None,
                        limit_price=Decimal(str(d.order_plan.entry_limit_price)) if d.order_plan.entry_limit_price
-                       else None, status=OrderStatus.PENDING.value))
+                       else None, time_in_force=d.order_plan.time_in_force.value, status=OrderStatus.PENDING.value))
 
 
 def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> dict[str, Any]:

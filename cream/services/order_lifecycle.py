@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from cream.errors import AmbiguousOutcome, RejectedDefinitively, TransientError
 from cream.ports import Broker
+from cream.schemas.decisions import TimeInForce
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.services import cycles, portfolio
 from cream.storage.db import session_scope
@@ -32,15 +33,21 @@ OPEN = (*UNRESOLVED, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.v
 
 
 def request_for(s: Session, order: OrderRow) -> OrderRequest:
+    """What goes to the broker for ``order``: the decision's stop and target ride with it (a PROTECTION
+    order carries the position's)."""
     cycle = cycles.get_cycle(s, order.cycle_id)
     decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
+    stop, target = (decision.stop_loss, decision.take_profit) if decision else (None, None)
+    if order.purpose == OrderPurpose.PROTECTION.value:
+        pos = s.get(PositionRow, (order.book, order.instrument_id))
+        stop, target = (pos.stop_loss, pos.take_profit) if pos else (None, None)
     return OrderRequest(
         client_order_id=order.id, symbol=order.instrument_id, instrument_id=order.instrument_id,
         side=OrderSide(order.side), quantity=order.quantity, order_type=order.order_type,
         limit_price=float(order.limit_price) if order.limit_price is not None else None,
-        stop_loss=float(decision.stop_loss) if decision else None,
-        take_profit=float(decision.take_profit) if decision else None, as_of=cycle.scheduled_for,
-        multiplier=order.multiplier, execution_tactic=order.execution_tactic)
+        stop_loss=float(stop) if stop is not None else None, take_profit=float(target) if target is not None else None,
+        as_of=cycle.scheduled_for, multiplier=order.multiplier, execution_tactic=order.execution_tactic,
+        purpose=OrderPurpose(order.purpose), time_in_force=TimeInForce(order.time_in_force or "DAY"))
 
 
 def send(order_id: str, broker: Broker) -> str | None:
@@ -81,8 +88,11 @@ def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
         return None
     decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
     entry = order.purpose == OrderPurpose.ENTRY.value
+    # A PROTECTION order's executions are its sides' (a stop or a target): booked once, as exits of the
+    # position, by cream.services.protection - never a second time as fills of the OCO itself.
+    fills = [] if order.purpose == OrderPurpose.PROTECTION.value else update.fills
     done = 0
-    for fill in update.fills:  # fills are cumulative in order: skip what is already recorded
+    for fill in fills:  # fills are cumulative in order: skip what is already recorded
         new = min(fill.quantity, max(0, done + fill.quantity - order.filled_quantity))
         done += fill.quantity
         if new <= 0:
@@ -96,6 +106,8 @@ def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
                              target=decision.take_profit if decision and entry else None, cycle_id=order.cycle_id)
     order.broker_order_id = update.broker_order_id or order.broker_order_id
     order.status, order.error = update.status.value, update.reason
+    if update.fills and not fills:
+        order.error = "executed at the broker: booked as the position's STOP_LOSS or TAKE_PROFIT exit"
     if decision is not None and order.filled_quantity > 0:
         decision.status = "EXECUTED"
     return order.status
@@ -116,7 +128,11 @@ def reconcile(broker: Broker, book: str) -> dict[str, Any]:
             with session_scope() as s:
                 order = s.get(OrderRow, order_id)
                 if order is not None and order.status == OrderStatus.UNKNOWN.value:
-                    order.status, order.error = OrderStatus.PENDING.value, "not at the broker: safe to send"
+                    if cycles.get_cycle(s, order.cycle_id).status == cycles.CycleStatus.RUNNING.value:
+                        order.status, order.error = OrderStatus.PENDING.value, "not at the broker: safe to send"
+                    else:  # its cycle has ended: an order sent now would act on that hour's view, late
+                        order.status, order.error = OrderStatus.CANCELED.value, \
+                            "never reached the broker; its cycle has ended, so it is not sent late"
                     changed[order_id] = order.status
             continue
         with session_scope() as s:

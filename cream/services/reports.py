@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from cream.schemas.agents import APPROVERS, AgentType
 from cream.services import cycles, llm_budget
+from cream.services.cycles import Phase
 from cream.services.decide import PORTFOLIO, outputs
 from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
 from engine.metrics import performance_summary, returns_nb
@@ -34,7 +35,18 @@ def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
             "symbols": cycle.symbols, "iterations": cycle.iterations,
             "plan": last.output if last is not None and last.status == "OK" else None,
             "plan_error": last.error if last is not None and last.status != "OK" else None,
-            "approvals": approvals, "orders": orders, "llm": _llm_spend(s, cycle_id)}
+            "approvals": approvals, "orders": orders, "broker": _reconciliation(s, cycle_id),
+            "llm": _llm_spend(s, cycle_id)}
+
+
+def _reconciliation(s: Session, cycle_id: str) -> dict[str, Any]:
+    """What the cycle's observe found at the broker (PAPER, LIVE): exits the broker made, protection it
+    re-placed, positions it could not protect, and differences from the book."""
+    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
+    done = observed.get("reconciliation") or {}
+    return {"exits": done.get("broker_exits", []), "protection_placed": done.get("protection_placed", []),
+            "unprotected": done.get("unprotected", []), "differences": done.get("position_differences", {}),
+            "mirrored": observed.get("broker_changes", [])}
 
 
 def _llm_spend(s: Session, cycle_id: str) -> dict[str, Any]:

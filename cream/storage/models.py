@@ -112,6 +112,7 @@ class OrderRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     multiplier: Mapped[int] = mapped_column(Integer, default=1)  # 100 for US equity options
     execution_tactic: Mapped[str | None] = mapped_column(String(16))  # PASSIVE_LIMIT | TWAP | VWAP | ICEBERG
+    time_in_force: Mapped[str] = mapped_column(String(3), default="DAY", server_default="DAY")  # the plan's
     filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Money)
     fees: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))

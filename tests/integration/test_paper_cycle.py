@@ -48,7 +48,7 @@ def clock_at(hour: datetime) -> None:
 
 @pytest.fixture()
 def paper(redis_url: str, tmp_path: Path) -> Iterator[tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]]:
-    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn() as alpaca, \
+    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn(sessions=True) as alpaca, \
             gemini_standin(agent_responder()) as gemini:
         for symbol in SAMPLE_UNIVERSE:
             alpaca.add_asset(symbol, tradable=symbol != "COST")  # COST halted at the broker today
@@ -98,7 +98,7 @@ def test_paper_cycle_sends_exactly_the_approved_orders_to_the_broker(
         ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.book == "paper"))}
         universes = {tuple(c.symbols) for c in s.scalars(select(Cycle).where(Cycle.book == "paper"))}
     assert universes == {("ADBE", "MA", "XLK")}  # the universe, less what the broker cannot trade
-    at_broker = {order["client_order_id"]: order for order in alpaca.orders.values()}
+    at_broker = {order["client_order_id"]: order for order in alpaca.placed()}
     assert set(at_broker) == set(ours) and alpaca.orders_created == len(ours)
     for coid, order in ours.items():
         assert order.status == "FILLED" and order.broker_order_id == at_broker[coid]["id"]
@@ -144,7 +144,7 @@ def test_execution_worker_killed_around_the_post_leaves_no_duplicate_and_no_orph
     assert status.value == "EXECUTED"
     with db.session_scope(readonly=True) as s:
         ours = {o.id: o for o in s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id))}
-    at_broker = [o["client_order_id"] for o in alpaca.orders.values()]
+    at_broker = [o["client_order_id"] for o in alpaca.placed()]
     assert sorted(at_broker) == sorted(ours) and len(set(at_broker)) == len(at_broker)  # no duplicate, no orphan
     assert all(o.status == "FILLED" and o.filled_quantity == o.quantity for o in ours.values())
     posts = alpaca.requests.count(("POST", "/v2/orders"))
@@ -162,7 +162,7 @@ def _ended(cycle_id: str) -> bool:
 def test_paper_runs_only_the_current_hour(paper: tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]) -> None:
     """A stale trigger and a future one start nothing and say why; the trigger of the hour that is now runs."""
     _, alpaca, _, broker_url = paper
-    now_hour = HOURS[0]
+    now_hour = HOURS[1]  # Wednesday 11:00 New York: an hour before it and one after are cycle hours too
     clock_at(now_hour)
     stale, future = datetime(2024, 1, 2, 15, tzinfo=UTC), datetime(2030, 6, 3, 15, tzinfo=UTC)
     with LocalFleet(Settings()):
@@ -179,7 +179,7 @@ def test_paper_runs_only_the_current_hour(paper: tuple[PolygonStandIn, AlpacaSta
         runner.close()
     assert "is a past hour: PAPER runs only the current cycle hour" in refused["stale"]
     assert "is a future hour: PAPER runs only the current cycle hour" in refused["future"]
-    assert "the current one is 2025-09-25T19:00Z" in refused["last hour"] and "future" in refused["next hour"]
+    assert "the current one is 2025-09-24T15:00Z" in refused["last hour"] and "future" in refused["next hour"]
     with db.session_scope(readonly=True) as s:
         ran = list(s.scalars(select(Cycle)))
     assert [(c.id, c.scheduled_for.astimezone(UTC)) for c in ran] == [(cycle_id, now_hour)] and fresh

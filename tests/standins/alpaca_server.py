@@ -172,6 +172,12 @@ class AlpacaStandIn:
         legs = [dict(leg, legs=None) for leg in order.get("legs") or []] if nested and order.get("legs") else None
         return dict(order, legs=legs)
 
+    def placed(self) -> list[dict[str, Any]]:
+        """The orders clients sent (legs are listed under theirs), oldest first."""
+        with self._lock:
+            return sorted((o for o in self.orders.values() if o["id"] not in self._parent_of),
+                          key=lambda o: o["created_at"])
+
     def orders_for(self, client_order_id: str) -> list[dict[str, Any]]:
         with self._lock:
             return [o for o in self.orders.values() if o["client_order_id"] == client_order_id]
