@@ -27,7 +27,7 @@ def execute_plan(cycle_id: CycleId) -> dict[str, Any]:
     return act(cycle_id, broker)
 
 
-@cream_task("execution.reconcile", cycle_task=False)
+@cream_task("execution.reconcile", keep_result=True, cycle_task=False)
 def reconcile_with_broker() -> dict[str, Any]:
     """Beat's pass between cycles (PAPER, LIVE): each book's orders, the exits the broker made and the
     protection of what it holds, brought up to the broker (cream.services.protection). BACKTEST: nothing."""

@@ -113,7 +113,7 @@ def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
     return order.status
 
 
-def reconcile(broker: Broker, book: str) -> dict[str, Any]:
+def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict[str, Any]:
     """Bring every open order of ``book`` up to the broker's view, then compare positions.
 
     Run by the execution worker at start, before it takes work. Returns what changed and any position
@@ -139,10 +139,12 @@ def reconcile(broker: Broker, book: str) -> dict[str, Any]:
             status = apply_update(s, order_id, found)
         if status is not None:
             changed[order_id] = status
-    return {"orders": changed, "position_differences": _position_differences(broker, book)}
+    return {"orders": changed, "position_differences": position_differences(broker, book) if compare_positions
+            else {}}
 
 
-def _position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:
+def position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:
+    """Instrument -> book and broker quantity, where they differ (logged as an error)."""
     theirs = broker.positions()
     if theirs is None:
         return {}

@@ -54,9 +54,10 @@ def reconcile_book(broker: Broker, book: str, cycle_id: str | None = None) -> di
     if broker.live_stops() is None:  # the simulated broker: the book is the account
         return {}
     with book_lock(book):
-        report = order_lifecycle.reconcile(broker, book)
+        report = order_lifecycle.reconcile(broker, book, compare_positions=False)
         report["broker_exits"] = record_exits(broker, book, cycle_id)
         report["protection_placed"], report["unprotected"] = protect(broker, book)
+        report["position_differences"] = order_lifecycle.position_differences(broker, book)
     if report["unprotected"]:
         log.error("book %s holds positions without a stop at the broker: %s", book, report["unprotected"])
     return report
