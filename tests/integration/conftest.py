@@ -6,16 +6,20 @@ Every integration test runs once on SQLite and once on PostgreSQL (the `backend`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
+from cream import clock
+from cream.adapters.alpaca_broker import AlpacaBroker
 from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from tests.integration.helpers import cream_environment
 from tests.integration.servers import PostgresServer, postgres_server, redis_server
+from tests.standins.alpaca_server import AlpacaStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -73,3 +77,29 @@ def fleet(backend: dict[str, str]) -> Iterator[Fleet]:
         f = Fleet(local, backend)
         yield f
         f.runner.close()
+
+
+# --- Alpaca over days: the stand-in on a clock the test moves ----------------------------------------
+
+MONDAY = datetime(2025, 9, 22, 15, tzinfo=UTC)  # 11:00 New York, where the clock of ``moment`` starts
+
+
+@pytest.fixture
+def moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """The fleet's clock, set to MONDAY: move it with ``clock.set_time(moment, ...)``."""
+    path = tmp_path / "clock"
+    monkeypatch.setenv(clock.VARIABLE, str(path))
+    clock.set_time(path, MONDAY)
+    yield path
+
+
+@pytest.fixture
+def alpaca_days(moment: Path) -> Iterator[AlpacaStandIn]:
+    """The Alpaca stand-in with sessions, filling at 100.0 until a test ticks another price."""
+    with AlpacaStandIn(fill_price=100.0, sessions=True) as server:
+        yield server
+
+
+@pytest.fixture
+def alpaca_days_broker(alpaca_days: AlpacaStandIn) -> AlpacaBroker:
+    return AlpacaBroker("test-key", "test-secret", paper=True, url_override=alpaca_days.url, timeout=2.0)

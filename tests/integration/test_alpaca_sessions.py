@@ -3,7 +3,6 @@ each order gets, what survives the close, and what the protection calls report."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,31 +13,22 @@ from cream.adapters.alpaca_broker import AlpacaBroker
 from cream.errors import RejectedDefinitively
 from cream.schemas.decisions import OrderType, TimeInForce
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus
+from tests.integration.conftest import MONDAY
 from tests.standins.alpaca_server import AlpacaStandIn
 
 pytestmark = pytest.mark.integration
 
-MONDAY = datetime(2025, 9, 22, 15, tzinfo=UTC)  # 11:00 New York
 CALL = "AAPL251017C00150000"
 
 
 @pytest.fixture
-def moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "clock"
-    monkeypatch.setenv(clock.VARIABLE, str(path))
-    clock.set_time(path, MONDAY)
-    yield path
+def alpaca(alpaca_days: AlpacaStandIn) -> AlpacaStandIn:
+    return alpaca_days
 
 
 @pytest.fixture
-def alpaca(moment: Path) -> Iterator[AlpacaStandIn]:
-    with AlpacaStandIn(fill_price=100.0, sessions=True) as server:
-        yield server
-
-
-@pytest.fixture
-def broker(alpaca: AlpacaStandIn) -> AlpacaBroker:
-    return AlpacaBroker("test-key", "test-secret", paper=True, url_override=alpaca.url, timeout=2.0)
+def broker(alpaca_days_broker: AlpacaBroker) -> AlpacaBroker:
+    return alpaca_days_broker
 
 
 def at(moment: Path, when: datetime) -> None:

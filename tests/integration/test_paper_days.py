@@ -113,7 +113,7 @@ def test_a_position_held_for_days_keeps_its_stop_and_its_exit_is_booked_as_the_b
         paper_days: dict[str, Any]) -> None:
     alpaca: AlpacaStandIn = paper_days["alpaca"]
     market = LocalHistory()
-    with LocalFleet(Settings()) as fleet:
+    with LocalFleet(Settings()):
         runner = CycleRunner(paper_days["broker_url"])
         move_clock(DAY1 + INTO_THE_HOUR, alpaca, market)
         day1 = run_cycle(runner, DAY1)

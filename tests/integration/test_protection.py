@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,45 +14,40 @@ from sqlalchemy import select
 
 from cream import clock, ids
 from cream.adapters.alpaca_broker import AlpacaBroker
-from cream.schemas.decisions import Environment, TimeInForce
-from cream.schemas.orders import OrderPurpose
+from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, order_lifecycle, portfolio, protection
 from cream.storage import db
 from cream.storage.db import session_scope
 from cream.storage.models import Book, DecisionRow, FillRow, OrderRow, PositionRow
+from tests.integration.conftest import MONDAY
 from tests.standins.alpaca_server import AlpacaStandIn
 
 pytestmark = pytest.mark.integration
 
-MONDAY = datetime(2025, 9, 22, 15, tzinfo=UTC)  # 11:00 New York
 _books = itertools.count()
 
 
-@pytest.fixture
-def moment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "clock"
-    monkeypatch.setenv(clock.VARIABLE, str(path))
+@pytest.fixture(autouse=True)
+def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("CREAM_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
     monkeypatch.setenv("CREAM_DATA_DIR", str(tmp_path))
     from cream.config import get_settings
 
     get_settings.cache_clear()
     db.migrate()
-    clock.set_time(path, MONDAY)
-    yield path
+    yield
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def alpaca(moment: Path) -> Iterator[AlpacaStandIn]:
-    with AlpacaStandIn(fill_price=100.0, sessions=True) as server:
-        yield server
+def alpaca(alpaca_days: AlpacaStandIn) -> AlpacaStandIn:
+    return alpaca_days
 
 
 @pytest.fixture
-def broker(alpaca: AlpacaStandIn) -> AlpacaBroker:
-    return AlpacaBroker("test-key", "test-secret", paper=True, url_override=alpaca.url, timeout=2.0)
+def broker(alpaca_days_broker: AlpacaBroker) -> AlpacaBroker:
+    return alpaca_days_broker
 
 
 def at(moment: Path, when: datetime) -> None:
@@ -101,7 +96,7 @@ def test_a_market_entry_keeps_its_gtc_stop_for_days_and_the_stop_exit_is_booked(
     report = protection.reconcile_book(broker, book, None)
     assert report["broker_exits"] == ["STOP_LOSS AAPL 10 @ 94.500000 at the broker"]
     cash, held, orders = book_state(book)
-    assert held == {} and cash == Decimal(100_000) - 1000 + Decimal("945")
+    assert held == {} and cash == Decimal(100_000) - 1000 + Decimal(945)
     assert orders[-1] == ("STOP_LOSS", "FILLED", 10, Decimal("94.5"))
     stop_id = ids.client_order_id(_cycle_of(entry), "AAPL", "STOP_LOSS")  # the id BACKTEST gives it
     with session_scope(readonly=True) as s:
