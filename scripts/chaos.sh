@@ -22,4 +22,7 @@ trap 'kill "${burners[@]}" 2>/dev/null || true' EXIT
 for _ in $(seq 1 "$(nproc)"); do "$PY" -c "while True: pass" & burners+=($!); done
 for i in $(seq 1 "$BUSY_RUNS"); do run "busy-$i"; done
 kill "${burners[@]}"; burners=()
-FUZZ_BATCHES="${FUZZ_BATCHES:-100}" "$PY" -m pytest -q -s -p no:cacheprovider tests/integration/test_fuzz_messages.py
+FUZZ_BATCHES="${FUZZ_BATCHES:-100}"
+# pytest-timeout's 300 s is for one batch-of-12 run: give each 100 messages 20 s more.
+FUZZ_BATCHES="$FUZZ_BATCHES" "$PY" -m pytest -q -s -p no:cacheprovider -o "timeout=$((300 + 20 * FUZZ_BATCHES))" \
+  tests/integration/test_fuzz_messages.py
