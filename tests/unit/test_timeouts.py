@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import beat_schedule
@@ -72,6 +74,15 @@ def test_the_recovery_sweep_runs_often_and_never_piles_up() -> None:
     assert sweep["schedule"] == t.RECOVER_EVERY
     assert sweep["options"]["expires"] < t.RECOVER_EVERY.total_seconds()
     assert t.RECOVER_EVERY < t.stall_after(t.VISIBILITY_RULES_S, t.RESTORE_INTERVAL_S, False)
+
+
+def test_the_broker_reconciliation_runs_every_minute_and_never_piles_up() -> None:
+    """PAPER/LIVE: an exit the broker made, or protection gone missing, is seen within a minute; a pass
+    that waits for the book's lock ends before the next one is sent."""
+    entry = beat_schedule.BEAT_SCHEDULE["reconcile-with-broker"]
+    assert (entry["task"], entry["options"]["queue"]) == ("execution.reconcile", "execution")
+    assert entry["schedule"] == t.RECONCILE_EVERY <= timedelta(minutes=1)
+    assert t.BOOK_LOCK_WAIT_S < entry["options"]["expires"] < t.RECONCILE_EVERY.total_seconds()
 
 
 def test_the_runner_waits_for_an_answer_longer_than_the_trigger_can_retry() -> None:
