@@ -25,3 +25,9 @@ def decision_id(cycle: str, instrument_id: str) -> str:
 def client_order_id(cycle: str, instrument_id: str, purpose: str) -> str:
     """The broker-side idempotency key: a redelivered execution task derives the same id."""
     return f"cream-{_digest(cycle, instrument_id, purpose, length=32)}"
+
+
+def child_order_id(parent_id: str, child: int) -> str:
+    """Child ``child`` (0, 1, ...) of a parent order worked by an execution tactic: every delivery of the
+    task that sends it derives the same id, so the broker refuses a second copy."""
+    return f"cream-{_digest(parent_id, 'child', str(child), length=32)}"

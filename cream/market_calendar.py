@@ -139,6 +139,31 @@ def trading_days(start: date, end: date) -> list[date]:
             if is_trading_day(start + timedelta(days=i))]
 
 
+def hourly_bars(d: date) -> list[tuple[datetime, datetime]]:
+    """(start, end) in UTC of the day's regular-session hourly bars: on clock hours, cut at the open and
+    the close (09:30-10:00, 10:00-11:00, ..., 15:00-16:00), as the hourly bars of every source are binned."""
+    hours = session(d)
+    if hours is None:
+        return []
+    bars, t = [], hours[0]
+    while t < hours[1]:
+        end = min(t.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), hours[1])
+        bars.append((t, end))
+        t = end
+    return bars
+
+
+def hourly_bars_after(t: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """The first ``count`` session hourly bars that end after ``t`` (the first is the bar ``t`` is in,
+    if any): the bars a BACKTEST order placed at ``t`` is worked over."""
+    utc, out = _require_aware(t), list[tuple[datetime, datetime]]()
+    day = utc.astimezone(NEW_YORK).date()
+    while len(out) < count:
+        out += [b for b in hourly_bars(day) if b[1] > utc][:count - len(out)]
+        day += timedelta(days=1)
+    return out
+
+
 # --- cycle times ---------------------------------------------------------------------------------
 
 

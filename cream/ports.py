@@ -120,3 +120,8 @@ class Broker(Protocol):
         """The stop and target the broker holds for one of our orders (bracket legs, or the sides of an
         OCO), with their fills; [] when it holds none; None for the simulated broker."""
         ...
+
+    def works_tactics(self) -> bool:
+        """Whether the broker works an order's execution tactic itself (the simulated broker: child orders
+        over the bars that follow); otherwise the fleet sends the children (cream.services.child_orders)."""
+        ...

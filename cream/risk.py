@@ -134,11 +134,12 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
     for d in plan.decisions:
         pos = portfolio.positions.get(d.instrument_id)
         cur = float(pos.quantity) if pos else 0.0
+        working = portfolio.working_orders.get(d.instrument_id)  # what open entries may still add
         price, underlying, greeks = marks.of(d.instrument_id, d.instrument.type, d.instrument.underlying)
         premium_levels = d.risk_levels.denomination is RiskDenomination.OPTION_PRICE
         for k, v in (("side", order_side(d, cur)), ("qty", d.size.quantity), ("price", price),
                      ("stop", d.risk_levels.stop_loss_level), ("target", d.risk_levels.take_profit_level),
-                     ("current_qty", cur), ("multiplier", d.instrument.multiplier),
+                     ("current_qty", cur + (working.quantity if working else 0)), ("multiplier", d.instrument.multiplier),
                      ("level_price", price if premium_levels else underlying),
                      ("level_sign", _level_sign(d, greeks[0])),
                      ("sector", sector_ids.get(sectors.get(d.instrument.underlying, ""), -1)),
@@ -156,15 +157,20 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
 
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
           sector_ids: Mapping[str, int]) -> np.ndarray:
-    """Positions outside the plan; one that cannot be marked becomes a NaN row (fails closed)."""
+    """Positions outside the plan, with what their open entry orders may still add (an instrument with
+    only a working order counts too); one that cannot be marked becomes a NaN row (fails closed)."""
     cols: dict[str, list[float]] = {k: [] for k in ("notional", "sector", "delta_notional", "gamma", "vega", "theta")}
     no_greeks = np.zeros(4)
-    for key, p in portfolio.positions.items():
+    for key in [*portfolio.positions, *(k for k in portfolio.working_orders if k not in portfolio.positions)]:
         if key in in_plan:
             continue
-        units = p.quantity * p.multiplier
-        if p.multiplier == 1:  # shares: marked at their own last price
-            underlying, price, spot, g = key, p.market_price, p.market_price, no_greeks
+        p, w = portfolio.positions.get(key), portfolio.working_orders.get(key)
+        multiplier = p.multiplier if p is not None else w.multiplier if w is not None else 1
+        units = ((p.quantity if p else 0) + (w.quantity if w else 0)) * multiplier
+        if multiplier == 1:  # shares: marked at their own last price (working only: the market's, else its limit)
+            price = p.market_price if p is not None else marks.prices.get(
+                key, w.price if w is not None and w.price is not None else np.nan)
+            underlying, spot, g = key, price, no_greeks
         else:
             underlying = underlying_of(key)
             try:

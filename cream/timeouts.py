@@ -20,6 +20,8 @@ so a change that breaks one fails there, not in production at 3 a.m.
 | recovery sweep (beat) | every 5 min, expires after 4 | resumes stalled cycles; never two queued at once |
 | PAPER/LIVE trigger grace | 15 min after its hour (30 s before it) | a trigger still counts as the current hour's through one redelivery and a whole retry window; later it is stale and starts nothing |
 | broker reconciliation (beat) | every 60 s, expires after 48 | PAPER/LIVE: exits the broker made and missing protection are found within a minute between cycles; never two queued at once |
+| tactic chain step | 30 s (at most visibility / 4) | a TWAP/VWAP/ICEBERG/PASSIVE_LIMIT parent is worked by ``execution.work`` tasks, each scheduling the next with a countdown no longer than this: an hourly bar is reached by many short waits, never one longer than the visibility timeout (a waiting message is held unacknowledged) |
+| stalled tactic chain | step + execution hard limit + 30 s without a link | its message was lost (a worker killed between pop and record): the reconciliation pass (beat) starts the chain again; an execution worker's start does so at once |
 | runner: trigger answer | 330 s | ``cycles.start`` may retry through a whole outage before it answers |
 | worker start-up | ``CREAM_STARTUP_TIMEOUT`` | the first start compiles the engine (numba) |
 """
@@ -60,6 +62,8 @@ VISIBILITY_LLM_S = 420
 RESTORE_INTERVAL_S = 30
 
 RECONCILE_EVERY = timedelta(seconds=60)
+WORK_STEP_S = 30.0  # longest countdown between two tasks of a tactic's chain (cream.services.child_orders)
+WORK_SLACK_S = 30.0  # queue wait allowed a link before its chain counts as lost
 RECOVER_EVERY = timedelta(minutes=5)
 RECOVER_EXPIRES = timedelta(minutes=4)
 MAX_RESUMES = 3
@@ -111,3 +115,15 @@ def default_visibility_s(llm_agents: bool) -> int:
 def stall_after(visibility_s: float, restore_interval_s: float, llm_agents: bool) -> timedelta:
     """No progress for this long means the cycle's messages are gone (not merely awaiting redelivery)."""
     return timedelta(seconds=visibility_s + restore_interval_s + longest_task_s(llm_agents) + 120)
+
+
+def work_step_s(visibility_s: float) -> float:
+    """The longest countdown a tactic's chain waits between two passes: like a retry's (a task waiting for
+    its countdown holds its message unacknowledged), at most a quarter of the visibility timeout."""
+    return min(WORK_STEP_S, visibility_s / 4)
+
+
+def work_stalled_after(visibility_s: float) -> timedelta:
+    """A working parent whose chain has not moved for this long lost its message: start the chain again
+    (harmless if it had not: the old link's task finds itself stale and does nothing)."""
+    return timedelta(seconds=work_step_s(visibility_s) + TIME_LIMITS["execution"][1] + WORK_SLACK_S)

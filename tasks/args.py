@@ -17,3 +17,5 @@ CycleId = Annotated[str, StringConstraints(
 Ticker = Annotated[str, StringConstraints(pattern=TICKER_PATTERN)]
 Iteration = Annotated[int, Field(ge=0, le=20)]
 TriggerBody = Annotated[dict[str, Any], Field(max_length=20)]  # validated in full by CycleTrigger
+ClientOrderId = Annotated[str, StringConstraints(pattern=r"^cream-[0-9a-f]{32}$")]
+ChainLink = Annotated[int, Field(ge=1)]

@@ -86,6 +86,29 @@ def _reconcile() -> None:
     changed = {book: r for book, r in report.items() if r["orders"] or r["position_differences"]}
     log.info("reconciled %d book(s) with the broker before taking work%s", len(report),
              f": {changed}" if changed else "")
+    _restart_tactic_chains(env.value)
+
+
+def _restart_tactic_chains(environment: str) -> None:
+    """Parents worked as child orders get their chain started again: a worker that died may have held its
+    next link (waiting for its countdown); that message, when Redis returns it, finds itself stale."""
+    from kombu.exceptions import OperationalError as KombuOperationalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cream.services import child_orders
+    from workers.app import app
+
+    restarted = []
+    try:
+        for parent_id in child_orders.working(environment=environment):
+            link = child_orders.arm(parent_id)
+            if link is not None:
+                app.send_task("execution.work", args=[parent_id, link], queue="execution", countdown=1.0)
+                restarted.append(parent_id)
+    except (KombuOperationalError, SQLAlchemyError, OSError) as exc:  # beat's reconciliation pass will, later
+        log.error("could not restart the chains of working tactic orders (%s): the reconciliation pass will", exc)
+    if restarted:
+        log.info("restarted the chains of %d working tactic order(s): %s", len(restarted), restarted)
 
 
 @worker_process_init.connect

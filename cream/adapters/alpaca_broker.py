@@ -245,13 +245,15 @@ def to_order_update(raw: dict[str, Any]) -> OrderUpdate:
     reason = None if status_text in ("new", "accepted", "filled", "partially_filled") else f"alpaca: {status_text}"
     if status is OrderStatus.UNKNOWN:
         reason = f"alpaca status {status_text!r} is not mapped: reconcile by hand"
-    fills = []
+    fills, final = [], False
     if filled > 0 and avg is not None and Decimal(str(avg)) != 0:
         ts = _ts(raw.get("filled_at")) or _ts(raw.get("updated_at")) or datetime.now(UTC)
         fills.append(FillReport(quantity=int(filled), price=abs(float(avg)), fee=0.0, ts=ts))
         if status_text in _DONE_WITHOUT_FILL:
             status, reason = OrderStatus.PARTIALLY_FILLED, f"alpaca: {status_text} after filling {filled}"
-    return OrderUpdate(client_order_id=cid, broker_order_id=broker_id, status=status, fills=fills, reason=reason)
+            final = True
+    return OrderUpdate(client_order_id=cid, broker_order_id=broker_id, status=status, fills=fills, reason=reason,
+                       final=final)
 
 
 # --- adapter -------------------------------------------------------------------------------------
@@ -442,6 +444,11 @@ class AlpacaBroker:
             purpose = OrderPurpose.TAKE_PROFIT if side.get("type") == "limit" else OrderPurpose.STOP_LOSS
             legs.append(ProtectiveLeg(purpose, update.broker_order_id or "", update.status, update.fills))
         return legs
+
+    def works_tactics(self) -> bool:
+        """Alpaca has no TWAP, VWAP or iceberg orders: the fleet sends a tactic's children itself
+        (cream.services.child_orders)."""
+        return False
 
     # --- writes ----------------------------------------------------------------------------------
     def cancel(self, order_id: str) -> None:

@@ -15,6 +15,13 @@ from cream.ports import MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
+from cream.tactic_schedule import (
+    MAX_PARTICIPATION,
+    PROFILE_SESSIONS,
+    WORK_BARS,
+    child_schedule,
+    profile_volume,
+)
 from engine import tactics
 from engine.fills import (
     EXIT_NONE,
@@ -27,13 +34,8 @@ from engine.fills import (
     fill_price_nb,
 )
 
-# A tactic's children start over the next WORK_BARS hourly bars (TWAP and VWAP one per bar, ICEBERG
-# slices as the previous one fills); each child works for WORK_BARS bars from its start, all of them
-# together taking at most MAX_PARTICIPATION of a bar's volume; what is left after that is cancelled.
-WORK_BARS = 3
-MAX_PARTICIPATION = 0.10
-ICEBERG_SLICES = 4
-PROFILE_SESSIONS = 20  # VWAP volume profile: average volume per session hour over this many sessions
+# Tactics are worked by the schedules and constants of cream.tactic_schedule, shared with PAPER and LIVE.
+__all__ = ["MAX_PARTICIPATION", "WORK_BARS", "SimulatedBroker"]
 
 
 class SimulatedBroker:
@@ -108,19 +110,6 @@ class SimulatedBroker:
         fee = commission_nb(order.quantity, price, order.multiplier, self.per_unit, self.minimum, self.max_pct)
         return FillReport(quantity=order.quantity, price=round(float(price), 4), fee=round(float(fee), 4), ts=ts)
 
-    def _schedule(self, order: OrderRequest, tactic: ExecutionTactic, limit: float,
-                  history_volume: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        qty = float(order.quantity)
-        if tactic is ExecutionTactic.PASSIVE_LIMIT:
-            return tactics.passive_limit_schedule_nb(qty, limit)
-        if tactic is ExecutionTactic.TWAP:
-            return tactics.twap_schedule_nb(qty, WORK_BARS, 1, limit, 1.0)
-        if tactic is ExecutionTactic.VWAP:
-            slots = np.arange(history_volume.shape[0], dtype=np.int64) % WORK_BARS
-            profile = tactics.volume_profile_nb(history_volume, slots, WORK_BARS)
-            return tactics.vwap_schedule_nb(qty, profile if profile.sum() > 0 else np.ones(WORK_BARS), limit, 1.0)
-        return tactics.iceberg_schedule_nb(qty, float(math.ceil(qty / ICEBERG_SLICES)), limit)
-
     def _work(self, order: OrderRequest, broker_id: str, reference: float) -> OrderUpdate:
         """Child orders over the next WORK_BARS bars; market children pay slippage, limit ones do not.
         PASSIVE_LIMIT rests at the order's limit (default: the reference price)."""
@@ -134,12 +123,11 @@ class SimulatedBroker:
         passive = tactic is ExecutionTactic.PASSIVE_LIMIT
         limit = order.limit_price if order.limit_price is not None else (reference if passive else math.nan)
         past = self.market.bars(order.symbol, Timeframe.H1, order.as_of, PROFILE_SESSIONS * 7)
-        past_volume = past.volume[-(len(past.volume) // WORK_BARS) * WORK_BARS:] if len(past) >= WORK_BARS \
-            else np.zeros(0)
         side = 1 if order.side is OrderSide.BUY else -1
         costs = tactics.ExecutionCosts(MAX_PARTICIPATION, self.slippage_bps, 0.0, 0, float(order.multiplier),
                                        self.per_unit, self.minimum, self.max_pct)
-        run = tactics.simulate_schedule(side, self._schedule(order, tactic, limit, past_volume), 0, bars.open,
+        schedule = child_schedule(tactic, order.quantity, limit, profile_volume(past.volume))
+        run = tactics.simulate_schedule(side, schedule, 0, bars.open,
                                         bars.high, bars.low, bars.volume, WORK_BARS, costs)
         fills = [FillReport(quantity=int(q), price=round(float(p), 4), fee=round(float(f), 4),
                             ts=datetime.fromtimestamp(int(bars.end[min(b + WORK_BARS, len(bars)) - 1]), tz=UTC))
@@ -151,7 +139,10 @@ class SimulatedBroker:
         status = OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED
         reason = None if filled == order.quantity else f"{tactic}: {order.quantity - filled} unfilled, cancelled"
         return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id, status=status,
-                           fills=fills, reason=reason)
+                           fills=fills, reason=reason, final=True)
+
+    def works_tactics(self) -> bool:
+        return True  # a tactic's children are worked here, over the bars after the order (_work)
 
     def lookup(self, client_order_id: str) -> OrderUpdate | None:
         """The simulated broker fills in the transaction that owns the intent: an intent still PENDING

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from cream.schemas.agents import AgentType, Objection
 from cream.schemas.decisions import DecisionPlan, Environment
@@ -24,6 +24,16 @@ class PositionView(Frozen):
     opened_at: datetime | None = None
 
 
+class WorkingOrderView(Frozen):
+    """What open entry orders of one instrument may still add to its position (resting limits, a tactic's
+    children not yet sent or filled): exposure the risk check counts as if it were held."""
+
+    instrument_id: str
+    quantity: int = Field(description="Signed: positive buys still to fill, negative short sales.")
+    multiplier: int = 1
+    price: float | None = Field(default=None, description="The limit, else the price the order was sized at.")
+
+
 class PortfolioView(Frozen):
     cash: float
     equity: float
@@ -32,6 +42,16 @@ class PortfolioView(Frozen):
     positions: dict[str, PositionView] = Field(default_factory=dict)
     buying_power: float = 0.0  # what the broker lets the account add; 0 blocks every entry (fail closed)
     day_trades_5d: int = 0
+    working_orders: dict[str, WorkingOrderView] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_working_orders(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No working orders, no key: a book without any serialises (checkpoints, prompts, recordings) as
+        it did before working orders were counted."""
+        data: dict[str, Any] = handler(self)
+        if not self.working_orders:
+            data.pop("working_orders", None)
+        return data
 
 
 class TradingRules(Frozen):

@@ -111,3 +111,9 @@ class OrderUpdate(Frozen):
     status: OrderStatus
     fills: list[FillReport] = Field(default_factory=list)
     reason: str | None = None
+    final: bool = Field(default=False, description="The broker will fill no more of it (a PARTIALLY_FILLED order "
+                                                    "canceled or expired); FILLED, CANCELED and REJECTED are final anyway.")
+
+    @property
+    def is_final(self) -> bool:
+        return self.final or self.status in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED)

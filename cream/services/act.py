@@ -4,6 +4,7 @@ written (client_order_id derived from cycle and decision) and sent to the broker
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,26 +13,31 @@ from sqlalchemy.orm import Session
 
 from cream import ids
 from cream.agents.port import PortfolioView
-from cream.ports import Broker
+from cream.ports import Broker, MarketData
 from cream.risk import check_plan, order_side
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
 from cream.schemas.market import OptionMark
 from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus
-from cream.services import cycles, order_lifecycle, portfolio, protection
+from cream.services import child_orders, cycles, order_lifecycle, portfolio, protection
 from cream.services.approval import approved_iteration
 from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
 from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.book_lock import book_lock
 from cream.storage.db import session_scope
-from cream.storage.models import DecisionRow, OrderRow
+from cream.storage.models import DecisionRow, OrderRow, WorkRow
 from cream.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
-def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
+def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None = None) -> dict[str, Any]:
     """Execute the approved plan of ``cycle_id``; safe to run again after any interruption.
+
+    An order whose plan names an execution tactic is worked as child orders when the broker does not work
+    tactics itself (PAPER, LIVE: ``cream.services.child_orders``): the children due now are sent here, the
+    rest by the ``execution.work`` chain the caller starts for the parents listed under ``working``.
+    ``market`` gives the past volume a VWAP schedule is shaped by.
 
     One act per book at a time, on any number of workers and hosts: the book's lock is taken before the
     risk re-check reads the portfolio (so it sees every earlier act's orders and fills) and held through
@@ -53,14 +59,20 @@ def act(cycle_id: str, broker: Broker) -> dict[str, Any]:
                 blocked = _record_plan(s, cycle_id)
                 if blocked:
                     log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)
-            pending = list(s.execute(select(OrderRow.id, OrderRow.purpose, OrderRow.instrument_id).where(
-                OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value).order_by(OrderRow.id)))
-        for order_id, purpose, instrument_id in pending:
+            pending = list(s.execute(select(OrderRow.id, OrderRow.purpose, OrderRow.instrument_id, OrderRow.order_type,
+                                            OrderRow.execution_tactic).where(
+                OrderRow.cycle_id == cycle_id, OrderRow.status == OrderStatus.PENDING.value,
+                OrderRow.parent_id.is_(None)).order_by(OrderRow.id)))
+        exited = set()
+        for order_id, purpose, instrument_id, order_type, tactic in pending:
             held.ensure_held()
+            if child_orders.worked_here(order_type, tactic, broker):
+                child_orders.start(order_id, broker, held, market)
+                continue
             if purpose == OrderPurpose.EXIT.value:  # the shares a broker-held stop holds cannot be sold past it
                 protection.release(broker, book, instrument_id)
+                exited.add(instrument_id)
             order_lifecycle.send(order_id, broker)
-        exited = {instrument_id for _, purpose, instrument_id in pending if purpose == OrderPurpose.EXIT.value}
         if exited:  # what a partial exit left is guarded again at once (entries carry their own legs)
             protection.protect(broker, book, only=exited)
         with session_scope() as s:
@@ -138,4 +150,8 @@ def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> dict[str,
         status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
     cycles.conclude(s, cycle_id, status, reason)
     data = {"status": status.value, "reason": reason, "orders": [o.id for o in orders], "book_lock": lock_held}
+    worked = list(s.scalars(select(WorkRow.order_id).where(WorkRow.order_id.in_([o.id for o in orders]),
+                                                            WorkRow.status == child_orders.WORKING)))
+    if worked:  # parents whose children go over the next bars: the caller starts their chains
+        data["working"] = sorted(worked)
     return cycles.save_checkpoint(s, cycle_id, Phase.ACT, data)

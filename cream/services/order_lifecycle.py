@@ -19,13 +19,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cream import clock
 from cream.errors import AmbiguousOutcome, RejectedDefinitively, TransientError
 from cream.ports import Broker
 from cream.schemas.decisions import TimeInForce
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.services import cycles, portfolio
 from cream.storage.db import session_scope
-from cream.storage.models import Book, DecisionRow, OrderRow, PositionRow
+from cream.storage.models import Book, DecisionRow, OrderRow, PositionRow, WorkRow
+from cream.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 UNRESOLVED = (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value)
@@ -84,9 +86,9 @@ def resolve_ambiguous(broker: Broker, order_id: str, why: str) -> OrderUpdate:
 def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
     """Record the broker's view of an open order, applying only fills not yet applied."""
     order = s.scalars(select(OrderRow).where(OrderRow.id == order_id).with_for_update()).one_or_none()
-    if order is None or order.status not in OPEN:
+    if order is None or order.status not in OPEN or order.closed_at is not None:
         return None
-    decision = s.get(DecisionRow, order.decision_id) if order.decision_id else None
+    decision = _decision_of(s, order)
     entry = order.purpose == OrderPurpose.ENTRY.value
     # A PROTECTION order's executions are its sides' (a stop or a target): booked once, as exits of the
     # position, by cream.services.protection - never a second time as fills of the OCO itself.
@@ -108,9 +110,40 @@ def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
     order.status, order.error = update.status.value, update.reason
     if update.fills and not fills:
         order.error = "executed at the broker: booked as the position's STOP_LOSS or TAKE_PROFIT exit"
+    if update.is_final:
+        order.closed_at = utcnow()
     if decision is not None and order.filled_quantity > 0:
         decision.status = "EXECUTED"
+    if order.parent_id is not None:
+        roll_up(s, order.parent_id)
     return order.status
+
+
+def _decision_of(s: Session, order: OrderRow) -> DecisionRow | None:
+    """The decision an order carries out: its own, or its parent's (a child of a worked tactic)."""
+    decision_id = order.decision_id
+    if decision_id is None and order.parent_id is not None:
+        parent = s.get(OrderRow, order.parent_id)
+        decision_id = parent.decision_id if parent is not None else None
+    return s.get(DecisionRow, decision_id) if decision_id else None
+
+
+def roll_up(s: Session, parent_id: str) -> None:
+    """A worked parent shows what its children did: filled quantity, average price and fees across them
+    (their fills moved the book, each once; the parent's figures are the sum, not a second booking)."""
+    parent = s.get(OrderRow, parent_id)
+    if parent is None:
+        return
+    s.flush()
+    children = list(s.scalars(select(OrderRow).where(OrderRow.parent_id == parent_id)))
+    filled = sum(c.filled_quantity for c in children)
+    value = sum((c.filled_quantity * (c.avg_fill_price or Decimal(0)) for c in children), Decimal(0))
+    parent.filled_quantity, parent.fees = filled, sum((c.fees for c in children), Decimal(0))
+    parent.avg_fill_price = (value / filled).quantize(Decimal("0.000001")) if filled else None
+    if parent.closed_at is None and parent.status in (OrderStatus.SUBMITTED.value,
+                                                      OrderStatus.PARTIALLY_FILLED.value):
+        parent.status = (OrderStatus.FILLED if filled >= parent.quantity else OrderStatus.PARTIALLY_FILLED if filled
+                         else OrderStatus.SUBMITTED).value
 
 
 def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict[str, Any]:
@@ -120,7 +153,10 @@ def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict
     difference (the broker is the record in PAPER and LIVE: a difference is reported, never papered over).
     """
     with session_scope(readonly=True) as s:
-        open_ids = list(s.scalars(select(OrderRow.id).where(OrderRow.book == book, OrderRow.status.in_(OPEN))))
+        worked = select(WorkRow.order_id)  # parents worked as child orders never go to the broker themselves
+        open_ids = list(s.scalars(select(OrderRow.id).where(
+            OrderRow.book == book, OrderRow.status.in_(OPEN), OrderRow.closed_at.is_(None),
+            OrderRow.id.not_in(worked))))
     changed = {}
     for order_id in open_ids:
         found = broker.lookup(order_id)
@@ -128,11 +164,15 @@ def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict
             with session_scope() as s:
                 order = s.get(OrderRow, order_id)
                 if order is not None and order.status == OrderStatus.UNKNOWN.value:
-                    if cycles.get_cycle(s, order.cycle_id).status == cycles.CycleStatus.RUNNING.value:
+                    if _may_still_go(s, order):
                         order.status, order.error = OrderStatus.PENDING.value, "not at the broker: safe to send"
-                    else:  # its cycle has ended: an order sent now would act on that hour's view, late
-                        order.status, order.error = OrderStatus.CANCELED.value, \
-                            "never reached the broker; its cycle has ended, so it is not sent late"
+                    else:  # its cycle (a child: its bars) has ended: an order sent now would be late
+                        order.status, order.error = OrderStatus.CANCELED.value, (
+                            f"never reached the broker; its {'bars have' if order.parent_id else 'cycle has'} "
+                            "ended, so it is not sent late")
+                        order.closed_at = utcnow()
+                    if order.parent_id is not None:
+                        roll_up(s, order.parent_id)
                     changed[order_id] = order.status
             continue
         with session_scope() as s:
@@ -141,6 +181,13 @@ def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict
             changed[order_id] = status
     return {"orders": changed, "position_differences": position_differences(broker, book) if compare_positions
             else {}}
+
+
+def _may_still_go(s: Session, order: OrderRow) -> bool:
+    """An order never sent may still be: while its cycle runs (a child of a worked tactic: before its bars end)."""
+    if order.parent_id is not None:
+        return order.expires_at is not None and clock.now() < order.expires_at
+    return cycles.get_cycle(s, order.cycle_id).status == cycles.CycleStatus.RUNNING.value
 
 
 def position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:

@@ -10,16 +10,17 @@ from sqlalchemy.orm import Session
 
 from cream import market_calendar
 from cream.market_calendar import NEW_YORK
-from cream.agents.port import PortfolioView, PositionView
+from cream.agents.port import PortfolioView, PositionView, WorkingOrderView
 from cream.ports import AccountSnapshot
 from cream.schemas.instruments import underlying_of
 from cream.schemas.decisions import Environment
-from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow
+from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow, WorkRow
 from cream.storage.writes import insert_once
 
 # Simulated accounts are Reg T margin accounts: overnight buying power is twice equity less what is held.
 REG_T_LEVERAGE = 2.0
 PDT_WINDOW_SESSIONS = 5
+WORKING_STATUSES = ("PENDING", "UNKNOWN", "SUBMITTED", "PARTIALLY_FILLED")  # the broker may still fill these
 
 
 def ensure_book(s: Session, book: str, environment: Environment, initial_cash: float) -> Book:
@@ -52,8 +53,28 @@ def day_trades(s: Session, book: str, as_of: datetime) -> int:
                                FillRow.ts <= as_of)) or 0)
 
 
+def working_entries(s: Session, book: str) -> dict[str, WorkingOrderView]:
+    """Per instrument, what open entry orders may still add: each order's quantity not yet filled, while the
+    broker may still fill it (a parent worked as child orders counts once, for all its children)."""
+    out: dict[str, WorkingOrderView] = {}
+    for o in s.scalars(select(OrderRow).where(
+            OrderRow.book == book, OrderRow.purpose == "ENTRY", OrderRow.parent_id.is_(None),
+            OrderRow.status.in_(WORKING_STATUSES), OrderRow.closed_at.is_(None)).order_by(OrderRow.id)):
+        left = (o.quantity - o.filled_quantity) * (1 if o.side == "BUY" else -1)
+        if left == 0:
+            continue
+        work = s.get(WorkRow, o.id)
+        price = o.limit_price if o.limit_price is not None else work.reference_price if work is not None else None
+        before = out.get(o.instrument_id)
+        out[o.instrument_id] = WorkingOrderView(
+            instrument_id=o.instrument_id, quantity=left + (before.quantity if before else 0), multiplier=o.multiplier,
+            price=float(price) if price is not None else before.price if before else None)
+    return out
+
+
 def view(s: Session, book: str, as_of: datetime | None = None) -> PortfolioView:
-    """The book marked at its last prices; day trades counted up to ``as_of`` (default: none)."""
+    """The book marked at its last prices; day trades counted up to ``as_of`` (default: none). Open entry
+    orders are listed apart (``working_orders``): the risk check counts them, and they use buying power."""
     cash = float(s.get(Book, book).cash)  # type: ignore[union-attr]
     pos = {}
     for p in positions(s, book):
@@ -65,9 +86,15 @@ def view(s: Session, book: str, as_of: datetime | None = None) -> PortfolioView:
             take_profit=float(p.take_profit) if p.take_profit is not None else None)
     values = [v.quantity * v.market_price * v.multiplier for v in pos.values()]
     equity, gross = cash + sum(values), sum(abs(v) for v in values)
+    working = working_entries(s, book)
+    committed = 0.0  # what the working orders will spend: their limit, else the held position's mark
+    for k, w in working.items():
+        price = w.price if w.price is not None else pos[k].market_price if k in pos else 0.0
+        committed += abs(w.quantity) * price * w.multiplier
     return PortfolioView(cash=cash, equity=equity, gross_exposure=gross, net_exposure=sum(values), positions=pos,
-                         buying_power=max(0.0, REG_T_LEVERAGE * equity - gross),
-                         day_trades_5d=day_trades(s, book, as_of) if as_of is not None else 0)
+                         buying_power=max(0.0, REG_T_LEVERAGE * equity - gross - committed),
+                         day_trades_5d=day_trades(s, book, as_of) if as_of is not None else 0,
+                         working_orders=working)
 
 
 def apply_fill(s: Session, order: OrderRow, quantity: int, price: Decimal, fee: Decimal, multiplier: int,

@@ -132,7 +132,9 @@ def protect(broker: Broker, book: str, only: set[str] | None = None) -> tuple[li
     for instrument_id, qty in sorted(held.items()):
         if only is not None and instrument_id not in only:
             continue
-        uncovered = qty - _same_sign(stops.get(instrument_id, 0), qty)
+        with session_scope(readonly=True) as s:
+            leaving = _held_for_exits(s, book, instrument_id)
+        uncovered = qty - _same_sign(stops.get(instrument_id, 0) + leaving, qty)
         if uncovered == 0:
             continue
         with session_scope() as s:
@@ -167,6 +169,17 @@ def release(broker: Broker, book: str, instrument_id: str, settle_s: float = 5.0
                     pass
             time.sleep(0.2)  # Alpaca cancels asynchronously (pending_cancel, then canceled)
     return canceled
+
+
+def _held_for_exits(s: Session, book: str, instrument_id: str) -> int:
+    """Shares our exit orders resting at the broker will sell (signed like the position they reduce): the
+    broker holds them for those orders, so no stop can be placed on them (a worked exit's limit child)."""
+    held = 0
+    for o in s.scalars(select(OrderRow).where(
+            OrderRow.book == book, OrderRow.instrument_id == instrument_id, OrderRow.purpose == OrderPurpose.EXIT.value,
+            OrderRow.status.in_(LIVE), OrderRow.closed_at.is_(None), OrderRow.broker_order_id.is_not(None))):
+        held += (o.quantity - o.filled_quantity) * (1 if o.side == OrderSide.SELL.value else -1)
+    return held
 
 
 def _same_sign(covered: int, qty: int) -> int:

@@ -28,7 +28,8 @@ def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
     orders = [{"client_order_id": o.id, "instrument": o.instrument_id, "side": o.side, "quantity": o.quantity,
                "purpose": o.purpose, "status": o.status, "filled_quantity": o.filled_quantity,
                "avg_fill_price": float(o.avg_fill_price) if o.avg_fill_price is not None else None,
-               "fees": float(o.fees), "error": o.error}
+               "fees": float(o.fees), "error": o.error, "execution_tactic": o.execution_tactic,
+               "parent": o.parent_id}  # a child of a parent worked by its tactic (PAPER, LIVE)
               for o in s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id).order_by(OrderRow.id))]
     return {"cycle_id": cycle.id, "status": cycle.status, "reason": cycle.reason,
             "environment": cycle.environment, "scheduled_for": cycle.scheduled_for.isoformat(),

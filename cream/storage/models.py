@@ -117,8 +117,34 @@ class OrderRow(Base):
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Money)
     fees: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     error: Mapped[str | None] = mapped_column(Text)
+    # A child order of a parent worked by an execution tactic (PAPER, LIVE): its parent's id, and when
+    # whatever of it still rests at the broker is canceled (the end of its bars).
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the broker said it would fill no more of it (a PARTIALLY_FILLED order canceled or expired is final).
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WorkRow(Base):
+    """A parent order worked as child orders by its execution tactic (PAPER, LIVE; cream.services.child_orders).
+
+    ``schedule`` is fixed when the work starts: one [bar offset, quantity, limit or null] per child, offsets
+    counted in session hours from the bar of ``started_at`` (-1: when the previous child has filled).
+    ``link`` numbers the task chain that works it: a task carrying another number is a stale duplicate."""
+
+    __tablename__ = "order_work"
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    book: Mapped[str] = mapped_column(String(40), index=True)
+    tactic: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the cycle's hour: bar 0 is the one it opens
+    reference_price: Mapped[Decimal | None] = mapped_column(Money)  # the touch when the work started
+    schedule: Mapped[list[list[Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8), default="WORKING")  # WORKING | DONE
+    link: Mapped[int] = mapped_column(Integer, default=0)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)  # wall clock: stalled chains
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class FillRow(Base):

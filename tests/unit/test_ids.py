@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cream.ids import client_order_id, cycle_id, decision_id
+from cream.ids import child_order_id, client_order_id, cycle_id, decision_id
 from cream.schemas.decisions import Environment
 
 HOUR = datetime(2026, 11, 20, 15, tzinfo=UTC)
@@ -77,3 +77,11 @@ def test_decision_id_is_deterministic_per_cycle_and_instrument() -> None:
     assert d == decision_id(CYCLE, "AAPL") and d.startswith("dec-")
     assert d != decision_id(CYCLE, "MSFT")
     assert d != decision_id("paper-default-20261120T1600Z", "AAPL")
+
+
+def test_child_order_ids_follow_from_the_parent_and_the_child_number() -> None:
+    parent = client_order_id(CYCLE, "AAPL", "ENTRY")
+    kids = [child_order_id(parent, n) for n in range(50)]
+    assert kids == [child_order_id(parent, n) for n in range(50)] and len(set(kids)) == 50
+    assert parent not in kids and child_order_id(client_order_id(CYCLE, "MSFT", "ENTRY"), 0) not in kids
+    assert all(k.startswith("cream-") and len(k) <= 48 for k in kids)  # Alpaca takes up to 128 characters

@@ -18,6 +18,8 @@ from cream.market_calendar import (
     cycle_times,
     cycle_times_between,
     holidays,
+    hourly_bars,
+    hourly_bars_after,
     is_cycle_time,
     is_early_close,
     is_trading_day,
@@ -243,3 +245,23 @@ def test_a_new_beat_entry_waits_for_the_next_cycle() -> None:
     entry = ScheduleEntry(name="cycle", task="cycle.start", app=app,
                           schedule=SessionHourly(nowfun=lambda: ny(2024, 3, 5, 10, 2)))
     assert entry.is_due() == (False, 58 * 60)
+
+
+def test_hourly_bars_are_clock_hours_cut_at_the_open_and_the_close() -> None:
+    """As every source's hourly bars are binned (09:30 New York is 13:30Z in September)."""
+    bars = hourly_bars(date(2025, 9, 22))
+    assert bars[0] == (datetime(2025, 9, 22, 13, 30, tzinfo=UTC), datetime(2025, 9, 22, 14, tzinfo=UTC))
+    assert bars[-1] == (datetime(2025, 9, 22, 19, tzinfo=UTC), datetime(2025, 9, 22, 20, tzinfo=UTC))
+    assert len(bars) == 7 and all(b[0] < b[1] for b in bars)
+    assert len(hourly_bars(date(2025, 11, 28))) == 4  # the day after Thanksgiving closes at 13:00
+    assert hourly_bars(date(2025, 9, 20)) == []  # a Saturday
+
+
+def test_the_bars_after_a_time_start_with_the_one_it_is_in_and_skip_nights_and_weekends() -> None:
+    friday_3pm = datetime(2025, 9, 26, 19, tzinfo=UTC)  # 15:00 New York
+    bars = hourly_bars_after(friday_3pm, 3)
+    assert [b[0] for b in bars] == [friday_3pm, datetime(2025, 9, 29, 13, 30, tzinfo=UTC),
+                                    datetime(2025, 9, 29, 14, tzinfo=UTC)]
+    inside = hourly_bars_after(friday_3pm + timedelta(minutes=59), 1)
+    assert inside == [(friday_3pm, friday_3pm + timedelta(hours=1))]
+    assert hourly_bars_after(friday_3pm + timedelta(hours=1), 1)[0][0] == bars[1][0]  # at the close: Monday's

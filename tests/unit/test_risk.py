@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cream.agents.port import PortfolioView, PositionView, TradingRules
+from cream.agents.port import PortfolioView, PositionView, TradingRules, WorkingOrderView
 from cream.risk import RiskReport, check_plan, engine_limits, order_side
 from cream.schemas.agents import Severity
 from cream.schemas.decisions import Decision, DecisionPlan, RiskDenomination, RiskLevels, Size, SizeUnit
@@ -273,3 +273,40 @@ def test_a_held_option_without_a_quote_blocks_new_risk() -> None:
     assert codes(run(plan(d("XYZ", 10)), held, {"XYZ": 100.0})) == ["INVALID_HELD_POSITION"]
     marked = run(plan(d("XYZ", 10)), held, {"XYZ": 100.0}, option_marks={CALL.instrument_id: MARK})
     assert marked.approved, marked.reasons()
+
+
+def working(portfolio: PortfolioView, **orders: tuple[int, float | None]) -> PortfolioView:
+    """``portfolio`` with open entry orders that may still add (signed quantity, limit price)."""
+    return portfolio.model_copy(update={"working_orders": {
+        s: WorkingOrderView(instrument_id=s, quantity=q, price=p) for s, (q, p) in orders.items()}})
+
+
+def test_an_open_entry_of_the_same_instrument_counts_as_if_it_were_held() -> None:
+    """A resting limit or a tactic's children still to come: the next act may not buy past the limit."""
+    rules = RULES.model_copy(update={"max_units": 100})
+    flat = book()
+    assert run(plan(d("XYZ", 60)), flat, {"XYZ": 100.0}, rules).approved
+    report = run(plan(d("XYZ", 60)), working(flat, XYZ=(50, 99.0)), {"XYZ": 100.0}, rules)
+    units = next(v for v in report.violations if v.code == "MAX_UNITS")
+    assert (units.severity, units.instrument_id) == (Severity.CRITICAL, "XYZ") and "110 units" in units.message
+    assert "MAX_PCT_EQUITY" in codes(report)  # $11k of $100k: the working 50 shares count at the market
+
+
+def test_open_entries_of_other_instruments_count_in_the_portfolio_limits() -> None:
+    rich = book(1_000_000.0)
+    assert run(plan(d("XYZ", 100)), rich, {"XYZ": 100.0}).approved
+    report = run(plan(d("XYZ", 100)), working(rich, A=(2_450, 90.0)), {"XYZ": 100.0, "A": 100.0})
+    assert codes(report) == ["MAX_NET_NOTIONAL"]  # $245k working (at the market's 100) + $10k > $250k
+    # an instrument the cycle has no price for is marked at the order's own limit
+    assert codes(run(plan(d("XYZ", 100)), working(rich, B=(2_450, 100.0)), {"XYZ": 100.0})) == ["MAX_NET_NOTIONAL"]
+    assert run(plan(d("XYZ", 100)), working(rich, B=(2_450, 90.0)), {"XYZ": 100.0}).approved
+
+
+def test_an_open_entry_that_cannot_be_marked_blocks_the_plan() -> None:
+    report = run(plan(d("XYZ", 1)), working(book(), B=(10, None)), {"XYZ": 100.0})
+    assert "INVALID_HELD_POSITION" in codes(report)
+
+
+def test_a_book_without_open_entries_serialises_as_before() -> None:
+    assert "working_orders" not in book().model_dump(mode="json")
+    assert working(book(), A=(1, 2.0)).model_dump(mode="json")["working_orders"]["A"]["quantity"] == 1

@@ -120,3 +120,28 @@ def test_the_worker_app_uses_this_table(monkeypatch) -> None:
     finally:
         app.close()
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("visibility", [*VISIBILITY, 60, 10])
+def test_a_tactic_chain_never_waits_past_the_visibility_timeout(visibility: int) -> None:
+    """Each link of an ``execution.work`` chain waits for its countdown holding its message: no countdown may
+    outlast the visibility timeout (Redis would deliver the link again while it waits), nor what the
+    consumer lets a message's eta be (workers.consumer: twice the retry cap). An hour is many links."""
+    step = t.work_step_s(visibility)
+    assert 0 < step <= visibility / 4 and step <= t.retry_plan(visibility).cap_s
+    assert 3600 / step >= 100
+
+
+def test_a_link_waiting_and_then_running_is_never_delivered_twice_meanwhile() -> None:
+    for llm in (False, True):
+        visibility = t.default_visibility_s(llm)
+        assert visibility > t.work_step_s(visibility) + TIME_LIMITS["execution"][1]
+
+
+def test_a_stalled_tactic_chain_is_restarted_only_after_a_link_could_have_run() -> None:
+    """Restarting a chain that was merely slow is harmless (its old link finds itself stale), but it must not
+    happen to every chain on every pass: the quiet time outlasts a countdown and a whole execution task."""
+    for visibility in VISIBILITY:
+        quiet = t.work_stalled_after(visibility).total_seconds()
+        assert quiet > t.work_step_s(visibility) + TIME_LIMITS["execution"][1]
+        assert quiet > t.RECONCILE_EVERY.total_seconds()  # the pass that restarts it runs more often

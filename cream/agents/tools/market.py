@@ -126,4 +126,7 @@ def portfolio_state(ctx: AgentContext, args: NoArgs) -> dict[str, Any]:
         "position_count": len(rows), "positions": shown}
     if left_off:
         out["positions_left_off"] = left_off
+    if pf.working_orders:  # open entries the risk check counts as exposure already
+        out["working_orders"] = [{"instrument_id": w.instrument_id, "quantity": w.quantity, "price": num(w.price)}
+                                 for _, w in sorted(pf.working_orders.items())][:MAX_POSITIONS]
     return out

@@ -115,7 +115,9 @@ def _filled(s: Session, orders: list[OrderRow], as_of: datetime) -> list[_Filled
     """What each order had filled by ``as_of`` (later fills are unknown to the cycle asking)."""
     out = []
     for o in sorted(orders, key=lambda o: o.id):
-        fills = list(s.scalars(select(FillRow).where(FillRow.order_id == o.id, FillRow.ts <= as_of)
+        # a parent worked by its tactic filled through its children (PAPER, LIVE)
+        own = select(OrderRow.id).where((OrderRow.id == o.id) | (OrderRow.parent_id == o.id))
+        fills = list(s.scalars(select(FillRow).where(FillRow.order_id.in_(own), FillRow.ts <= as_of)
                                .order_by(FillRow.ts, FillRow.id)))
         qty = sum(f.quantity for f in fills)
         if qty:

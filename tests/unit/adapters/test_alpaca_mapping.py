@@ -119,6 +119,7 @@ def test_partial_fill_then_cancel_keeps_the_fill() -> None:
     assert open_partial.status is OrderStatus.PARTIALLY_FILLED and open_partial.fills[0].quantity == 4
     done = to_order_update(alpaca_order(status="canceled", filled_qty="4", filled_avg_price="10"))
     assert done.status is OrderStatus.PARTIALLY_FILLED and "canceled" in (done.reason or "")
+    assert done.is_final and not open_partial.is_final  # the broker fills no more of it: not working any more
     assert done.fills[0].ts == datetime(2025, 1, 6, 15, 0, 1, 500000, tzinfo=UTC)
 
 
