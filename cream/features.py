@@ -48,6 +48,7 @@ def _indicators(h: Bars, d: Bars) -> dict[str, float]:
         "bb_upper_20_1d": _last(bb_up), "bb_middle_20_1d": _last(bb_mid), "bb_lower_20_1d": _last(bb_low),
         "stoch_k_14_1d": _last(stoch_k), "stoch_d_3_1d": _last(stoch_d),
         "volume_sma_20_1d": _last(ind.volume_sma_nb(d.volume, 20)),
+        "volume_last_1h": _last(h.volume),  # the last hourly bar's: the trader sizes tactics against it
         "high_20_1d": round(float(d.high[-20:].max()), 6) if len(d) >= 20 else None,
         "low_20_1d": round(float(d.low[-20:].min()), 6) if len(d) >= 20 else None,
     }

@@ -107,7 +107,7 @@ def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(
         usage = list(s.scalars(select(LlmUsage).where(LlmUsage.cycle_id == recorded["cycle_id"])))
         exchanges = s.scalars(select(LlmExchange)).all()
     assert {(r.implementation, r.status) for r in rows} == {("gemini", "OK")}
-    assert {r.agent_type: r.prompt_version for r in rows}[AgentType.TRADER.value] == "trader/v1"
+    assert {r.agent_type: r.prompt_version for r in rows}[AgentType.TRADER.value] == "trader/v2"
     assert {u.agent_type for u in usage} == {a.value for a in AgentType}
     assert all(u.cost_usd > 0 and u.prompt_tokens > 0 and not u.replayed for u in usage)
     assert len(exchanges) >= len(usage) - 1 and any(e.tool_results for e in exchanges)

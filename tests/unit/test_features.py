@@ -17,7 +17,7 @@ AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)  # Monday, mid-session
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
 INDICATORS = {"rsi_14_1h", "rsi_14_1d", "sma_20_1h", "ema_12_1h", "ema_26_1h", "atr_14_1h", "sma_20_1d",
               "sma_50_1d", "atr_14_1d", "bb_upper_20_1d", "bb_middle_20_1d", "bb_lower_20_1d", "stoch_k_14_1d",
-              "stoch_d_3_1d", "volume_sma_20_1d", "high_20_1d", "low_20_1d"}
+              "stoch_d_3_1d", "volume_sma_20_1d", "volume_last_1h", "high_20_1d", "low_20_1d"}
 NORMALIZED = {"zscore_rsi_14_1h", "zscore_close_20_1d", "percentile_volume_1d", "percentile_atr_14_1d"}
 
 

@@ -16,6 +16,8 @@ from cream.schemas.decisions import (
     Decision,
     DecisionPlan,
     Direction,
+    ExecutionTactic,
+    OrderPlan,
     References,
     RiskLevels,
     Size,
@@ -30,6 +32,9 @@ KELLY_FULL_SIZE = 0.25  # a scaled Kelly fraction this large takes the whole per
 LIMIT_HEADROOM = 0.95  # stay inside the % of equity limit after slippage and price drift
 SIZE_CODES = frozenset({"MAX_UNITS", "MAX_NOTIONAL", "MAX_PCT_EQUITY", "MAX_GROSS_NOTIONAL",
                         "MAX_NET_NOTIONAL", "MAX_LEVERAGE"})
+# An order larger than this share of the last hourly bar's volume would move the price if sent at once: it
+# is worked as TWAP children over the next bars (a limit entry would go as ICEBERG slices) - see trader.md.
+LARGE_ORDER_FRACTION = 0.01
 NEEDED = ("technical_analyst", "news_analyst", "fundamentals_analyst", "bullish_researcher", "bearish_researcher")
 
 
@@ -90,16 +95,30 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
               int(rules.max_notional * LIMIT_HEADROOM / price))
     if qty <= 0:
         return None, f"{symbol}: no trade, size rounds to zero"
+    tactic = execution_tactic(qty, ctx.snapshots[symbol].indicators.get("volume_last_1h"))
     decision = Decision(
         instrument=Equity(symbol=symbol), action=Action.BUY if direction is Direction.LONG else Action.SELL,
         direction=direction, size=Size(quantity=qty, unit=SizeUnit.SHARES),
+        order_plan=OrderPlan(execution_tactic=tactic),
         risk_levels=RiskLevels(stop_loss_level=round(stop, 4), take_profit_level=round(target, 4)),
         strategy_family=StrategyFamily.TREND, confidence=round(win_p, 4),
         rationale=(f"{direction.value} {symbol}: {why}; {tech.setup.value} setup, {tech.trend.value} trend; stop at "
                    f"the technical invalidation {stop:.2f}, target {target:.2f} ({reward_risk:.1f}:1); "
-                   f"Kelly {kelly:.3f} -> {fraction:.2%} of equity."),
+                   f"Kelly {kelly:.3f} -> {fraction:.2%} of equity."
+                   + (f" {qty} shares exceed {LARGE_ORDER_FRACTION:.0%} of the last hourly bar's volume: worked "
+                      f"as {tactic.value} over the next bars." if tactic else "")),
         references=References(used_indicators=["sma_20_1d", "sma_50_1d", "rsi_14_1h", "rsi_14_1d", "atr_14_1d"]))
     return decision, f"{symbol}: {decision.action.value} {qty}, {why}"
+
+
+def execution_tactic(quantity: int, last_hour_volume: float | None, limit_entry: bool = False
+                     ) -> ExecutionTactic | None:
+    """How to work an order of ``quantity`` units: at once (None) unless it exceeds LARGE_ORDER_FRACTION of
+    the last hourly bar's volume; then TWAP (market children over the next bars), or ICEBERG (limit slices
+    shown one at a time) for a limit entry. An unknown volume leaves the order as it is."""
+    if last_hour_volume is None or not quantity > LARGE_ORDER_FRACTION * last_hour_volume:
+        return None
+    return ExecutionTactic.ICEBERG if limit_entry else ExecutionTactic.TWAP
 
 
 def _levels(pos: PositionView, tech: TechnicalAnalysisOutput) -> RiskLevels:

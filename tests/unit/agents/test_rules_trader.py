@@ -6,6 +6,7 @@ import pytest
 from agent_builders import (
     AS_OF,
     CYCLE,
+    INDICATORS,
     RULES,
     analyses,
     context,
@@ -20,9 +21,9 @@ from agent_builders import (
 from pydantic import ValidationError
 
 from cream.agents.port import TradingRules
-from cream.agents.rules.trader import revise, trader
+from cream.agents.rules.trader import LARGE_ORDER_FRACTION, execution_tactic, revise, trader
 from cream.schemas.agents import Objection, Severity
-from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, SizeUnit
+from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, ExecutionTactic, SizeUnit
 from cream.schemas.instruments import Equity
 
 
@@ -228,3 +229,36 @@ def test_short_holding_far_from_entry_is_held_without_a_crash() -> None:
     p = trader(context([snapshot("XYZ", 15.0)], {"XYZ": analyses(bull=0.5, bear=0.5, inv_long=14.0,
                                                                    inv_short=16.5)}, book=book))
     assert only(p).action is Action.HOLD
+
+
+def run_with_volume(volume: float | None) -> Decision:
+    indicators = dict(INDICATORS) if volume is None else {**INDICATORS, "volume_last_1h": volume}
+    a = analyses("XYZ", bull=0.9, bear=0.1, inv_long=95.0, inv_short=105.0)
+    return only(trader(context([snapshot("XYZ", 100.0, indicators=indicators)], {"XYZ": a}, book=portfolio())))
+
+
+def test_an_entry_large_against_the_last_hourly_volume_is_worked_by_twap() -> None:
+    size = run_with_volume(None).size.quantity
+    assert size > 10
+    thin = run_with_volume(size / LARGE_ORDER_FRACTION - 1)  # just over 1% of the bar's volume
+    assert thin.order_plan.execution_tactic is ExecutionTactic.TWAP and thin.size.quantity == size
+    assert "worked as TWAP" in thin.rationale
+    deep = run_with_volume(size / LARGE_ORDER_FRACTION)  # exactly 1%: at once
+    assert deep.order_plan.execution_tactic is None and "worked as" not in deep.rationale
+    assert run_with_volume(None).order_plan.execution_tactic is None  # volume unknown: as it is
+
+
+def test_the_tactic_rule() -> None:
+    assert LARGE_ORDER_FRACTION == 0.01
+    assert execution_tactic(101, 10_000.0) is ExecutionTactic.TWAP
+    assert execution_tactic(101, 10_000.0, limit_entry=True) is ExecutionTactic.ICEBERG
+    assert execution_tactic(100, 10_000.0) is None and execution_tactic(5, None) is None
+    assert execution_tactic(1, 0.0) is ExecutionTactic.TWAP  # a bar that traded nothing: nothing is small against it
+
+
+def test_closing_a_position_goes_at_once_whatever_its_size() -> None:
+    book = portfolio(position("XYZ", 5_000, 100.0, 100.0))
+    a = analyses("XYZ", bull=0.1, bear=0.9, inv_long=95.0, inv_short=105.0)
+    snap = snapshot("XYZ", 100.0, indicators={**INDICATORS, "volume_last_1h": 1_000.0})
+    d = only(trader(context([snap], {"XYZ": a}, book=book)))
+    assert d.direction is Direction.FLAT and d.order_plan.execution_tactic is None
