@@ -327,3 +327,21 @@ def test_the_risk_check_counts_what_a_working_entry_may_still_buy(
     assert not report.approved and "MAX_UNITS" in report.reasons()  # 20 held + 40 working + 41 > 100
     without = now.model_copy(update={"working_orders": {}})
     assert check_plan(buy_plan("AAPL", 41), without, {"AAPL": 100.0}, rules).approved  # what it missed before
+
+
+def test_a_chain_whose_message_was_lost_is_restarted_and_its_old_link_does_nothing(
+        alpaca: AlpacaStandIn, broker: AlpacaBroker, moment: Path) -> None:
+    clock.set_time(moment, MONDAY + INTO)
+    pid = parent("TWAP", 300)
+    lost = start(pid, broker)  # its message is lost: nobody runs link 1
+    book = book_of(pid)
+    assert child_orders.working(book, quiet_for=timedelta(minutes=5)) == []  # not quiet long enough yet
+    assert child_orders.working(book, quiet_for=timedelta(0)) == [pid]
+    assert child_orders.working(environment="PAPER") == [pid] and child_orders.working(environment="LIVE") == []
+    restarted = child_orders.arm(pid)  # what beat's pass and an execution worker's start do
+    assert restarted == lost + 1
+    clock.set_time(moment, MONDAY + timedelta(hours=1) + INTO)
+    assert child_orders.work(pid, lost, broker) is None  # the lost message, should Redis give it back
+    assert len(children(pid)) == 1
+    step = child_orders.work(pid, restarted, broker)
+    assert step is not None and not step.done and len(children(pid)) == 2
