@@ -198,13 +198,11 @@ def advance(parent_id: str, broker: Broker, held: HeldBookLock) -> Step:
         book, instrument, purpose, filled_before = parent.book, parent.instrument_id, parent.purpose, \
             parent.filled_quantity
     bars = market_calendar.hourly_bars_after(started, bars_needed(np.array([c[0] for c in schedule])))
-    exits_sent = []
 
     def send(child_id: str) -> None:
         held.ensure_held()
         if purpose == OrderPurpose.EXIT.value:  # the shares its stop holds cannot be sold past it
             protection.release(broker, book, instrument)
-            exits_sent.append(child_id)
         order_lifecycle.send(child_id, broker)
 
     for child_id in _open_children(parent_id):
@@ -216,8 +214,10 @@ def advance(parent_id: str, broker: Broker, held: HeldBookLock) -> Step:
         send(due)
     with session_scope(readonly=True) as s:
         filled_now = s.get(OrderRow, parent_id).filled_quantity  # type: ignore[union-attr]
-    if exits_sent or (purpose == OrderPurpose.ENTRY.value and filled_now > filled_before):
-        protection.protect(broker, book, only={instrument})  # what filled, or what an exit left, is guarded
+    # What an entry filled is guarded at once; so is what an exit leaves - including, once an exit child
+    # is over (filled, or canceled at the end of its bars), the shares it held at the broker.
+    if purpose == OrderPurpose.EXIT.value or filled_now > filled_before:
+        protection.protect(broker, book, only={instrument})
     return _finish_or_wait(parent_id, schedule, bars, now)
 
 

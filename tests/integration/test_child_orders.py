@@ -72,7 +72,8 @@ def alpaca(alpaca_days: AlpacaStandIn) -> AlpacaStandIn:
 
 
 def parent(tactic: str | None, qty: int, *, order_type: str = "MARKET", limit: str | None = None,
-           touch: float = 100.0, hour: datetime = MONDAY, book: str | None = None, exit_: bool = False) -> str:
+           touch: float = 100.0, hour: datetime = MONDAY, book: str | None = None, exit_: bool = False,
+           symbol: str = "AAPL") -> str:
     """A PAPER cycle's approved order (an entry: stop 95, target 110) as act writes it: a PENDING parent
     naming a tactic, with the price observe saw."""
     book = book or f"tac{next(_books)}"
@@ -80,15 +81,15 @@ def parent(tactic: str | None, qty: int, *, order_type: str = "MARKET", limit: s
     with session_scope() as s:
         portfolio.ensure_book(s, book, Environment.PAPER, 100_000.0)
         cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book=book),
-                                     ["AAPL"])
-        cycles.save_checkpoint(s, cycle.id, Phase.OBSERVE, {"prices": {"AAPL": touch}})
-        decision = ids.decision_id(cycle.id, "AAPL")
-        s.add(DecisionRow(id=decision, cycle_id=cycle.id, instrument_id="AAPL", action=action, direction=direction,
+                                     [symbol])
+        cycles.save_checkpoint(s, cycle.id, Phase.OBSERVE, {"prices": {symbol: touch}})
+        decision = ids.decision_id(cycle.id, symbol)
+        s.add(DecisionRow(id=decision, cycle_id=cycle.id, instrument_id=symbol, action=action, direction=direction,
                           size_value=qty, size_unit="SHARES", stop_loss=Decimal(95), take_profit=Decimal(110),
                           strategy_family="TREND", confidence=0.7, rationale="test", status="APPROVED"))
         s.flush()
-        order_id = ids.client_order_id(cycle.id, "AAPL", purpose)
-        s.add(OrderRow(id=order_id, book=book, cycle_id=cycle.id, decision_id=decision, instrument_id="AAPL",
+        order_id = ids.client_order_id(cycle.id, symbol, purpose)
+        s.add(OrderRow(id=order_id, book=book, cycle_id=cycle.id, decision_id=decision, instrument_id=symbol,
                        side=side, quantity=qty, order_type=order_type, purpose=purpose, status="PENDING",
                        limit_price=Decimal(limit) if limit else None, execution_tactic=tactic))
     return order_id
@@ -345,3 +346,45 @@ def test_a_chain_whose_message_was_lost_is_restarted_and_its_old_link_does_nothi
     assert len(children(pid)) == 1
     step = child_orders.work(pid, restarted, broker)
     assert step is not None and not step.done and len(children(pid)) == 2
+
+
+def test_a_passive_limit_exit_holds_its_shares_then_the_stop_comes_back(
+        alpaca: AlpacaStandIn, broker: AlpacaBroker, moment: Path) -> None:
+    clock.set_time(moment, MONDAY + INTO)
+    entry = parent(None, 100)
+    order_lifecycle.send(entry, broker)
+    book = book_of(entry)
+    clock.set_time(moment, MONDAY + timedelta(hours=1) + INTO)  # the next cycle closes it, at the touch
+    pid = parent("PASSIVE_LIMIT", 100, touch=101.0, book=book, exit_=True, hour=MONDAY + timedelta(hours=1))
+    link = start(pid, broker)
+    [resting] = at_broker(alpaca, pid)
+    assert (resting["side"], resting["limit_price"], resting["status"]) == ("sell", "101", "new")
+    assert broker.live_stops() == {}  # the broker holds the shares for the sell: no stop can be placed on them
+    with session_scope(readonly=True) as s:
+        refused = s.scalars(select(OrderRow).where(OrderRow.book == book, OrderRow.status == "REJECTED")).all()
+    assert refused == []  # and none is tried in vain
+    clock.set_time(moment, MONDAY + timedelta(hours=4, seconds=5))  # its bars are over, unfilled
+    assert next_link(pid, link, broker)[0].done
+    assert order(pid).status == "CANCELED" and broker.positions() == {"AAPL": 100}
+    assert broker.live_stops() == {"AAPL": 100}  # guarded again at once
+
+
+def test_a_vwap_entry_sizes_its_children_by_the_volume_of_the_hours(
+        alpaca: AlpacaStandIn, broker: AlpacaBroker, moment: Path) -> None:
+    from cream.adapters.local_history import LocalHistory
+    from cream.schemas.decisions import ExecutionTactic
+    from cream.schemas.market import Timeframe
+    from cream.tactic_schedule import PROFILE_SESSIONS, child_schedule, profile_volume
+
+    market = LocalHistory()
+    alpaca.add_asset("XLK")
+    clock.set_time(moment, MONDAY + INTO)
+    pid = parent("VWAP", 1000, symbol="XLK")
+    with book_lock(book_of(pid)) as held:
+        child_orders.start(pid, broker, held, market=lambda: market)
+    past = market.bars("XLK", Timeframe.H1, MONDAY, PROFILE_SESSIONS * 7).volume
+    expected = [int(q) for q in child_schedule(ExecutionTactic.VWAP, 1000, float("nan"), profile_volume(past))[1]]
+    assert len(set(expected)) > 1 and sum(expected) == 1000
+    with session_scope(readonly=True) as s:
+        assert [q for _, q, _ in s.get(WorkRow, pid).schedule] == expected  # type: ignore[union-attr]
+    assert [int(o["qty"]) for o in at_broker(alpaca, pid)] == expected[:1]
