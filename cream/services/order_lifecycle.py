@@ -163,8 +163,10 @@ def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict
         if found is None:
             with session_scope() as s:
                 order = s.get(OrderRow, order_id)
-                if order is not None and order.status == OrderStatus.UNKNOWN.value:
+                if order is not None and order.status in UNRESOLVED:  # never sent, or lost on the way
                     if _may_still_go(s, order):
+                        if order.status == OrderStatus.PENDING.value:
+                            continue  # its sender will send it
                         order.status, order.error = OrderStatus.PENDING.value, "not at the broker: safe to send"
                     else:  # its cycle (a child: its bars) has ended: an order sent now would be late
                         order.status, order.error = OrderStatus.CANCELED.value, (
@@ -176,8 +178,9 @@ def reconcile(broker: Broker, book: str, compare_positions: bool = True) -> dict
                     changed[order_id] = order.status
             continue
         with session_scope() as s:
+            was = s.scalar(select(OrderRow.status).where(OrderRow.id == order_id))
             status = apply_update(s, order_id, found)
-        if status is not None:
+        if status is not None and status != was:
             changed[order_id] = status
     return {"orders": changed, "position_differences": position_differences(broker, book) if compare_positions
             else {}}
