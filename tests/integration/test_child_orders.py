@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -32,6 +30,7 @@ from cream.storage.book_lock import book_lock
 from cream.storage.db import session_scope
 from cream.storage.models import Book, DecisionRow, OrderRow, PositionRow, WorkRow
 from tests.integration.conftest import MONDAY
+from tests.integration.paper_world import database_url
 from tests.standins.alpaca_server import AlpacaStandIn
 
 pytestmark = pytest.mark.integration
@@ -41,14 +40,7 @@ INTO = timedelta(seconds=40)  # where the clock stands in a bar when a link runs
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path}/tactics.db"
-    if request.param == "postgresql":
-        base = str(request.getfixturevalue("postgres_url"))
-        name = f"cream_tactics_{uuid.uuid4().hex[:8]}"
-        admin = base.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = base.rsplit("/", 1)[0] + f"/{name}"
+    url = database_url(request, request.param, tmp_path)
     saved = {k: os.environ.get(k) for k in ("CREAM_DATABASE_URL", "CREAM_DATA_DIR")}
     os.environ.update({"CREAM_DATABASE_URL": url, "CREAM_DATA_DIR": str(tmp_path)})
     from cream.config import get_settings

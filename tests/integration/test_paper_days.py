@@ -9,37 +9,27 @@ test moves from Wednesday to Friday.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
-from cream import clock
 from cream.adapters.local_history import LocalHistory
 from cream.agents.tools.memory import _outcome
 from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.decisions import Environment
-from cream.schemas.market import Timeframe
 from cream.schemas.trigger import CycleTrigger
 from cream.services.reports import cycle_report
-from cream.services.runtime_config import SAMPLE_UNIVERSE
 from cream.storage import db
 from cream.storage.models import Book, DecisionRow, FillRow, OrderRow, PositionRow
-from tests.integration.helpers import cream_environment
-from tests.shared_data import POLYGON_5M, require
+from tests.integration.paper_world import PaperWorld, database_url, move_clock, paper_world
 from tests.standins.alpaca_server import AlpacaStandIn
-from tests.standins.gemini_agents import agent_responder
-from tests.standins.gemini_server import gemini_standin
-from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
 BOOK = "days"
@@ -50,38 +40,10 @@ INTO_THE_HOUR = timedelta(seconds=40)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def paper_days(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    url = f"sqlite:///{tmp_path}/days.db"
-    if request.param == "postgresql":
-        base = str(request.getfixturevalue("postgres_url"))
-        name = f"cream_days_{uuid.uuid4().hex[:8]}"
-        admin = base.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn(sessions=True) as alpaca, \
-            gemini_standin(agent_responder()) as gemini:
-        for symbol in SAMPLE_UNIVERSE:
-            alpaca.add_asset(symbol, tradable=symbol != "COST")
-        env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": url,
-               "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/4", "POLYGON_API_KEY": polygon.api_key,
-               "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
-               "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
-               "GEMINI_API_KEY": "AIza-days-test-key", "CREAM_GEMINI_BASE_URL": gemini.base_url,
-               "CREAM_GEMINI_BACKOFF_S": "0.01", "CREAM_POLYGON_REQUESTS_PER_SECOND": "200",
-               "CREAM_POLYGON_BURST": "50", "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1",
-               "CREAM_BOOK": BOOK, clock.VARIABLE: str(tmp_path / "clock")}
-        with cream_environment(env):
-            clock.set_time(tmp_path / "clock", DAY1 + INTO_THE_HOUR)
-            yield {"alpaca": alpaca, "broker_url": env["CREAM_BROKER_URL"]}
-
-
-def move_clock(to: datetime, alpaca: AlpacaStandIn, market: LocalHistory) -> None:
-    """Every process to ``to``; the broker's prices to the last hourly close by then."""
-    clock.set_time(Path(os.environ[clock.VARIABLE]), to)
-    for symbol in ("ADBE", "MA", "XLK"):
-        bars = market.bars(symbol, Timeframe.H1, to, 1)
-        alpaca.tick(symbol, float(bars.close[-1]))
+def paper_days(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Iterator[PaperWorld]:
+    with paper_world(tmp_path, database_url(request, request.param, tmp_path), redis_url.rsplit("/", 1)[0] + "/4",
+                     BOOK, DAY1 + INTO_THE_HOUR) as world:
+        yield world
 
 
 def run_cycle(runner: CycleRunner, hour: datetime) -> dict[str, Any]:
@@ -110,11 +72,11 @@ def live_stops(alpaca: AlpacaStandIn) -> dict[str, float]:
 
 
 def test_a_position_held_for_days_keeps_its_stop_and_its_exit_is_booked_as_the_broker_did_it(
-        paper_days: dict[str, Any]) -> None:
-    alpaca: AlpacaStandIn = paper_days["alpaca"]
+        paper_days: PaperWorld) -> None:
+    alpaca = paper_days.alpaca
     market = LocalHistory()
     with LocalFleet(Settings()):
-        runner = CycleRunner(paper_days["broker_url"])
+        runner = CycleRunner(paper_days.broker_url)
         move_clock(DAY1 + INTO_THE_HOUR, alpaca, market)
         day1 = run_cycle(runner, DAY1)
         entries = {o["instrument"]: o for o in day1["orders"] if o["purpose"] == "ENTRY" and o["status"] == "FILLED"}
@@ -148,7 +110,7 @@ def test_a_position_held_for_days_keeps_its_stop_and_its_exit_is_booked_as_the_b
         move_clock(DAY3 + timedelta(hours=1) + INTO_THE_HOUR, alpaca, market)
         day3 = run_cycle(runner, DAY3 + timedelta(hours=1))
         runner.close()
-        reconciled = reconcile_pass(CycleRunner(paper_days["broker_url"]))
+        reconciled = reconcile_pass(CycleRunner(paper_days.broker_url))
     assert [line.split(" @ ")[0] for line in day3["broker"]["exits"]] == [f"STOP_LOSS MA {held['MA']}"], day3["broker"]
     assert day3["broker"]["differences"] == {} and reconciled["position_differences"] == {}
     assert reconciled["broker_exits"] == []

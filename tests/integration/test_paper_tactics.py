@@ -9,35 +9,28 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
 
-from cream import clock, ids
+from cream import ids
 from cream.adapters.local_history import LocalHistory
 from cream.config import Settings
 from cream.fleet import LocalFleet
 from cream.runner import CycleRunner
 from cream.schemas.agents import AgentType
 from cream.schemas.decisions import Environment
-from cream.schemas.market import Timeframe
 from cream.schemas.trigger import CycleTrigger
 from cream.services.reports import cycle_report
-from cream.services.runtime_config import SAMPLE_UNIVERSE
 from cream.storage import db
 from cream.storage.models import OrderRow, PositionRow, WorkRow
-from tests.integration.helpers import cream_environment, wait_for
-from tests.shared_data import POLYGON_5M, require
+from tests.integration.helpers import wait_for
+from tests.integration.paper_world import PaperWorld, database_url, move_clock, paper_world
 from tests.standins.alpaca_server import AlpacaStandIn
-from tests.standins.gemini_agents import agent_responder
-from tests.standins.gemini_server import gemini_standin
-from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
 BOOK = "tactics"
@@ -55,37 +48,10 @@ def twap_entries(agent: AgentType, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def paper(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    url = f"sqlite:///{tmp_path}/tactics.db"
-    if request.param == "postgresql":
-        base = str(request.getfixturevalue("postgres_url"))
-        name = f"cream_tactics_{uuid.uuid4().hex[:8]}"
-        admin = base.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-    with PolygonStandIn(require(POLYGON_5M)) as polygon, AlpacaStandIn(sessions=True) as alpaca, \
-            gemini_standin(agent_responder(edit=twap_entries)) as gemini:
-        for symbol in SAMPLE_UNIVERSE:
-            alpaca.add_asset(symbol, tradable=symbol != "COST")
-        env = {"CREAM_ENV": "PAPER", "CREAM_DATA_DIR": str(tmp_path), "CREAM_DATABASE_URL": url,
-               "CREAM_BROKER_URL": redis_url.rsplit("/", 1)[0] + "/5", "POLYGON_API_KEY": polygon.api_key,
-               "ALPACA_API_KEY": alpaca.api_key, "ALPACA_SECRET_KEY": alpaca.secret_key,
-               "CREAM_POLYGON_BASE_URL": polygon.url, "CREAM_ALPACA_BASE_URL": alpaca.url,
-               "GEMINI_API_KEY": "AIza-tactics-test-key", "CREAM_GEMINI_BASE_URL": gemini.base_url,
-               "CREAM_GEMINI_BACKOFF_S": "0.01", "CREAM_POLYGON_REQUESTS_PER_SECOND": "200",
-               "CREAM_POLYGON_BURST": "50", "CREAM_VISIBILITY_TIMEOUT": "10", "CREAM_RESTORE_INTERVAL": "1",
-               "CREAM_BOOK": BOOK, clock.VARIABLE: str(tmp_path / "clock")}
-        with cream_environment(env):
-            clock.set_time(tmp_path / "clock", HOUR + INTO_THE_HOUR)
-            yield {"alpaca": alpaca, "broker_url": env["CREAM_BROKER_URL"]}
-
-
-def move_clock(to: datetime, alpaca: AlpacaStandIn, market: LocalHistory) -> None:
-    """Every process to ``to``; the broker's prices to the last hourly close by then."""
-    clock.set_time(Path(os.environ[clock.VARIABLE]), to)
-    for symbol in ("ADBE", "MA", "XLK"):
-        alpaca.tick(symbol, float(market.bars(symbol, Timeframe.H1, to, 1).close[-1]))
+def paper(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Iterator[PaperWorld]:
+    with paper_world(tmp_path, database_url(request, request.param, tmp_path), redis_url.rsplit("/", 1)[0] + "/5",
+                     BOOK, HOUR + INTO_THE_HOUR, edit=twap_entries) as world:
+        yield world
 
 
 def kill_execution_worker(fleet: LocalFleet) -> None:
@@ -103,11 +69,11 @@ def children_at_broker(alpaca: AlpacaStandIn, parent_id: str) -> list[str]:
 
 
 def test_a_twap_entry_is_worked_bar_by_bar_through_a_killed_worker_and_a_duplicate_task(
-        paper: dict[str, Any]) -> None:
-    alpaca: AlpacaStandIn = paper["alpaca"]
+        paper: PaperWorld) -> None:
+    alpaca = paper.alpaca
     market = LocalHistory()
     with LocalFleet(Settings(), supervise=False) as fleet:
-        runner = CycleRunner(paper["broker_url"])
+        runner = CycleRunner(paper.broker_url)
         move_clock(HOUR + INTO_THE_HOUR, alpaca, market)
         cycle_id, _ = runner.run(CycleTrigger(environment=Environment.PAPER, scheduled_for=HOUR, book=BOOK,
                                               source="test"), timeout=240)
