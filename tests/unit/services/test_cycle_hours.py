@@ -57,3 +57,20 @@ def test_no_environment_runs_outside_the_session(market: LocalHistory, env: Envi
     saturday = datetime(2025, 9, 27, 15, tzinfo=UTC)
     with pytest.raises(InvalidTrigger, match="not a cycle hour"):
         require_cycle_hour(env, saturday, market, now=saturday)
+
+
+def test_cream_cycle_in_paper_without_at_runs_the_current_hour(market: LocalHistory, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path) -> None:
+    from cream import clock
+    from cream.cli_checks import cycle_hour
+    from cream.errors import InvalidRequest
+
+    path = tmp_path / "clock"
+    monkeypatch.setenv(clock.VARIABLE, str(path))
+    clock.set_time(path, HOUR + timedelta(minutes=7))
+    assert cycle_hour(None, None, Environment.PAPER, market) == HOUR
+    clock.set_time(path, datetime(2025, 9, 24, 22, tzinfo=UTC))  # 18:00 New York
+    with pytest.raises(InvalidRequest, match="no cycle hour is current .* the next is 2025-09-25T14:00Z"):
+        cycle_hour(None, None, Environment.PAPER, market)
+    with pytest.raises(InvalidTrigger, match="is a past hour"):
+        cycle_hour(None, HOUR, Environment.PAPER, market)
