@@ -23,7 +23,9 @@ def observe_market(cycle_id: CycleId) -> None:
         cycle = cycles.get_cycle(s, cycle_id)
         env, symbols, as_of = Environment(cycle.environment), list(cycle.symbols), cycle.scheduled_for
         book = cycle.book
-        held = [p.instrument_id for p in portfolio.positions(s, book)]
+        # Held positions and open entry orders outside the cycle's symbols need a mark too: the risk check
+        # counts both, and fails closed on what it cannot price.
+        held = [p.instrument_id for p in portfolio.positions(s, book)] + list(portfolio.working_entries(s, book))
         config = active_trading_config(s, env)
     broker = runtime.broker(env, config)
     # PAPER/LIVE, before anything else: orders, broker-side exits and protection brought up to the broker.

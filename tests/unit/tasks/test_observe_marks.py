@@ -1,0 +1,40 @@
+"""Observe marks everything the risk check will count: an open entry order of another act on the book, in an
+instrument outside the cycle's symbols, gets its price (the check fails closed on what it cannot price)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import tasks.data
+from cream.schemas.decisions import Environment
+from cream.schemas.trigger import CycleTrigger
+from cream.services import cycles, portfolio
+from cream.services.cycles import Phase
+from cream.services.runtime_config import seed_defaults
+from cream.storage import db
+from cream.storage.db import session_scope
+from cream.storage.models import OrderRow
+
+AT = datetime(2025, 9, 24, 15, tzinfo=UTC)
+
+
+def test_an_open_entry_outside_the_cycles_symbols_is_marked() -> None:
+    db.migrate()
+    with session_scope() as s:
+        seed_defaults(s)
+    book = f"marks-{uuid.uuid4().hex[:8]}"
+    with session_scope() as s:
+        portfolio.ensure_book(s, book, Environment.BACKTEST, 100_000.0)
+        other, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=AT.replace(hour=14),
+                                                     book=book), ["ADBE"])
+        s.add(OrderRow(id=f"intent-{book}", book=book, cycle_id=other.id, instrument_id="ADBE", side="BUY",
+                       quantity=10, order_type="MARKET", purpose="ENTRY", status="PENDING"))  # its act is sending
+        this, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=AT, book=book),
+                                    ["XLK"])
+        cycle_id = this.id
+    tasks.data.observe_market.run(cycle_id)
+    with session_scope(readonly=True) as s:
+        observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE)
+    assert observed is not None and set(observed["prices"]) == {"XLK", "ADBE"}
+    assert observed["portfolio"]["working_orders"]["ADBE"]["quantity"] == 10
