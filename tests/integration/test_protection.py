@@ -21,6 +21,7 @@ from cream.storage import db
 from cream.storage.db import session_scope
 from cream.storage.models import Book, DecisionRow, FillRow, OrderRow, PositionRow
 from tests.integration.conftest import MONDAY
+from tests.integration.paper_world import database_url
 from tests.standins.alpaca_server import AlpacaStandIn
 
 pytestmark = pytest.mark.integration
@@ -28,9 +29,9 @@ pytestmark = pytest.mark.integration
 _books = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("CREAM_DATABASE_URL", f"sqlite:///{tmp_path}/p.db")
+@pytest.fixture(autouse=True, params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("CREAM_DATABASE_URL", database_url(request, request.param, tmp_path))
     monkeypatch.setenv("CREAM_DATA_DIR", str(tmp_path))
     from cream.config import get_settings
 
