@@ -143,7 +143,10 @@ def protect(broker: Broker, book: str, only: set[str] | None = None) -> tuple[li
             unprotected.append(f"{instrument_id} {uncovered} of {qty}: {why}")
             continue
         status = order_lifecycle.send(order_id, broker)
-        placed.append(f"{instrument_id} {abs(uncovered)} guarded at the broker ({order_id}: {status})")
+        if status == OrderStatus.REJECTED.value:  # tried again, under a new id, on the next pass
+            unprotected.append(f"{instrument_id} {uncovered} of {qty}: the broker refused its protection {order_id}")
+        else:
+            placed.append(f"{instrument_id} {abs(uncovered)} guarded at the broker ({order_id}: {status})")
     return placed, unprotected
 
 

@@ -157,3 +157,17 @@ def test_a_position_without_known_levels_is_reported_not_guessed(alpaca: AlpacaS
     report = protection.reconcile_book(broker, book)
     assert report["protection_placed"] == [] and len(report["unprotected"]) == 1
     assert report["unprotected"][0].startswith("MSFT 5 of 5: no stop and target known")
+
+
+def test_protection_the_broker_refuses_is_reported_unprotected_not_guarded(alpaca: AlpacaStandIn,
+                                                                            broker: AlpacaBroker) -> None:
+    book = f"prot{next(_books)}"
+    order_lifecycle.send(enter(book), broker)
+    for leg in alpaca.open_orders("AAPL"):  # somebody cancels the stop and target, and offers the shares
+        alpaca.cancel(leg["id"])
+    alpaca.create_order({"symbol": "AAPL", "qty": "10", "side": "sell", "type": "limit", "limit_price": "150",
+                         "time_in_force": "gtc"})
+    report = protection.reconcile_book(broker, book)
+    assert report["protection_placed"] == [] and broker.live_stops() == {}
+    [line] = report["unprotected"]
+    assert line.startswith("AAPL 10 of 10: the broker refused its protection")
