@@ -51,12 +51,13 @@ def reconcile_book(broker: Broker, book: str, cycle_id: str | None = None) -> di
 
     ``cycle_id`` is the observing cycle (exits found are booked to it), None on beat's pass (they are
     booked to the cycle that opened the position). Returns what changed, for the cycle report."""
-    if broker.live_stops() is None:  # the simulated broker: the book is the account
+    stops = broker.live_stops()
+    if stops is None:  # the simulated broker: the book is the account
         return {}
     with book_lock(book):
         report = order_lifecycle.reconcile(broker, book, compare_positions=False)
         report["broker_exits"] = record_exits(broker, book, cycle_id)
-        report["protection_placed"], report["unprotected"] = protect(broker, book)
+        report["protection_placed"], report["unprotected"] = protect(broker, book, stops=stops)
         report["position_differences"] = order_lifecycle.position_differences(broker, book)
     if report["unprotected"]:
         log.error("book %s holds positions without a stop at the broker: %s", book, report["unprotected"])
@@ -121,10 +122,12 @@ def _book_exit(s: Session, book: str, guarded_id: str, instrument_id: str, opene
     return f"{leg.purpose.value} {instrument_id} {row.filled_quantity - before} @ {row.avg_fill_price} at the broker"
 
 
-def protect(broker: Broker, book: str, only: set[str] | None = None) -> tuple[list[str], list[str]]:
+def protect(broker: Broker, book: str, only: set[str] | None = None,
+            stops: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
     """Give every held position (of ``only``, if given) the stop it lacks at the broker; (what was placed,
-    what cannot be). The caller holds the book's lock."""
-    stops = broker.live_stops()
+    what cannot be). ``stops``: the broker's live stops, if the caller just read them. The caller holds
+    the book's lock."""
+    stops = broker.live_stops() if stops is None else stops
     if stops is None:
         return [], []
     held = broker.positions() or {}
@@ -153,9 +156,8 @@ def protect(broker: Broker, book: str, only: set[str] | None = None) -> tuple[li
 def release(broker: Broker, book: str, instrument_id: str, settle_s: float = 5.0) -> list[str]:
     """Cancel the stop and target the broker holds for a position before an exit of it is sent: the shares
     they hold could not be sold otherwise. Whatever the exit leaves is guarded again by ``protect``.
-    Returns the broker ids canceled. The caller holds the book's lock (act does)."""
-    if broker.live_stops() is None:
-        return []
+    Returns the broker ids canceled (none with the simulated broker, which holds no legs). The caller
+    holds the book's lock (act does)."""
     with session_scope(readonly=True) as s:
         watched = [o.id for p, o in _guarded_orders(s, book) if p.instrument_id == instrument_id]
     canceled, deadline = [], time.monotonic() + settle_s
