@@ -183,14 +183,15 @@ def backtest_window(symbols: list[str], start: date, end: date, market: MarketDa
 
 def require_replayable(cycle_id: str) -> None:
     """The cycle exists and reached its agents (it has an orient checkpoint)."""
-    from cream.services.cycles import Phase, load_checkpoint
+    from cream.schemas.cycle import Oriented
+    from cream.services.cycles import load
     from cream.storage.db import session_scope
     from cream.storage.models import Cycle
 
     with session_scope(readonly=True) as s:
         if s.get(Cycle, cycle_id) is None:
             raise InvalidRequest(f"no cycle {show(cycle_id, 80)}: `cream status` lists the recent ones")
-        if load_checkpoint(s, cycle_id, Phase.ORIENT) is None:
+        if load(s, cycle_id, Oriented) is None:
             raise InvalidRequest(f"cycle {cycle_id} never reached its agents (no orient checkpoint): nothing to replay")
 
 

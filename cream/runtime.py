@@ -28,6 +28,7 @@ from cream.errors import ConfigurationError
 from cream.live_gate import require_live_allowed
 from cream.ports import Broker, MarketData
 from cream.schemas.decisions import Environment
+from cream.services.pipeline import Ports
 from cream.services.runtime_config import TradingConfig
 
 if TYPE_CHECKING:
@@ -170,3 +171,7 @@ def _alpaca(environment: Environment) -> Broker:
     return AlpacaBroker(settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value(),
                         paper=environment is not Environment.LIVE,
                         url_override=_alpaca_url(settings, environment))
+
+
+# The ports a cycle's phases reach the outside through (cream.services.pipeline), in this process.
+PORTS = Ports(market=market_data, broker=broker, agents=agents)

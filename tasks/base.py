@@ -6,7 +6,8 @@ delivered more than ``MAX_DELIVERIES`` times (a message whose worker dies every 
 Anything else is refused with a one-line reason and dropped: never retried, never requeued, and the
 cycle it names is not touched.
 
-Then, for a task of a cycle (its first argument is the cycle id):
+Then, for a task of a cycle (its first argument is the cycle id), the cycle's error policy
+(``cream.services.error_policy``, which the in-process runner follows too):
 
 - a transient failure (the database or the broker away, a lock held too long, a soft time limit)
   is retried with exponential backoff and jitter, for as long as ``cream.timeouts.retry_plan`` says;
@@ -26,18 +27,15 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar, get_type_hints
 
-import redis
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from cream.errors import TransientError
+from cream.schemas.cycle import TERMINAL, CycleStatus
 from cream.schemas.decisions import Environment
-from cream.services import cycles
-from cream.services.cycles import TERMINAL, CycleStatus
+from cream.services import cycles, error_policy
 from cream.storage.db import session_scope
 from cream.timeouts import MAX_DELIVERIES, TIME_LIMITS, retry_plan
 from workers import redeliveries
@@ -47,9 +45,8 @@ log = logging.getLogger("cream.tasks")
 F = TypeVar("F", bound=Callable[..., Any])
 PLAN = retry_plan(visibility_timeout())
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    TransientError, OperationalError, ConnectionError, TimeoutError, redis.ConnectionError, redis.TimeoutError,
-    KombuOperationalError, SoftTimeLimitExceeded)
+# Besides the cycle's own transient failures (cream.services.error_policy): the broker's, a soft time limit.
+FLEET_TRANSIENT: tuple[type[BaseException], ...] = (KombuOperationalError, SoftTimeLimitExceeded)
 
 
 class Refused(Exception):
@@ -57,9 +54,7 @@ class Refused(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT)
+    return error_policy.is_transient(exc, FLEET_TRANSIENT)
 
 
 class CreamTask(Task):  # type: ignore[misc]
@@ -108,10 +103,10 @@ class CreamTask(Task):  # type: ignore[misc]
             raise self.retry(exc=exc, countdown=countdown, max_retries=PLAN.retries)
 
     def _handle(self, exc: Exception, args: tuple[Any, ...]) -> None:
-        reason = f"{self.name}: {type(exc).__name__}: {exc}"
-        if is_transient(exc):
-            self._retry(exc, reason)
-            reason = f"gave up after {self.request.retries} retries: {reason}"
+        transient = is_transient(exc)
+        if transient:
+            self._retry(exc, f"{self.name}: {type(exc).__name__}: {exc}")
+        reason = error_policy.failure_reason(self.name, exc, self.request.retries, transient)
         if not self.cycle_task:
             log.error("%s", reason, exc_info=not is_transient(exc))
             raise Reject(reason, requeue=False) from None
@@ -197,6 +192,7 @@ def ensure_running(cycle_id: str) -> Environment:
     return env
 
 
-def redelivered(task: Task) -> bool:
-    """The message of the running task was put back after its worker died (or a sweep restored it)."""
-    return bool((task.request.delivery_info or {}).get("redelivered"))
+def retried(task: Task) -> bool:
+    """An earlier run of this step may have recorded its phase and died (or failed) before handing the
+    cycle on: its message was put back after its worker died (or a sweep restored it), or it is a retry."""
+    return bool((task.request.delivery_info or {}).get("redelivered")) or task.request.retries > 0

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from cream import runtime, timeouts
 from cream.config import get_settings
 from cream.schemas.decisions import Environment
-from cream.services import child_orders, cycles, protection
-from cream.services.act import act
+from cream.services import child_orders, pipeline, protection
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import Book
@@ -22,13 +21,10 @@ from workers.app import visibility_timeout
 @cream_task("execution.act")
 def execute_plan(cycle_id: CycleId) -> dict[str, Any]:
     ensure_running(cycle_id)
-    with session_scope() as s:
-        env = Environment(cycles.get_cycle(s, cycle_id).environment)
-        broker = runtime.broker(env, active_trading_config(s, env))
-    done = act(cycle_id, broker, runtime.market_data)
-    for parent_id in done.get("working", []):  # a redelivered act restarts them: the old links go stale
+    done = pipeline.act_phase(cycle_id, runtime.PORTS)
+    for parent_id in done.working:  # a redelivered act restarts them: the old links go stale
         start_chain(parent_id)
-    return done
+    return done.model_dump(mode="json")
 
 
 @cream_task("execution.work", cycle_task=False)

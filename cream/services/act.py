@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,12 +14,11 @@ from cream import ids
 from cream.agents.port import PortfolioView
 from cream.ports import Broker, MarketData
 from cream.risk import check_plan, order_side
+from cream.schemas.cycle import Acted, CycleStatus, Observed, RiskChecked
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
-from cream.schemas.market import OptionMark
 from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus
 from cream.services import child_orders, cycles, order_lifecycle, portfolio, protection
 from cream.services.approval import approved_iteration
-from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan
 from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.book_lock import book_lock
@@ -31,7 +29,7 @@ from cream.storage.types import utcnow
 log = logging.getLogger(__name__)
 
 
-def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None = None) -> dict[str, Any]:
+def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None = None) -> Acted:
     """Execute the approved plan of ``cycle_id``; safe to run again after any interruption.
 
     An order whose plan names an execution tactic is worked as child orders when the broker does not work
@@ -45,14 +43,14 @@ def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None =
     (``book_lock``: ``asked_at``, ``held_from`` and ``held_until``, wall-clock UTC; the last two inside the
     real hold), so overlapping acts would show."""
     with session_scope(readonly=True) as s:
-        done = cycles.load_checkpoint(s, cycle_id, Phase.ACT)
+        done = cycles.load(s, cycle_id, Acted)
         if done is not None:
             return done
         book = cycles.get_cycle(s, cycle_id).book
     asked_at = utcnow()
     with book_lock(book) as held:
         with session_scope() as s:
-            done = cycles.load_checkpoint(s, cycle_id, Phase.ACT)  # another delivery finished while we waited
+            done = cycles.load(s, cycle_id, Acted)  # another delivery finished while we waited
             if done is not None:
                 return done
             if not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
@@ -88,16 +86,14 @@ def _record_plan(s: Session, cycle_id: str) -> str | None:
     plan = trader_plan(s, cycle_id, iteration) if iteration is not None else None
     if plan is None:
         raise LookupError(f"cycle {cycle_id} has no approved plan to execute")
-    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
-    prices: dict[str, float] = observed["prices"]
+    observed = cycles.require(s, cycle_id, Observed)
     config = active_trading_config(s, Environment(cycle.environment))
     now = portfolio.view(s, cycle.book, cycle.scheduled_for)
-    report = check_plan(plan, now, prices, config.rules, as_of=cycle.scheduled_for,
+    report = check_plan(plan, now, dict(observed.prices), config.rules, as_of=cycle.scheduled_for,
                         sectors=active_sectors(s, Environment(cycle.environment)),
-                        option_marks={k: OptionMark.model_validate(v)
-                                      for k, v in observed.get("option_marks", {}).items()})
+                        option_marks=dict(observed.option_marks))
     reason = None if report.approved else report.reasons()
-    cycles.save_checkpoint(s, cycle_id, Phase.RISK_CHECK, {"approved": report.approved, "checks": report.checks()})
+    cycles.record(s, cycle_id, RiskChecked(approved=report.approved, checks=report.checks()))
     for d in plan.decisions:
         orders = d.action in ORDER_ACTIONS
         status = ("BLOCKED" if reason else "APPROVED") if orders else "NO_ORDER"
@@ -130,7 +126,7 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
                        else None, time_in_force=d.order_plan.time_in_force.value, status=OrderStatus.PENDING.value))
 
 
-def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> dict[str, Any]:
+def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> Acted:
     orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))))
     blocked = s.scalars(select(DecisionRow.status_reason).where(
         DecisionRow.cycle_id == cycle_id, DecisionRow.status == "BLOCKED")).first()
@@ -149,9 +145,8 @@ def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> dict[str,
     else:
         status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
     cycles.conclude(s, cycle_id, status, reason)
-    data = {"status": status.value, "reason": reason, "orders": [o.id for o in orders], "book_lock": lock_held}
-    worked = list(s.scalars(select(WorkRow.order_id).where(WorkRow.order_id.in_([o.id for o in orders]),
-                                                            WorkRow.status == child_orders.WORKING)))
-    if worked:  # parents whose children go over the next bars: the caller starts their chains
-        data["working"] = sorted(worked)
-    return cycles.save_checkpoint(s, cycle_id, Phase.ACT, data)
+    worked = s.scalars(select(WorkRow.order_id).where(WorkRow.order_id.in_([o.id for o in orders]),
+                                                      WorkRow.status == child_orders.WORKING))
+    # working: parents whose children go over the next bars; the caller starts their chains
+    return cycles.record(s, cycle_id, Acted(status=status, reason=reason, orders=[o.id for o in orders],
+                                            book_lock=lock_held, working=sorted(worked)))[0]

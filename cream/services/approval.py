@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from cream.schemas.agents import Verdict
+from cream.schemas.cycle import CycleStatus, Gated, GateOutcome, Phase
 from cream.services import cycles
-from cream.services.cycles import CycleStatus, Phase
 from cream.services.decide import trader_plan, verdicts
 from cream.services.llm_budget import over_budget
 
 
-class GateOutcome(StrEnum):
-    APPROVED = "APPROVED"
-    REVISE = "REVISE"
-    NO_TRADE = "NO_TRADE"
-
-
-def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> tuple[dict[str, Any], bool]:
+def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> tuple[Gated, bool]:
     """The gate's outcome for ``iteration``, and whether this call decided it (a later call reads it)."""
-    done = cycles.load_checkpoint(s, cycle_id, Phase.GATE, iteration)
+    done = cycles.load(s, cycle_id, Gated, iteration)
     if done is not None:
         return done, False
     found = verdicts(s, cycle_id, iteration)
@@ -41,12 +32,12 @@ def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> tupl
         outcome = GateOutcome.NO_TRADE
         reason = f"plan rejected {iteration} time(s), no consensus: " + "; ".join(objections)
     cycles.get_cycle(s, cycle_id).iterations = iteration
-    data = {"outcome": outcome.value, "iteration": iteration, "reason": reason,
-            "verdicts": {a.value: v.verdict.value for a, v in found.items()}}
-    data, wrote = cycles.record_checkpoint(s, cycle_id, Phase.GATE, data, iteration)
+    gated, wrote = cycles.record(s, cycle_id, Gated(outcome=outcome, iteration=iteration, reason=reason,
+                                                    verdicts={a.value: v.verdict.value for a, v in found.items()}),
+                                 iteration)
     if outcome is GateOutcome.NO_TRADE:
         cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, reason)
-    return data, wrote
+    return gated, wrote
 
 
 def approved_iteration(s: Session, cycle_id: str) -> int | None:

@@ -17,7 +17,7 @@ from cream.runner import CycleRunner
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, portfolio, reports
-from cream.services.cycles import CycleStatus
+from cream.schemas.cycle import CycleStatus
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import BacktestRow, Cycle

@@ -54,7 +54,7 @@ from cream.schemas.instruments import underlying_of
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import OrderPurpose, OrderStatus
 from cream.services import cycles, order_lifecycle, protection
-from cream.services.cycles import Phase
+from cream.schemas.cycle import Observed
 from cream.storage.book_lock import HeldBookLock, book_lock
 from cream.storage.db import session_scope
 from cream.storage.models import Book, OrderRow, WorkRow
@@ -112,8 +112,8 @@ def start(parent_id: str, broker: Broker, held: HeldBookLock,
 
 def _plan(s: Session, parent: OrderRow, market: Callable[[], MarketData] | None) -> tuple[WorkRow | None, str]:
     cycle = cycles.get_cycle(s, parent.cycle_id)
-    observed = cycles.load_checkpoint(s, parent.cycle_id, Phase.OBSERVE) or {}
-    touch = (observed.get("prices") or {}).get(parent.instrument_id)
+    observed = cycles.load(s, parent.cycle_id, Observed)
+    touch = observed.prices.get(parent.instrument_id) if observed is not None else None
     tactic = ExecutionTactic(str(parent.execution_tactic))
     limit = float(parent.limit_price) if parent.limit_price is not None else math.nan
     if tactic is ExecutionTactic.PASSIVE_LIMIT and math.isnan(limit):

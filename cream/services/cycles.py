@@ -4,42 +4,31 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cream import ids
+from cream.schemas.cycle import (
+    CHECKPOINTS,
+    Acted,
+    CheckpointData,
+    CycleStatus,
+    Gated,
+    Observed,
+    Oriented,
+    Phase,
+    Planned,
+    Resumed,
+    RiskChecked,
+)
 from cream.schemas.trigger import CycleTrigger
 from cream.storage.models import AgentOutput, Checkpoint, Cycle
 from cream.storage.types import utcnow
 from cream.storage.writes import insert_once
 
 log = logging.getLogger(__name__)
-
-
-class Phase(StrEnum):
-    OBSERVE = "observe"
-    ORIENT = "orient"
-    ANALYSTS = "analysts"
-    RESEARCH = "research"
-    TRADER = "trader"
-    APPROVAL = "approval"
-    GATE = "gate"
-    ACT = "act"
-    RISK_CHECK = "risk_check"  # the engine's last word on the approved plan: every check, its status
-    RESUME = "resume"  # a marker: the cycle was re-dispatched from its last checkpoint
-
-
-class CycleStatus(StrEnum):
-    RUNNING = "RUNNING"
-    EXECUTED = "EXECUTED"
-    NO_TRADE = "NO_TRADE"
-    FAILED = "FAILED"
-
-
-TERMINAL = frozenset({CycleStatus.EXECUTED, CycleStatus.NO_TRADE, CycleStatus.FAILED})
 
 
 def open_cycle(session: Session, trigger: CycleTrigger, symbols: list[str]) -> tuple[Cycle, bool]:
@@ -62,24 +51,37 @@ def checkpoint_id(cycle_id: str, phase: Phase, iteration: int = 0) -> str:
     return f"{cycle_id}:{phase.value}:{iteration}"
 
 
-def save_checkpoint(session: Session, cycle_id: str, phase: Phase, data: dict[str, Any],
-                    iteration: int = 0) -> dict[str, Any]:
-    """Record that ``phase`` finished; the first record wins and is returned."""
-    return record_checkpoint(session, cycle_id, phase, data, iteration)[0]
+T = TypeVar("T", bound=CheckpointData)
+PHASE_OF: dict[type[CheckpointData], Phase] = {
+    Observed: Phase.OBSERVE, Oriented: Phase.ORIENT, Planned: Phase.TRADER, Gated: Phase.GATE,
+    RiskChecked: Phase.RISK_CHECK, Acted: Phase.ACT, Resumed: Phase.RESUME}
 
 
-def record_checkpoint(session: Session, cycle_id: str, phase: Phase, data: dict[str, Any],
-                      iteration: int = 0) -> tuple[dict[str, Any], bool]:
-    """Like ``save_checkpoint``, and whether this call wrote it (the one that hands the cycle on)."""
+def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
+           phase: Phase | None = None) -> tuple[T, bool]:
+    """Record that the phase of ``data`` finished (``phase`` names it where one kind serves two); the first
+    record wins and is returned, with whether this call wrote it (the one that hands the cycle on)."""
+    phase = phase or PHASE_OF[type(data)]
+    if not isinstance(data, CHECKPOINTS[phase]):
+        raise TypeError(f"{phase.value} records a {CHECKPOINTS[phase].__name__}, not a {type(data).__name__}")
     key = checkpoint_id(cycle_id, phase, iteration)
-    row, created = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value,
-                                                   iteration=iteration, data=data, created_at=utcnow()), key)
-    return dict(row.data), created
+    row, created = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
+                                                   data=data.model_dump(mode="json"), created_at=utcnow()), key)
+    return (data if created else type(data).model_validate(row.data)), created
 
 
-def load_checkpoint(session: Session, cycle_id: str, phase: Phase, iteration: int = 0) -> dict[str, Any] | None:
-    row = session.get(Checkpoint, checkpoint_id(cycle_id, phase, iteration))
-    return None if row is None else dict(row.data)
+def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T | None:
+    """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
+    row = session.get(Checkpoint, checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration))
+    return None if row is None else kind.model_validate(row.data)
+
+
+def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:
+    """Like ``load``, for a phase that must have run: LookupError naming it otherwise."""
+    found = load(session, cycle_id, kind, iteration, phase)
+    if found is None:
+        raise LookupError(f"cycle {cycle_id} has no {(phase or PHASE_OF[kind]).value} checkpoint")
+    return found
 
 
 def checkpoints(session: Session, cycle_id: str) -> list[Checkpoint]:

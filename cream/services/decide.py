@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cream.agents.grounding import check_grounding
-from cream.agents.port import AgentBackend, AgentContext, PortfolioView, TradingRules
+from cream.agents.port import AgentBackend, AgentContext, TradingRules
 from cream.schemas.agents import (
     ANALYSTS,
     APPROVERS,
@@ -33,10 +32,9 @@ from cream.schemas.agents import (
     TechnicalAnalysisOutput,
     Verdict,
 )
+from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
-from cream.schemas.market import FeatureSnapshot
 from cream.services import cycles
-from cream.services.cycles import Phase
 from cream.services.runtime_config import active_sectors, active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput
@@ -156,8 +154,8 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
         previous = trader_plan(s, cycle_id, iteration - 1)
         objections = [o for v in verdicts(s, cycle_id, iteration - 1).values() for o in v.objections]
     return assemble_context(
-        CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {},
-                    oriented=cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {},
+        CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.require(s, cycle_id, Observed),
+                    oriented=cycles.require(s, cycle_id, Oriented),
                     rules=active_trading_config(s, env).rules, sectors=active_sectors(s, env)),
         agent, symbol, iteration, analyses, plan, previous, objections)
 
@@ -167,8 +165,8 @@ class CycleInputs(NamedTuple):
 
     cycle_id: str
     environment: Environment
-    observed: dict[str, Any]  # the observe checkpoint: as_of, portfolio, option marks
-    oriented: dict[str, Any]  # the orient checkpoint: feature snapshots
+    observed: Observed  # as_of, portfolio, option marks
+    oriented: Oriented  # feature snapshots
     rules: TradingRules
     sectors: dict[str, str]
 
@@ -178,17 +176,16 @@ def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, 
                      previous: DecisionPlan | None, objections: list[Objection]) -> AgentContext:
     """The context of one agent run: a symbol agent sees its symbol only; sectors and option marks
     go to the approvers, who check the plan against them."""
-    snapshots = {k: FeatureSnapshot.model_validate(v) for k, v in inputs.oriented.get("snapshots", {}).items()
-                 if symbol is None or k == symbol}
+    snapshots = {k: v for k, v in inputs.oriented.snapshots.items() if symbol is None or k == symbol}
     observed = inputs.observed
     return AgentContext(
-        cycle_id=inputs.cycle_id, environment=inputs.environment, as_of=datetime.fromisoformat(observed["as_of"]),
+        cycle_id=inputs.cycle_id, environment=inputs.environment, as_of=observed.as_of,
         iteration=iteration, symbol=symbol, snapshots=snapshots,
         analyses=analyses if symbol is None else {symbol: analyses.get(symbol, {})},
-        portfolio=PortfolioView.model_validate(observed["portfolio"]), rules=inputs.rules, plan=plan,
+        portfolio=observed.portfolio, rules=inputs.rules, plan=plan,
         previous_plan=previous, objections=objections,
         sectors=inputs.sectors if agent in APPROVERS else {},
-        option_marks=observed.get("option_marks", {}) if agent in APPROVERS else {})
+        option_marks=dict(observed.option_marks) if agent in APPROVERS else {})
 
 
 def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:

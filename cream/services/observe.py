@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from cream.adapters.sim_broker import SimulatedBroker
 from cream.errors import UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.ports import AccountSnapshot, Broker, MarketData
+from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.services import cycles, portfolio
@@ -43,7 +43,7 @@ def last_prices(market: MarketData, symbols: list[str], held: list[str], as_of: 
 
 
 def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
-            config: TradingConfig, account: AccountSnapshot | None = None) -> dict[str, Any]:
+            config: TradingConfig, account: AccountSnapshot | None = None) -> Observed:
     """Book the cycle's observation: the book mirrors the broker's ``account`` (PAPER, LIVE) or the
     simulated broker works its brackets (BACKTEST); positions marked; the portfolio view."""
     cycle = cycles.get_cycle(s, cycle_id)
@@ -60,8 +60,7 @@ def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
     view = portfolio.view(s, cycle.book, as_of)
     if account is not None:  # the broker's own buying power and day-trade count
         view = view.model_copy(update={"buying_power": account.buying_power, "day_trades_5d": account.day_trades})
-    return {"as_of": as_of.isoformat(), "prices": prices, "bracket_exits": exits, "option_marks": {},
-            "broker_changes": mirrored, "portfolio": view.model_dump(mode="json")}
+    return Observed(as_of=as_of, prices=prices, bracket_exits=exits, broker_changes=mirrored, portfolio=view)
 
 
 def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: SimulatedBroker) -> list[str]:
@@ -95,11 +94,11 @@ def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker:
     return done
 
 
-def orient(market: MarketData, symbols: list[str], as_of: datetime) -> dict[str, Any]:
+def orient(market: MarketData, symbols: list[str], as_of: datetime) -> Oriented:
     """A feature snapshot per symbol from the bars closed by ``as_of``."""
     snapshots = {}
     for symbol in symbols:
         hourly = market.bars(symbol, Timeframe.H1, as_of, HOURLY_LOOKBACK)
         daily = market.bars(symbol, Timeframe.D1, as_of, DAILY_LOOKBACK)
-        snapshots[symbol] = build_snapshot(symbol, as_of, hourly, daily).model_dump(mode="json")
-    return {"snapshots": snapshots}
+        snapshots[symbol] = build_snapshot(symbol, as_of, hourly, daily)
+    return Oriented(snapshots=snapshots)

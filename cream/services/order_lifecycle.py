@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from cream import clock
 from cream.errors import AmbiguousOutcome, RejectedDefinitively, TransientError
 from cream.ports import Broker
+from cream.schemas.cycle import CycleStatus
 from cream.schemas.decisions import TimeInForce
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.services import cycles, portfolio
@@ -190,7 +191,7 @@ def _may_still_go(s: Session, order: OrderRow) -> bool:
     """An order never sent may still be: while its cycle runs (a child of a worked tactic: before its bars end)."""
     if order.parent_id is not None:
         return order.expires_at is not None and clock.now() < order.expires_at
-    return cycles.get_cycle(s, order.cycle_id).status == cycles.CycleStatus.RUNNING.value
+    return cycles.get_cycle(s, order.cycle_id).status == CycleStatus.RUNNING.value
 
 
 def position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:

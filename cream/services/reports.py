@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cream.schemas.agents import APPROVERS, AgentType
 from cream.services import cycles, llm_budget
-from cream.services.cycles import Phase
+from cream.schemas.cycle import Observed
 from cream.services.decide import PORTFOLIO, outputs
 from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
 from engine.metrics import performance_summary, returns_nb
@@ -43,11 +43,11 @@ def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
 def _reconciliation(s: Session, cycle_id: str) -> dict[str, Any]:
     """What the cycle's observe found at the broker (PAPER, LIVE): exits the broker made, protection it
     re-placed, positions it could not protect, and differences from the book."""
-    observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {}
-    done = observed.get("reconciliation") or {}
+    observed = cycles.load(s, cycle_id, Observed)
+    done = observed.reconciliation if observed is not None else {}
     return {"exits": done.get("broker_exits", []), "protection_placed": done.get("protection_placed", []),
             "unprotected": done.get("unprotected", []), "differences": done.get("position_differences", {}),
-            "mirrored": observed.get("broker_changes", [])}
+            "mirrored": observed.broker_changes if observed is not None else []}
 
 
 def _llm_spend(s: Session, cycle_id: str) -> dict[str, Any]:

@@ -10,12 +10,15 @@ import tasks.agents  # noqa: F401  (register the tasks, as a worker does)
 import tasks.cycle  # noqa: F401
 import tasks.data  # noqa: F401
 import tasks.execution  # noqa: F401
-from tasks.canvas import cycle_canvas
+from cream.schemas.cycle import Phase
+from cream.services.pipeline import following
+from tasks.canvas import step_signature
 from workers.app import app
 from workers.consumer import NotOurMessage, check_task_message
 
 CYCLE = "backtest-default-20250924T1500Z"
 NOW = datetime(2026, 1, 5, 15, tzinfo=UTC)
+RESUMABLE = [Phase.OBSERVE, Phase.ORIENT, Phase.ANALYSTS, Phase.RESEARCH, Phase.TRADER, Phase.GATE, Phase.APPROVAL]
 
 
 def _sent(name: str, args: list, **options) -> tuple[dict, list]:
@@ -42,12 +45,12 @@ def test_messages_our_code_sends_pass(name: str, args: list) -> None:
     check_task_message(retry_headers, retry_body, NOW)
 
 
-def test_the_canvas_of_a_cycle_passes() -> None:
-    canvas = cycle_canvas(CYCLE, ["XLK", "MA"])
-    first = canvas.tasks[0]
-    chain = [dict(sig) for sig in reversed(canvas.tasks[1:])]
-    headers, body = _sent(first.task, list(first.args), chain=chain)
-    check_task_message(headers, body, NOW)
+@pytest.mark.parametrize("after", [None, *RESUMABLE])
+def test_every_message_of_a_cycles_canvas_passes(after: Phase | None) -> None:
+    for step in following(["XLK", "MA"], after, 1):
+        sig = step_signature(CYCLE, step)
+        headers, body = _sent(sig.task, list(sig.args))
+        check_task_message(headers, body, NOW)
 
 
 @pytest.mark.parametrize("change, says", [

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import tasks.data
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
-from cream.services import cycles, portfolio
-from cream.services.cycles import Phase
+from cream import runtime
+from cream.schemas.cycle import Observed
+from cream.services import cycles, pipeline, portfolio
 from cream.services.runtime_config import seed_defaults
 from cream.storage import db
 from cream.storage.db import session_scope
@@ -33,8 +33,8 @@ def test_an_open_entry_outside_the_cycles_symbols_is_marked() -> None:
         this, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=AT, book=book),
                                     ["XLK"])
         cycle_id = this.id
-    tasks.data.observe_market.run(cycle_id)
+    pipeline.observe_phase(cycle_id, runtime.PORTS, again=False)
     with session_scope(readonly=True) as s:
-        observed = cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE)
-    assert observed is not None and set(observed["prices"]) == {"XLK", "ADBE"}
-    assert observed["portfolio"]["working_orders"]["ADBE"]["quantity"] == 10
+        observed = cycles.load(s, cycle_id, Observed)
+    assert observed is not None and set(observed.prices) == {"XLK", "ADBE"}
+    assert observed.portfolio.working_orders["ADBE"].quantity == 10
