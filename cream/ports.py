@@ -78,6 +78,15 @@ class ProtectiveLeg(NamedTuple):
     fills: list[FillReport]
 
 
+class BracketExit(NamedTuple):
+    """A stop-loss or take-profit the broker filled while working a position's bracket itself."""
+
+    purpose: OrderPurpose  # STOP_LOSS or TAKE_PROFIT
+    price: float  # per unit, as filled (a stop pays slippage; a target fills at its level)
+    fee: float
+    ts: datetime  # when it filled
+
+
 class Broker(Protocol):
     """Where orders go (the simulated broker in BACKTEST, Alpaca in PAPER and LIVE).
 
@@ -119,6 +128,13 @@ class Broker(Protocol):
     def protective_legs(self, client_order_id: str) -> list[ProtectiveLeg] | None:
         """The stop and target the broker holds for one of our orders (bracket legs, or the sides of an
         OCO), with their fills; [] when it holds none; None for the simulated broker."""
+        ...
+
+    def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
+                     since: datetime, until: datetime) -> BracketExit | None:
+        """The first leg of a position's bracket (``stop``, ``target``) the broker filled in (since, until];
+        None when neither level traded. A broker that holds stops and targets as orders of its own (Alpaca)
+        always answers None: its exits reach the book through reconciliation (cream.services.protection)."""
         ...
 
     def works_tactics(self) -> bool:
