@@ -15,6 +15,11 @@ class UnknownInstrument(CreamError):
     """The symbol is not known to the data source or the broker: no order may reference it."""
 
 
+class NoOptionData(CreamError):
+    """This market source has no option chains or quotes (local history): nothing about options can be
+    asked of it; any option decision stays unpriced and fails closed."""
+
+
 class TransientError(CreamError):
     """A temporary failure (network, 429, 5xx): retry with backoff."""
 

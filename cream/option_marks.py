@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from cream.errors import UnknownInstrument
+from cream.ports import ChainContract
 from cream.schemas.instruments import MultiLeg, OccSymbol
 from cream.schemas.market import OptionMark
 from engine.multileg import analyze_multileg
@@ -38,6 +39,26 @@ def mark_option(occ_symbol: str, price: float, underlying_price: float, as_of: d
     return OptionMark(instrument_id=symbol, premium=price, underlying_price=underlying_price,
                       delta=float(g.delta[0]), gamma=float(g.gamma[0]), vega=float(g.vega[0]),
                       theta=float(g.theta[0]), implied_volatility=vol)
+
+
+def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionMark | None:
+    """A provider's quote of one contract as a mark, or None when it cannot be one (the caller fails closed).
+
+    The premium is the NBBO midpoint (a one-sided or crossed quote, or a missing underlying price, gives
+    None: a last trade may be hours old); the volatility the provider's, else solved from the premium;
+    the Greeks the provider's when it gives all four (same conventions), else Black-Scholes."""
+    bid, ask, spot = contract.bid, contract.ask, contract.underlying_price
+    if bid is None or ask is None or not ask >= bid > 0 or not spot or spot <= 0:
+        return None
+    try:
+        mark = mark_option(contract.occ_symbol, (bid + ask) / 2, spot, as_of, rate=rate,
+                           implied_volatility=contract.iv if contract.iv and contract.iv > 0 else None)
+    except UnknownInstrument:
+        return None
+    greeks = {"delta": contract.delta, "gamma": contract.gamma, "vega": contract.vega, "theta": contract.theta}
+    if all(v is not None and math.isfinite(v) for v in greeks.values()):
+        mark = mark.model_copy(update=greeks)
+    return mark
 
 
 def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:

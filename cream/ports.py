@@ -5,12 +5,13 @@ Tests pass in an adapter that implements the same port; nothing patches internal
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from cream.schemas.market import Timeframe
+from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderStatus, OrderUpdate
 
 
@@ -30,6 +31,35 @@ class Bars(NamedTuple):
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+
+@dataclass(frozen=True)
+class ChainContract:
+    """One contract of an option chain with its quote; Greeks per share (delta per $1, vega per vol point,
+    theta per day). Numbers the source left out (a contract nobody quoted) are None."""
+
+    occ_symbol: str  # OCC symbol without a provider prefix, e.g. "AAPL230616C00150000"
+    underlying: str
+    expiry: date
+    type: str  # "call" | "put"
+    strike: float
+    bid: float | None
+    ask: float | None
+    last: float | None
+    iv: float | None
+    delta: float | None
+    gamma: float | None
+    theta: float | None
+    vega: float | None
+    underlying_price: float | None
+    open_interest: float | None = None
+    shares_per_contract: int = 100
+
+    @property
+    def mid(self) -> float | None:
+        if self.bid is not None and self.ask is not None and self.ask >= self.bid > 0:
+            return (self.bid + self.ask) / 2
+        return self.last
 
 
 class MarketData(Protocol):
@@ -58,6 +88,20 @@ class MarketData(Protocol):
         """The end of the oldest bar any symbol has: no cycle before it can see a price."""
         ...
 
+    def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
+                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
+        """Every listed contract on ``underlying`` (within the filters; ``contract_type`` "call" or "put")
+        with its quote, Greeks and implied volatility, as of now. Raises ``NoOptionData`` when the source
+        has no option chains (local history)."""
+        ...
+
+    def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
+        """Premium and Greeks per unit of each OCC contract, from its quote at ``as_of`` (a live source:
+        its latest quote), keyed by the OCC symbol as ``OptionMark.instrument_id`` spells it. A contract
+        without a usable quote is left out: the caller fails closed on it. A source without option
+        quotes (local history) answers {}."""
+        ...
+
 
 class AccountSnapshot(NamedTuple):
     """A broker account as the broker records it: the book mirrors it in PAPER and LIVE."""
@@ -76,6 +120,15 @@ class ProtectiveLeg(NamedTuple):
     broker_order_id: str
     status: OrderStatus
     fills: list[FillReport]
+
+
+class BracketExit(NamedTuple):
+    """A stop-loss or take-profit the broker filled while working a position's bracket itself."""
+
+    purpose: OrderPurpose  # STOP_LOSS or TAKE_PROFIT
+    price: float  # per unit, as filled (a stop pays slippage; a target fills at its level)
+    fee: float
+    ts: datetime  # when it filled
 
 
 class Broker(Protocol):
@@ -119,6 +172,13 @@ class Broker(Protocol):
     def protective_legs(self, client_order_id: str) -> list[ProtectiveLeg] | None:
         """The stop and target the broker holds for one of our orders (bracket legs, or the sides of an
         OCO), with their fills; [] when it holds none; None for the simulated broker."""
+        ...
+
+    def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
+                     since: datetime, until: datetime) -> BracketExit | None:
+        """The first leg of a position's bracket (``stop``, ``target``) the broker filled in (since, until];
+        None when neither level traded. A broker that holds stops and targets as orders of its own (Alpaca)
+        always answers None: its exits reach the book through reconciliation (cream.services.protection)."""
         ...
 
     def works_tactics(self) -> bool:

@@ -42,8 +42,14 @@ from alpaca.trading.requests import (
 from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 
 from cream.endpoints import endpoint
-from cream.errors import AmbiguousOutcome, ConfigurationError, CreamError, RejectedDefinitively, TransientError, \
-    UnknownInstrument
+from cream.errors import (
+    AmbiguousOutcome,
+    ConfigurationError,
+    CreamError,
+    RejectedDefinitively,
+    TransientError,
+    UnknownInstrument,
+)
 from cream.ports import AccountSnapshot, ProtectiveLeg
 from cream.schemas.decisions import OrderType
 from cream.schemas.decisions import TimeInForce as PlanTif
@@ -444,6 +450,11 @@ class AlpacaBroker:
             purpose = OrderPurpose.TAKE_PROFIT if side.get("type") == "limit" else OrderPurpose.STOP_LOSS
             legs.append(ProtectiveLeg(purpose, update.broker_order_id or "", update.status, update.fills))
         return legs
+
+    def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
+                     since: datetime, until: datetime) -> None:
+        """Alpaca holds each position's stop and target as orders of its own: their fills reach the book
+        through reconciliation (cream.services.protection), never through this call."""
 
     def works_tactics(self) -> bool:
         """Alpaca has no TWAP, VWAP or iceberg orders: the fleet sends a tactic's children itself

@@ -18,16 +18,16 @@ import csv
 import gzip
 import io
 import math
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from cream.adapters.resample import BarTable, sort_unique, to_daily, to_hourly
-from cream.errors import ConfigurationError, UnknownInstrument
-from cream.ports import Bars
-from cream.schemas.market import Timeframe
+from cream.errors import ConfigurationError, NoOptionData, UnknownInstrument
+from cream.ports import Bars, ChainContract
+from cream.schemas.market import OptionMark, Timeframe
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "data" / "sample"
 SAMPLE_COLUMNS = ("ts", "end", "open", "high", "low", "close", "volume", "vwap", "trades")
@@ -184,6 +184,15 @@ class LocalHistory:
         lo = int(np.searchsorted(table.end, _epoch(start, "start"), side="right"))
         hi = int(np.searchsorted(table.end, _epoch(end, "end"), side="right"))
         return _as_bars(table, lo, max(hi, lo))
+
+    def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
+                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
+        """Local history holds bars only: there is no chain to read."""
+        raise NoOptionData(f"{self!r} holds bars only: no option chain of {underlying}")
+
+    def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
+        """No option quotes in local history: every contract is left out (and fails closed upstream)."""
+        return {}
 
     def latest(self) -> datetime:
         """The newest bar end over all symbols, judged on each symbol's finest timeframe."""

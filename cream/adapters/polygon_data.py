@@ -1,4 +1,5 @@
-"""``MarketData`` from Polygon (PAPER and LIVE): aggregates, quotes, option chains, splits, dividends.
+"""``MarketData`` from Polygon (PAPER and LIVE): aggregates, quotes, option chains and marks, splits,
+dividends.
 
 Bar times (``polygon_aggs``): ``1m``/``5m``/``15m`` are Polygon's clock-aligned windows, extended hours
 included; ``1h`` and ``1d`` are the regular-session bins ``LocalHistory`` serves in BACKTEST (opening
@@ -44,6 +45,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,12 +56,14 @@ from cream.adapters.data_checks import DataReport, check_bars
 from cream.adapters.polygon_aggs import FRAMES, as_bars, empty, parse_aggs, to_frame
 from cream.adapters.polygon_http import Limiter, MalformedResponse, PolygonHttp
 from cream.adapters.polygon_records import (
-    Dividend, OptionContract, Split, parse_dividend, parse_option, parse_quote, parse_split,
+    Dividend, Split, parse_dividend, parse_option, parse_quote, parse_split,
 )
 from cream.adapters.resample import BarTable, sort_unique
 from cream.errors import UnknownInstrument
-from cream.ports import Bars
-from cream.schemas.market import Quote, Timeframe
+from cream.option_marks import mark_quoted
+from cream.ports import Bars, ChainContract
+from cream.schemas.instruments import OccSymbol
+from cream.schemas.market import OptionMark, Quote, Timeframe
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
@@ -98,12 +102,13 @@ class PolygonMarketData:
     def __init__(self, api_key: str, base_url: str | None = None, *, limiter: Limiter,
                  cache: CandleCache, symbols: Sequence[str] = (), timeout: float = 10.0,
                  max_retries: int = 5, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 settle_seconds: int = 120, page_limit: int = 50_000,
+                 settle_seconds: int = 120, page_limit: int = 50_000, option_rate: float = 0.04,
                  clock: Callable[[], float] = time.time) -> None:
         self.http = PolygonHttp(api_key, base_url, limiter, timeout=timeout, max_retries=max_retries,
                                 backoff_base=backoff_base, backoff_cap=backoff_cap)
         self.cache, self._symbols = cache, sorted(symbols)
         self.settle_seconds, self.page_limit, self._clock = settle_seconds, page_limit, clock
+        self.option_rate = option_rate  # risk-free rate of the Black-Scholes Greeks when Polygon gives none
         self.last_report: DataReport | None = None
         self.last_fetch_report: DataReport | None = None
         self._checked: dict[str, date] = {}  # symbol -> New York date its splits/dividends were applied
@@ -167,7 +172,7 @@ class PolygonMarketData:
         return parse_quote(symbol, page)
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
-                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[OptionContract]:
+                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
         """Every listed contract on ``underlying`` with its quote, Greeks and implied volatility."""
         self._ticker(underlying)
         params: dict[str, Any] = {"limit": 250}
@@ -184,6 +189,33 @@ class PolygonMarketData:
             lambda p, q: client.list_snapshot_options_chain(underlying, params=q, raw=True)
             if p == path else self._foreign_page(p))
         return [parse_option(item) for page in pages for item in _results(page, "option chain")]
+
+    def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
+        """Marks from Polygon's option contract snapshot (``/v3/snapshot/options/{underlying}/O:{contract}``,
+        one request per contract): its latest NBBO midpoint, implied volatility and Greeks, and the
+        underlying's price (``option_marks.mark_quoted``); ``as_of`` dates the time to expiry. A contract
+        Polygon does not list, or without a two-sided quote, is left out; a transient failure raises."""
+        day = as_of.astimezone(market_calendar.NEW_YORK).date()
+        client, marks = self.http.client, {}
+        for text in dict.fromkeys(contracts):
+            try:
+                occ = OccSymbol.parse(text)
+            except ValueError:
+                log.warning("Polygon option marks: %r is not an OCC option symbol; left unmarked", text)
+                continue
+            symbol = occ.format()
+            try:
+                page = self.http.get(f"option snapshot {symbol}",
+                                     partial(client.get_snapshot_option, occ.root, f"O:{symbol}", raw=True))
+            except UnknownInstrument:  # not listed (expired, never was): unpriced
+                continue
+            results = page.get("results")
+            if not isinstance(results, dict):
+                raise MalformedResponse(f"Polygon option snapshot {symbol}: 'results' is not an object")
+            mark = mark_quoted(parse_option(results), day, rate=self.option_rate)
+            if mark is not None:
+                marks[mark.instrument_id] = mark
+        return marks
 
     def splits(self, symbol: str) -> list[Split]:
         self._ticker(symbol)

@@ -13,37 +13,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from cream.adapters.polygon_http import MalformedResponse
+from cream.ports import ChainContract
 from cream.schemas.market import Quote
 
 UTC = timezone.utc
-
-
-@dataclass(frozen=True)
-class OptionContract:
-    """One contract of an option chain; Greeks per share (delta per $1, vega per vol point, theta per day)."""
-
-    occ_symbol: str  # OCC symbol without Polygon's "O:" prefix, e.g. "AAPL230616C00150000"
-    underlying: str
-    expiry: date
-    type: str  # "call" | "put"
-    strike: float
-    bid: float | None
-    ask: float | None
-    last: float | None
-    iv: float | None
-    delta: float | None
-    gamma: float | None
-    theta: float | None
-    vega: float | None
-    underlying_price: float | None
-    open_interest: float | None = None
-    shares_per_contract: int = 100
-
-    @property
-    def mid(self) -> float | None:
-        if self.bid is not None and self.ask is not None and self.ask >= self.bid > 0:
-            return (self.bid + self.ask) / 2
-        return self.last
 
 
 @dataclass(frozen=True)
@@ -85,7 +58,7 @@ def _required(record: dict[str, Any], *path: str, what: str) -> Any:
     return node
 
 
-def parse_option(item: dict[str, Any]) -> OptionContract:
+def parse_option(item: dict[str, Any]) -> ChainContract:
     if not isinstance(item, dict):
         raise MalformedResponse(f"Polygon option chain: a contract is not an object: {str(item)[:100]}")
     what = "option chain"
@@ -103,7 +76,7 @@ def parse_option(item: dict[str, Any]) -> OptionContract:
     strike = _num(_required(item, "details", "strike_price", what=what))
     if strike is None or kind not in {"call", "put"}:
         raise MalformedResponse(f"Polygon {what}: {ticker} has strike {strike!r} and type {kind!r}")
-    return OptionContract(
+    return ChainContract(
         occ_symbol=ticker.removeprefix("O:"), underlying=str(underlying.get("ticker") or ""),
         expiry=expiry, type=kind, strike=strike,
         bid=_num(quote.get("bid")), ask=_num(quote.get("ask")),

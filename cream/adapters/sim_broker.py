@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from cream.errors import RejectedDefinitively
-from cream.ports import MarketData
+from cream.ports import BracketExit, MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType
 from cream.schemas.market import Timeframe
-from cream.schemas.orders import FillReport, OrderRequest, OrderSide, OrderStatus, OrderUpdate
+from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.tactic_schedule import (
     MAX_PARTICIPATION,
     PROFILE_SESSIONS,
@@ -57,14 +57,6 @@ class SimulatedBroker:
         fee = round(float(commission_nb(order.quantity, price, order.multiplier, self.per_unit, self.minimum,
                                         self.max_pct)), 4)
         return FillReport(quantity=order.quantity, price=price, fee=fee, ts=ts)
-
-    def exit_fill(self, purpose: str, side: int, level: float, quantity: int, multiplier: int) -> tuple[float, float]:
-        """(price, fee) of a triggered bracket leg: a stop fills as a market order (with slippage),
-        a take-profit as a limit at its level."""
-        price = float(fill_price_nb(side, level, self.slippage_bps)) if purpose == "STOP_LOSS" else level
-        price = round(price, 4)
-        fee = round(float(commission_nb(quantity, price, multiplier, self.per_unit, self.minimum, self.max_pct)), 4)
-        return price, fee
 
     def submit(self, order: OrderRequest) -> OrderUpdate:
         broker_id = "sim-" + hashlib.sha256(order.client_order_id.encode()).hexdigest()[:16]
@@ -169,15 +161,20 @@ class SimulatedBroker:
         known = set(self.market.symbols())
         return {s: s in known for s in symbols}
 
-    def bracket_exit(self, symbol: str, quantity: int, stop: float, target: float, since: datetime,
-                     until: datetime) -> tuple[str, float, datetime] | None:
-        """("STOP_LOSS" | "TAKE_PROFIT", level price, bar end) of the first bracket leg hit, if any."""
-        bars = self.market.bars_between(symbol, Timeframe.H1, since, until)
+    def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
+                     since: datetime, until: datetime) -> BracketExit | None:
+        """The first bracket leg the hourly bars in (since, until] hit: a stop fills as a market order (with
+        slippage), a take-profit as a limit at its level; both pay commission."""
+        bars = self.market.bars_between(instrument_id, Timeframe.H1, since, until)
         if len(bars) == 0:
             return None
         direction = 1 if quantity > 0 else -1
-        idx, price, reason = bracket_exit_nb(direction, stop, target, bars.open, bars.high, bars.low)
-        if reason == EXIT_NONE or idx < 0 or np.isnan(price):
+        idx, level, reason = bracket_exit_nb(direction, stop, target, bars.open, bars.high, bars.low)
+        if reason == EXIT_NONE or idx < 0 or np.isnan(level):
             return None
-        ts = datetime.fromtimestamp(int(bars.end[idx]), tz=UTC)
-        return ("STOP_LOSS" if reason == EXIT_STOP else "TAKE_PROFIT"), float(price), ts
+        stopped = reason == EXIT_STOP
+        price = round(float(fill_price_nb(-direction, level, self.slippage_bps)) if stopped else float(level), 4)
+        fee = round(float(commission_nb(abs(quantity), price, multiplier, self.per_unit, self.minimum,
+                                        self.max_pct)), 4)
+        return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price, fee,
+                           datetime.fromtimestamp(int(bars.end[idx]), tz=UTC))

@@ -8,7 +8,6 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from cream import ids
-from cream.adapters.sim_broker import SimulatedBroker
 from cream.errors import UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.ports import AccountSnapshot, Broker, MarketData
@@ -51,9 +50,9 @@ def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
     env = Environment(cycle.environment)
     portfolio.ensure_book(s, cycle.book, env, config.initial_cash)
     mirrored = portfolio.mirror(s, cycle.book, account, as_of) if account is not None else []
-    # The simulated broker works brackets here; a real broker holds them as orders of its own, and
-    # their fills reach the book through reconciliation.
-    exits = work_brackets(s, cycle.book, cycle_id, as_of, broker) if isinstance(broker, SimulatedBroker) else []
+    # The simulated broker works brackets here; a real broker holds them as orders of its own, answers
+    # no bracket exit, and their fills reach the book through reconciliation.
+    exits = work_brackets(s, cycle.book, cycle_id, as_of, broker)
     portfolio.mark(s, cycle.book, prices)
     # Option marks (premium and Greeks) come from the option-chain feed; local history has none, so in
     # BACKTEST any option decision fails the risk check as unpriced.
@@ -63,33 +62,32 @@ def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
     return Observed(as_of=as_of, prices=prices, bracket_exits=exits, broker_changes=mirrored, portfolio=view)
 
 
-def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: SimulatedBroker) -> list[str]:
-    """Fill the stop-loss or take-profit of every position whose level traded since it was last checked."""
+def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: Broker) -> list[str]:
+    """Book the stop-loss or take-profit the broker filled for each position whose level traded since it
+    was last checked (``Broker.bracket_exit``; none at a broker that holds exits as orders of its own)."""
     done = []
     for pos in portfolio.positions(s, book):
         since = pos.checked_until or as_of
         if pos.stop_loss is None or pos.take_profit is None or since >= as_of:
             continue
-        hit = broker.bracket_exit(pos.instrument_id, pos.quantity, float(pos.stop_loss), float(pos.take_profit),
-                                  since, as_of)
+        hit = broker.bracket_exit(pos.instrument_id, pos.quantity, pos.multiplier, float(pos.stop_loss),
+                                  float(pos.take_profit), since, as_of)
         pos.checked_until = as_of
         if hit is None:
             continue
-        purpose, level, ts = hit
-        side = -1 if pos.quantity > 0 else 1
+        purpose = hit.purpose.value
         coid = ids.client_order_id(pos.opened_cycle_id or cycle_id, pos.instrument_id, purpose)
         if s.get(OrderRow, coid) is not None:
             continue
         qty, mult = abs(pos.quantity), pos.multiplier
-        fill_price, fill_fee = broker.exit_fill(purpose, side, level, qty, mult)
-        price, fee = Decimal(str(fill_price)), Decimal(str(fill_fee))
+        price, fee = Decimal(str(hit.price)), Decimal(str(hit.fee))
         order = OrderRow(id=coid, book=book, cycle_id=cycle_id, decision_id=None, instrument_id=pos.instrument_id,
-                         side="BUY" if side > 0 else "SELL", quantity=qty, multiplier=mult,
+                         side="SELL" if pos.quantity > 0 else "BUY", quantity=qty, multiplier=mult,
                          order_type="STOP" if purpose == "STOP_LOSS" else "LIMIT", purpose=purpose,
-                         limit_price=price, status="FILLED", avg_fill_price=price, fees=fee, broker_order_id=f"sim-{coid[-16:]}", submitted_at=ts)
+                         limit_price=price, status="FILLED", avg_fill_price=price, fees=fee, broker_order_id=f"sim-{coid[-16:]}", submitted_at=hit.ts)
         s.add(order)
         s.flush()
-        portfolio.apply_fill(s, order, qty, price, fee, mult, ts)
+        portfolio.apply_fill(s, order, qty, price, fee, mult, hit.ts)
         done.append(f"{purpose} {pos.instrument_id} {qty} @ {price}")
     return done
 

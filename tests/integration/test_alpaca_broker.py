@@ -99,6 +99,8 @@ def test_entry_with_both_levels_is_a_bracket(alpaca: AlpacaStandIn, broker: Alpa
     legs = {leg["type"]: leg for leg in sent["legs"]}
     assert (legs["limit"]["limit_price"], legs["limit"]["side"]) == ("210.56", "sell")
     assert (legs["stop"]["stop_price"], legs["stop"]["side"]) == ("170", "sell")
+    # Alpaca works the legs itself: observe books none of them; their fills come through reconciliation.
+    assert broker.bracket_exit("AAPL", 100, 1, 170.0, 210.555, update.fills[0].ts, datetime.now(UTC)) is None
 
 
 def test_exit_of_a_long_is_a_plain_order_even_with_levels(alpaca: AlpacaStandIn, broker: AlpacaBroker) -> None:

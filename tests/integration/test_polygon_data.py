@@ -298,6 +298,29 @@ def test_option_chain_parses_contracts_with_greeks(market: PolygonMarketData, st
     assert mark.vega == pytest.approx(call.vega, rel=0.05)
 
 
+def test_option_marks_from_the_contract_snapshot(market: PolygonMarketData, stand_in: PolygonStandIn) -> None:
+    served = {s["details"]["ticker"][2:]: s for s in stand_in.option_contracts("MA")}
+    call = next(occ for occ, s in served.items() if s["details"]["contract_type"] == "call"
+                and 0.4 < s["greeks"]["delta"] < 0.6)
+    put = next(occ for occ, s in served.items() if s["details"]["contract_type"] == "put")
+    unquoted = next(occ for occ in served if occ not in (call, put))
+    stand_in.unquoted.add(f"O:{unquoted}")  # Polygon leaves last_quote out when it has no quote
+    not_listed = "MA991217C00100000"
+    marks = market.option_marks([call, put, unquoted, not_listed, "not-an-option", call], utc(2025, 9, 25, 19))
+    assert set(marks) == {call, put}  # the others are left out: the risk check fails closed on them
+    assert stand_in.count("/v3/snapshot/options/MA/") == 4  # one request per distinct contract, none for junk
+    for occ, mark in marks.items():
+        snap = served[occ]
+        quote = snap["last_quote"]
+        assert mark.instrument_id == occ
+        assert mark.premium == pytest.approx((quote["bid"] + quote["ask"]) / 2)
+        assert mark.underlying_price == snap["underlying_asset"]["price"]
+        assert mark.implied_volatility == snap["implied_volatility"]
+        assert (mark.delta, mark.gamma, mark.vega, mark.theta) == tuple(snap["greeks"][g] for g in
+                                                                         ("delta", "gamma", "vega", "theta"))
+    assert marks[put].delta < 0 < marks[call].delta
+
+
 def test_splits_dividends_and_adjusted_prices(market: PolygonMarketData, stand_in: PolygonStandIn) -> None:
     [split] = market.splits("ADBE")
     assert (split.execution_date, split.ratio) == (date(2024, 1, 10), 2.0)

@@ -19,8 +19,10 @@ Custom Bars endpoint:
 
 Endpoints: ``/v2/aggs/ticker/{t}/range/{m}/{span}/{from}/{to}``, ``/v3/reference/splits``,
 ``/v3/reference/dividends``, ``/v2/snapshot/locale/us/markets/stocks/tickers/{t}``,
-``/v2/last/nbbo/{t}``, ``/v3/snapshot/options/{underlying}``. Knobs: ``fail_next(n, 429 | 500 |
-"malformed")``, ``add_split``, ``add_dividend``; every request is recorded (path, query, monotonic time).
+``/v2/last/nbbo/{t}``, ``/v3/snapshot/options/{underlying}`` (the chain) and
+``/v3/snapshot/options/{underlying}/{contract}`` (one contract). Knobs: ``fail_next(n, 429 | 500 |
+"malformed")``, ``add_split``, ``add_dividend``, ``unquoted`` (contracts served without a
+``last_quote``, as Polygon does when it has none); every request is recorded (path, query, monotonic time).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, unquote, urlparse
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -111,6 +113,7 @@ class PolygonStandIn:
         self._faults: deque[tuple[int | str | None, str]] = deque()
         self._lock = threading.Lock()
         self._tables: dict[str, BarTable] = {}
+        self.unquoted: set[str] = set()  # OCC tickers ("O:...") served without a last_quote
         self._aggregates: dict[tuple[str, int, str, bool], tuple[list[dict[str, Any]], list[int]]] = {}
         self._server: ThreadingHTTPServer | None = None
 
@@ -157,6 +160,7 @@ class PolygonStandIn:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self.unquoted.clear()
 
     def add_split(self, ticker: str, split: dict[str, Any]) -> None:
         """Polygon learns of a split (``execution_date``, ``split_from``, ``split_to``): from now on it is
@@ -205,6 +209,8 @@ class PolygonStandIn:
                 return self._nbbo(h, parts[3])
             if parts[:3] == ["v3", "snapshot", "options"] and len(parts) == 4:
                 return self._chain(h, parts[3], query, parsed.path)
+            if parts[:3] == ["v3", "snapshot", "options"] and len(parts) == 5:
+                return self._contract(h, parts[3], unquote(parts[4]))
         except ValueError as exc:
             return self._json(h, 400, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": str(exc)})
         self._json(h, 404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex, "message": "Not found"})
@@ -375,7 +381,9 @@ class PolygonStandIn:
     def option_contracts(self, underlying: str) -> list[dict[str, Any]]:
         """The chain: two monthly expiries, nine strikes around the last close, calls and puts."""
         last = self._last(underlying)
-        return [] if last is None else option_chain(underlying, *last)
+        rows = [] if last is None else option_chain(underlying, *last)
+        return [{k: v for k, v in r.items() if k != "last_quote"} if r["details"]["ticker"] in self.unquoted else r
+                for r in rows]
 
     def _chain(self, h: BaseHTTPRequestHandler, underlying: str, query: dict[str, str], path: str) -> None:
         rows = self.option_contracts(underlying)
@@ -386,3 +394,12 @@ class PolygonStandIn:
         if next_url:
             body["next_url"] = next_url
         self._json(h, 200, body)
+
+    def _contract(self, h: BaseHTTPRequestHandler, underlying: str, ticker: str) -> None:
+        """One contract's snapshot: the chain's object for it under ``results`` (Polygon's
+        ``/v3/snapshot/options/{underlyingAsset}/{optionContract}``)."""
+        found = next((r for r in self.option_contracts(underlying) if r["details"]["ticker"] == ticker), None)
+        if found is None:
+            return self._json(h, 404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
+                                       "message": "Contract not found."})
+        self._json(h, 200, {"status": "OK", "request_id": uuid.uuid4().hex, "results": found})

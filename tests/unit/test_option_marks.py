@@ -11,7 +11,8 @@ import pytest
 
 from cream.agents.port import PortfolioView
 from cream.errors import UnknownInstrument
-from cream.option_marks import mark_all, mark_multileg, mark_option
+from cream.option_marks import mark_all, mark_multileg, mark_option, mark_quoted
+from cream.ports import ChainContract
 from cream.risk import check_plan
 from cream.schemas.decisions import (
     Decision,
@@ -112,3 +113,33 @@ def test_risk_check_of_a_spread_uses_the_premium_and_the_spread_greeks(aapl: tup
     too_many = check_plan(plan(60), book, {"AAPL": spot}, rules, option_marks=marks, sectors={"AAPL": "Tech"})
     assert not too_many.approved
     assert {v.code for v in too_many.violations if v.severity.value == "CRITICAL"} >= {"MAX_PCT_EQUITY"}
+
+
+# --- a provider's quote as a mark (the Polygon adapter's option_marks) ---------------------------------
+
+def _quoted(**kw: object) -> ChainContract:
+    fields: dict[str, object] = {
+        "occ_symbol": "XYZ240830C00100000", "underlying": "XYZ", "expiry": date(2024, 8, 30), "type": "call",
+        "strike": 100.0, "bid": 2.9, "ask": 3.1, "last": 2.5, "iv": 0.3, "delta": 0.55, "gamma": 0.05,
+        "theta": -0.04, "vega": 0.11, "underlying_price": 101.0}
+    return ChainContract(**{**fields, **kw})  # type: ignore[arg-type]
+
+
+def test_a_two_sided_quote_marks_at_its_midpoint_with_the_providers_greeks() -> None:
+    mark = mark_quoted(_quoted(), AS_OF, rate=RATE)
+    assert mark is not None and mark.instrument_id == "XYZ240830C00100000"
+    assert (mark.premium, mark.underlying_price, mark.implied_volatility) == (pytest.approx(3.0), 101.0, 0.3)
+    assert (mark.delta, mark.gamma, mark.vega, mark.theta) == (0.55, 0.05, 0.11, -0.04)
+
+
+def test_without_the_providers_greeks_or_volatility_the_engine_supplies_them() -> None:
+    mark = mark_quoted(_quoted(iv=None, delta=None), AS_OF, rate=RATE)
+    engine = mark_option("XYZ240830C00100000", 3.0, 101.0, AS_OF, rate=RATE)
+    assert mark == engine  # volatility solved from the midpoint, Black-Scholes Greeks
+
+
+@pytest.mark.parametrize("quote", [{"bid": None}, {"ask": None}, {"bid": 0.0}, {"bid": 3.2, "ask": 3.1},
+                                   {"underlying_price": None}, {"bid": 0.01, "ask": 0.02, "iv": None}])
+def test_a_quote_that_cannot_be_a_mark_leaves_the_contract_unpriced(quote: dict[str, object]) -> None:
+    # one-sided, crossed, no underlying price, or a premium below what any volatility reproduces
+    assert mark_quoted(_quoted(**quote), AS_OF, rate=RATE) is None

@@ -9,8 +9,9 @@ import numpy as np
 from cream.agents.port import AgentContext
 from cream.agents.tools.args import ContractRef, GreeksArgs, OptionChainArgs
 from cream.agents.tools.common import ToolError, iso, num, snapshot_of
+from cream.errors import NoOptionData
 from cream.market_calendar import NEW_YORK
-from cream.ports import MarketData
+from cream.ports import ChainContract, MarketData
 from cream.schemas.decisions import Environment
 from engine.occ import OccContract, years_to_expiry
 from engine.options import bs_greeks
@@ -21,7 +22,7 @@ CONVENTIONS = ("per unit of the underlying (x100 per US equity contract); delta 
                "theta per calendar day, vega per vol point, rho per rate point")
 
 
-def _contract_row(c: Any) -> dict[str, Any]:
+def _contract_row(c: ChainContract) -> dict[str, Any]:
     bid, ask = c.bid, c.ask
     mid = (bid + ask) / 2 if bid is not None and ask is not None and ask >= bid > 0 else None
     return {"occ_symbol": c.occ_symbol, "type": c.type, "strike": num(c.strike), "expiry": iso(c.expiry),
@@ -31,7 +32,7 @@ def _contract_row(c: Any) -> dict[str, Any]:
             "open_interest": num(c.open_interest)}
 
 
-def _wanted(c: Any, args: OptionChainArgs) -> bool:
+def _wanted(c: ChainContract, args: OptionChainArgs) -> bool:
     """The request's filters, applied again to what the source returned (a source may ignore some)."""
     return ((args.contract_type is None or c.type == args.contract_type)
             and (args.expiration_gte is None or c.expiry >= args.expiration_gte)
@@ -41,13 +42,14 @@ def _wanted(c: Any, args: OptionChainArgs) -> bool:
 def option_chain(ctx: AgentContext, market: MarketData | None, args: OptionChainArgs) -> dict[str, Any]:
     """The ``limit`` contracts nearest the money from the provider's chain of a symbol of this cycle."""
     spot = snapshot_of(ctx, args.underlying).price
-    fetch = getattr(market, "option_chain", None)
     # A backtest replays the past: today's chain would be look-ahead, so it has none.
-    if fetch is None or not callable(fetch) or ctx.environment is Environment.BACKTEST:
+    if market is None or ctx.environment is Environment.BACKTEST:
         raise ToolError(NO_CHAIN)
     try:
-        chain = list(fetch(args.underlying, expiration_gte=args.expiration_gte,
-                           expiration_lte=args.expiration_lte, contract_type=args.contract_type))
+        chain = list(market.option_chain(args.underlying, expiration_gte=args.expiration_gte,
+                                         expiration_lte=args.expiration_lte, contract_type=args.contract_type))
+    except NoOptionData:  # a source with bars only (local history)
+        raise ToolError(NO_CHAIN) from None
     except Exception as exc:  # the provider's failure is the tool's answer, not the agent's crash
         raise ToolError(f"the option chain of {args.underlying} could not be fetched "
                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None

@@ -10,7 +10,7 @@ import pytest
 
 from cream import market_calendar
 from cream.adapters.local_history import LocalHistory
-from cream.errors import ConfigurationError, UnknownInstrument
+from cream.errors import ConfigurationError, NoOptionData, UnknownInstrument
 from cream.ports import Bars
 from cream.schemas.market import Timeframe
 from tests.shared_data import POLYGON_5M, require
@@ -178,3 +178,11 @@ def test_raw_mode_serves_5m_bars_as_they_are(raw: LocalHistory) -> None:
     assert raw.latest() > utc(2025, 9, 25, 20)  # after-hours bars of the last day
     with pytest.raises(ValueError, match="5m, 1h, 1d"):
         raw.bars("ADBE", Timeframe.M15, utc(2024, 3, 5, 20), 5)
+
+
+def test_local_history_has_no_options_so_they_stay_unpriced(sample: LocalHistory) -> None:
+    # Bars only: the chain is refused by name (the agents' tool says "no option chain"), and no contract
+    # gets a mark, so the risk check fails closed on any option decision.
+    with pytest.raises(NoOptionData, match="no option chain of XLK"):
+        sample.option_chain("XLK", contract_type="call")
+    assert sample.option_marks(["XLK250620C00240000"], utc(2025, 6, 3, 15)) == {}

@@ -9,7 +9,7 @@ import pytest
 from cream.adapters.local_history import LocalHistory
 from cream.adapters.sim_broker import MAX_PARTICIPATION, WORK_BARS, SimulatedBroker
 from cream.schemas.market import Timeframe
-from cream.schemas.orders import OrderRequest, OrderStatus
+from cream.schemas.orders import OrderPurpose, OrderRequest, OrderStatus
 
 AS_OF = datetime(2025, 6, 3, 15, tzinfo=UTC)  # 11:00 New York
 MARKET = LocalHistory()
@@ -95,3 +95,32 @@ def test_a_stop_never_reached_that_session_expires() -> None:
 def test_stop_orders_need_their_stop_price() -> None:
     update = broker().submit(order(50, None, order_type="STOP_LIMIT", stop_price=100.0))
     assert update.status is OrderStatus.REJECTED and "stop_price" in (update.reason or "")
+
+
+# --- brackets: the simulated broker works a position's stop and target itself ----------------------
+
+
+def test_a_long_position_exits_at_its_target_on_the_first_bar_that_reaches_it() -> None:
+    bars = next_bars()  # highs 235.78, 236.405: the 236.00 target is reached on the second bar
+    hit = broker().bracket_exit("XLK", 100, 1, stop=200.0, target=236.0, since=AS_OF, until=AS_OF + timedelta(days=1))
+    assert hit is not None and hit.purpose is OrderPurpose.TAKE_PROFIT
+    assert (hit.price, hit.fee) == (236.0, 1.0)  # a limit at its level; commission at its $1 minimum
+    assert hit.ts == datetime.fromtimestamp(int(bars.end[1]), tz=UTC)
+
+
+def test_a_stop_fills_as_a_market_order_with_slippage_for_longs_and_shorts() -> None:
+    bars = next_bars()  # bar 0 trades down to 235.31 from 235.48; bar 1 up to 236.405
+    week = AS_OF + timedelta(days=7)
+    long = broker().bracket_exit("XLK", 300, 1, stop=235.4, target=300.0, since=AS_OF, until=week)
+    assert long is not None and long.purpose is OrderPurpose.STOP_LOSS
+    assert long.price == pytest.approx(235.4 * 0.9998, abs=1e-4) and long.fee == pytest.approx(1.5)
+    short = broker().bracket_exit("XLK", -300, 1, stop=236.0, target=100.0, since=AS_OF, until=week)
+    assert short is not None and short.purpose is OrderPurpose.STOP_LOSS
+    assert short.price == pytest.approx(236.0 * 1.0002, abs=1e-4)
+    assert short.ts == datetime.fromtimestamp(int(bars.end[1]), tz=UTC)
+
+
+def test_no_bracket_exit_when_neither_level_trades_or_no_bar_closed() -> None:
+    sim = broker()
+    assert sim.bracket_exit("XLK", 100, 1, stop=100.0, target=1000.0, since=AS_OF, until=AS_OF + timedelta(days=3)) is None
+    assert sim.bracket_exit("XLK", 100, 1, stop=235.4, target=236.0, since=AS_OF, until=AS_OF) is None

@@ -16,10 +16,10 @@ import talib
 
 from cream import ids
 from cream.adapters.local_history import LocalHistory
-from cream.adapters.polygon_records import OptionContract
 from cream.agents.port import AgentContext
 from cream.agents.tools import TOOLS_BY_AGENT, ToolBox
 from cream.llm.port import ToolCall
+from cream.ports import ChainContract
 from cream.schemas.agents import AgentType
 from cream.schemas.decisions import Environment
 from cream.schemas.market import FeatureSnapshot, OptionMark, Quote, Timeframe
@@ -180,9 +180,9 @@ def test_portfolio_state_reports_positions_with_pnl_at_market() -> None:
 # --- option_chain ----------------------------------------------------------------------------
 
 
-def _contract(strike: float, kind: str = "call", expiry: date = date(2025, 6, 20)) -> OptionContract:
+def _contract(strike: float, kind: str = "call", expiry: date = date(2025, 6, 20)) -> ChainContract:
     occ = f"XYZ{expiry:%y%m%d}{kind[0].upper()}{round(strike * 1000):08d}"
-    return OptionContract(occ_symbol=occ, underlying="XYZ", expiry=expiry, type=kind, strike=strike, bid=1.0,
+    return ChainContract(occ_symbol=occ, underlying="XYZ", expiry=expiry, type=kind, strike=strike, bid=1.0,
                           ask=1.2, last=1.1, iv=0.3, delta=0.5, gamma=0.05, theta=-0.02, vega=0.1,
                           underlying_price=100.0)
 
@@ -190,11 +190,11 @@ def _contract(strike: float, kind: str = "call", expiry: date = date(2025, 6, 20
 class ChainStandIn:
     """A market source with an option chain (as the Polygon adapter), recording what it was asked."""
 
-    def __init__(self, chain: list[OptionContract] | Exception) -> None:
+    def __init__(self, chain: list[ChainContract] | Exception) -> None:
         self.chain = chain
         self.asked: list[tuple[str, dict[str, Any]]] = []
 
-    def option_chain(self, underlying: str, **kw: Any) -> list[OptionContract]:
+    def option_chain(self, underlying: str, **kw: Any) -> list[ChainContract]:
         self.asked.append((underlying, kw))
         if isinstance(self.chain, Exception):
             raise self.chain
