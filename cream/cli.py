@@ -146,12 +146,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     _checked(settings, lambda: backtest_window(args.symbols, args.start, args.end, readable(market_data())))
     if args.fast:
         metrics = _fast_backtest(args.symbols, args.start, args.end)
+    elif args.in_process:
+        metrics = _in_process_backtest(args)
     else:
         with _fleet(settings) as url:
             runner = CycleRunner(url)
             try:
-                metrics = run_backtest(runner, market_data(), args.symbols, args.start, args.end,
-                                       Progress("backtest"), timeout=args.timeout)
+                metrics = {**run_backtest(runner, market_data(), args.symbols, args.start, args.end,
+                                          Progress("backtest"), timeout=args.timeout), "runner": "fleet"}
             finally:
                 runner.close()
     if args.json:
@@ -179,6 +181,7 @@ def _print_backtest(metrics: dict[str, Any], symbols: list[str], fast: bool) -> 
     if fast:
         print(f"  fast path     trend rule {metrics['rule']} on {metrics['bars']} hourly bars (no agents)")
     else:
+        print(f"  runner        {metrics['runner']}")
         print(f"  cycles        {metrics['cycles']}" + (f"  ({metrics['failed_cycles']} failed)"
                                                         if metrics["failed_cycles"] else ""))
     print(f"  trades        {metrics['trades']}")
@@ -187,6 +190,23 @@ def _print_backtest(metrics: dict[str, Any], symbols: list[str], fast: bool) -> 
     print(f"  sharpe        {sharpe}")
     for name in ("sortino", "calmar"):
         print(f"  {name:<13} {'n/a' if metrics[name] is None else format(metrics[name], '.2f')}")
+
+
+def _in_process_backtest(args: argparse.Namespace) -> dict[str, Any]:
+    """The cycle pipeline called in this process: deterministic agents only (rules, or recorded replies)."""
+    from cream import runtime
+    from cream.schemas.decisions import Environment
+    from cream.services.backtest import run_backtest
+    from cream.services.inprocess import InProcessRunner
+
+    kind = runtime.agent_kind(Environment.BACKTEST)
+    if kind == "gemini":
+        raise InvalidRequest("a backtest with LLM agents runs on the fleet, where the agents fan out across "
+                             "workers: drop --in-process (or CREAM_AGENTS=rules|replay)")
+    runtime.require_environment(Environment.BACKTEST)
+    metrics = run_backtest(InProcessRunner(runtime.PORTS), runtime.market_data(), args.symbols, args.start, args.end,
+                           Progress(f"backtest in process ({kind} agents)"))
+    return {**metrics, "runner": f"in process ({kind} agents)"}
 
 
 def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]:
@@ -362,6 +382,8 @@ def _add_backtest(sub: Any) -> None:
     b.add_argument("--json", action="store_true")
     b.add_argument("--fast", action="store_true",
                    help="vectorised trend rule in one pass (engine.simulator): no agents, no fleet; for research")
+    b.add_argument("--in-process", action="store_true",
+                   help="run the same cycle pipeline in this process, no fleet: rules or replay agents only")
     b.add_argument("--timeout", type=seconds_arg,
                    help="seconds each cycle may take (default: no limit); past it the backtest ends FAILED")
     b.set_defaults(fn=cmd_backtest, needs=SERVICES)
@@ -379,7 +401,8 @@ def _add_evals(sub: Any) -> None:
 
 def _needs(args: argparse.Namespace) -> frozenset[str]:
     needs: frozenset[str] = args.needs
-    return needs - {"broker"} if getattr(args, "fast", False) else needs
+    fleetless = getattr(args, "fast", False) or getattr(args, "in_process", False)
+    return needs - {"broker"} if fleetless else needs
 
 
 def main(argv: list[str] | None = None) -> int:

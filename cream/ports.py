@@ -13,6 +13,7 @@ import numpy as np
 
 from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderStatus, OrderUpdate
+from cream.schemas.trigger import CycleTrigger
 
 
 class Bars(NamedTuple):
@@ -184,4 +185,13 @@ class Broker(Protocol):
     def works_tactics(self) -> bool:
         """Whether the broker works an order's execution tactic itself (the simulated broker: child orders
         over the bars that follow); otherwise the fleet sends the children (cream.services.child_orders)."""
+        ...
+
+
+class Runner(Protocol):
+    """Runs one cycle to its end: the fleet (``cream.runner.CycleRunner``: every step a Celery task) or this
+    process (``cream.services.inprocess.InProcessRunner``)."""
+
+    def run(self, trigger: CycleTrigger, timeout: float | None = None) -> tuple[str, bool]:
+        """Start (or find) the trigger's cycle and wait until it ends; (cycle_id, newly run by this call)."""
         ...

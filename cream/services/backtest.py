@@ -1,4 +1,5 @@
-"""A backtest: hourly cycles over stored history, one after the other, through the same tasks."""
+"""A backtest: hourly cycles over stored history, one after the other, through the cycle pipeline on the
+fleet (every step a task) or in this process (``cream backtest --in-process``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from sqlalchemy import select
 
 from cream import market_calendar
 from cream.errors import InvalidRequest
-from cream.ports import MarketData
-from cream.runner import CycleRunner
+from cream.ports import MarketData, Runner
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, portfolio, reports
@@ -43,7 +43,7 @@ def backtest_hours(market: MarketData, start: date, end: date) -> list[datetime]
     return hours
 
 
-def run_backtest(runner: CycleRunner, market: MarketData, symbols: list[str], start: date, end: date,
+def run_backtest(runner: Runner, market: MarketData, symbols: list[str], start: date, end: date,
                  progress: Callable[[int, int], None] = lambda done, total: None,
                  timeout: float | None = None) -> dict[str, Any]:
     """Run every cycle hour of the window in a new private book; ``timeout`` (if given) bounds each cycle.
@@ -73,7 +73,7 @@ def run_backtest(runner: CycleRunner, market: MarketData, symbols: list[str], st
     return metrics
 
 
-def _run_cycles(runner: CycleRunner, book: str, symbols: list[str], hours: list[datetime],
+def _run_cycles(runner: Runner, book: str, symbols: list[str], hours: list[datetime],
                 progress: Callable[[int, int], None], timeout: float | None) -> list[str]:
     """The ids of the cycles that ended FAILED."""
     failed = []

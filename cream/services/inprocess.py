@@ -20,36 +20,41 @@ from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline
 from cream.services.error_policy import failure_reason, is_transient
-from cream.services.pipeline import Next, Ports, Step
+from cream.services.pipeline import Next, Ports, Step, StepKind
 from cream.storage.db import session_scope
-from cream.timeouts import RetryPlan
+from cream.timeouts import RetryPlan, default_visibility_s, retry_plan
 
 log = logging.getLogger(__name__)
+# The fleet's plan for rule agents: a database outage of OUTAGE_TOLERANCE_S is ridden out the same way.
+RETRIES = retry_plan(default_visibility_s(llm_agents=False))
 
 
 class InProcessRunner:
     """Runs whole cycles in this process (the ``Runner`` port, as the fleet's ``cream.runner.CycleRunner``)."""
 
-    def __init__(self, ports: Ports, retries: RetryPlan, environment: Environment = Environment.BACKTEST,
+    def __init__(self, ports: Ports, retries: RetryPlan = RETRIES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if environment is not Environment.BACKTEST:
-            raise InvalidRequest(f"{environment.value} cycles run on the fleet: in process only BACKTEST does")
-        self.ports, self.retries, self.environment, self.sleep = ports, retries, environment, sleep
+        self.ports, self.retries, self.sleep = ports, retries, sleep
 
     def run(self, trigger: CycleTrigger, timeout: float | None = None) -> tuple[str, bool]:
         """Open the trigger's cycle and run it to its end; (cycle_id, newly run). ``timeout`` is not used:
-        nothing here waits on another process."""
-        opened = pipeline.open_cycle(trigger.model_dump(mode="json"), self.environment, self.ports)
+        nothing here waits on another process. Only BACKTEST cycles run here: PAPER and LIVE on the fleet."""
+        if trigger.environment is not Environment.BACKTEST:
+            raise InvalidRequest(f"{trigger.environment.value} cycles run on the fleet: in process only BACKTEST does")
+        opened = pipeline.open_cycle(trigger.model_dump(mode="json"), Environment.BACKTEST, self.ports)
         if not opened.created:
             return opened.cycle_id, False
         self.drive(opened.cycle_id, pipeline.following(opened.symbols, None))
         return opened.cycle_id, True
 
-    def drive(self, cycle_id: str, steps: Next) -> None:
-        """Run ``steps`` and every step they lead to, in order, until the cycle ends or fails."""
+    def drive(self, cycle_id: str, steps: Next, until: StepKind | None = None) -> None:
+        """Run ``steps`` and every step they lead to, in order, until the cycle ends or fails (or a step of
+        kind ``until`` is next: replay and evals stop before the gate or the act)."""
         todo = deque(steps)
         while todo:
             step = todo.popleft()
+            if step.kind is until:
+                return
             following = self.attempt(cycle_id, step)
             if following is None:
                 return

@@ -1,12 +1,13 @@
 """Replay one recorded cycle, in this process, from its checkpoints and the recorded model replies.
 
 The cycle's observe and orient checkpoints give back exactly what its agents saw (bars, quotes, the
-book), so a PAPER or LIVE cycle replays as faithfully as a BACKTEST one, with no network and no
-order: the agents run in phase order through the same context assembly and validation as in a
-cycle, approvers that fail count as REJECT, and the plan goes back to the trader until both approve
-or ``max_consensus_iterations`` is reached. The result says whether the replayed plan is the one
-the cycle recorded. A request that was never recorded (changed prompts, configs or rules) makes
-that agent fail, as in a cycle, and is listed.
+book), so a PAPER or LIVE cycle replays as faithfully as a BACKTEST one, with no network and no order.
+The replay runs the cycle pipeline itself (``cream.services.pipeline``, in process) in a scratch
+database holding a copy of the cycle, its two checkpoints and the configs it reads, from the agents up
+to the gate and never to the act: the same context assembly, validation, fail-closed approvals and
+revisions as in a cycle. The result says whether the replayed plan is the one the cycle recorded. A
+request that was never recorded (changed prompts, configs or rules) makes that agent fail, as in a
+cycle, and is listed.
 """
 
 from __future__ import annotations
@@ -14,15 +15,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
+from cream import runtime
 from cream.agents.llm_agents import LlmAgents
 from cream.llm.recorder import ExchangeStore, ReplayModel
-from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType, ApprovalVerdict, Verdict
-from cream.schemas.decisions import DecisionPlan, Environment
-from cream.services import cycles, decide
-from cream.services.cycles import Phase
+from cream.schemas.agents import AgentType
+from cream.schemas.cycle import CycleStatus, Gated, GateOutcome, Observed, Oriented, Phase
+from cream.schemas.decisions import Environment
+from cream.services import cycles
+from cream.services.inprocess import InProcessRunner
+from cream.services.pipeline import Ports, StepKind, following
 from cream.services.reports import cycle_report
-from cream.services.runtime_config import active_sectors, active_trading_config, agent_configs
-from cream.storage.db import session_scope
+from cream.services.runtime_config import agent_configs
+from cream.storage.db import current_url, scratch_database, session_scope
+from cream.storage.models import (
+    AgentConfigRow,
+    AgentOutput,
+    Base,
+    Checkpoint,
+    TradingConfigRow,
+    UniverseConfigRow,
+)
 
 
 @dataclass
@@ -43,59 +57,53 @@ class ReplayResult:
 
 
 def replay_cycle(cycle_id: str) -> ReplayResult:
+    source = current_url()
     with session_scope(readonly=True) as s:
         cycle = cycles.get_cycle(s, cycle_id)
         env = Environment(cycle.environment)
-        config = active_trading_config(s, env)
-        inputs = decide.CycleInputs(cycle_id, env, cycles.load_checkpoint(s, cycle_id, Phase.OBSERVE) or {},
-                                    cycles.load_checkpoint(s, cycle_id, Phase.ORIENT) or {}, config.rules,
-                                    active_sectors(s, env))
+        observed = cycles.require(s, cycle_id, Observed)
+        oriented = cycles.require(s, cycle_id, Oriented)
         recorded = cycle_report(s, cycle_id)
-        agents = LlmAgents(ReplayModel(ExchangeStore()), agent_configs(s, env), implementation="replay", ledger=False)
-    if not inputs.oriented:
-        raise ValueError(f"cycle {cycle_id} has no orient checkpoint: it never reached its agents")
+        configs = agent_configs(s, env)
+        copies = [_copy(cycle, status=CycleStatus.RUNNING.value, reason=None, completed_at=None, iterations=0),
+                  *(_copy(r) for model in (TradingConfigRow, UniverseConfigRow, AgentConfigRow)
+                    for r in s.scalars(select(model).where(model.environment == env.value)))]
+    agents = LlmAgents(ReplayModel(ExchangeStore(source)), configs, implementation="replay", ledger=False)
+    ports = Ports(market=runtime.market_data, broker=runtime.broker, agents=lambda _env: agents)
     result = ReplayResult(cycle_id, recorded["status"], recorded["plan"])
-    analyses = _research(agents, inputs, sorted(inputs.oriented.get("snapshots", {})), result)
-    previous: DecisionPlan | None = None
-    found: dict[AgentType, ApprovalVerdict] = {}
-    for iteration in range(1, config.max_consensus_iterations + 1):
-        objections = [o for v in found.values() for o in v.objections] if iteration > 1 else []
-        raw, _ = _run(agents, inputs, AgentType.TRADER, None, iteration, analyses, None, previous, objections,
-                      result)
-        plan = DecisionPlan.model_validate(raw) if raw is not None else None
-        found = {}
-        for agent in APPROVERS:
-            verdict, error = _run(agents, inputs, agent, None, iteration, analyses, plan, None, [], result)
-            found[agent] = (ApprovalVerdict.model_validate(verdict) if verdict is not None
-                            else decide.failed_verdict(agent, error))
-        result.plan, result.iterations, previous = raw, iteration, plan
-        if plan is not None and all(v.verdict is Verdict.APPROVE for v in found.values()):
-            result.outcome = "APPROVED"
-            break
+    with scratch_database():
+        with session_scope() as s:
+            s.add_all(copies)
+            s.flush()
+            cycles.record(s, cycle_id, observed)
+            cycles.record(s, cycle_id, oriented)
+        InProcessRunner(ports).drive(cycle_id, following(list(cycle.symbols), Phase.ORIENT), until=StepKind.ACT)
+        with session_scope(readonly=True) as s:
+            _read_back(s, cycle_id, result)
     return result
 
 
-def _research(agents: LlmAgents, inputs: decide.CycleInputs, symbols: list[str],
-              result: ReplayResult) -> dict[str, dict[str, dict[str, Any]]]:
-    analyses: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in symbols}
-    for phase in (ANALYSTS, RESEARCHERS):
-        seen = {s: dict(a) for s, a in analyses.items()}  # a phase sees the phases before it only
-        for symbol in symbols:
-            for agent in phase:
-                out, _ = _run(agents, inputs, agent, symbol, 0, seen, None, None, [], result)
-                if out is not None:
-                    analyses[symbol][agent.value] = out
-    return analyses
+def _copy(row: Base, **changes: Any) -> Base:
+    """A detached copy of ``row`` for another database."""
+    values = {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
+    return type(row)(**{**values, **changes})
 
 
-def _run(agents: LlmAgents, inputs: decide.CycleInputs, agent: AgentType, symbol: str | None, iteration: int,
-         analyses: dict[str, dict[str, dict[str, Any]]], plan: DecisionPlan | None, previous: DecisionPlan | None,
-         objections: list[Any], result: ReplayResult) -> tuple[dict[str, Any] | None, str | None]:
-    """(output, None), or (None, the error as a cycle records it)."""
-    ctx = decide.assemble_context(inputs, agent, symbol, iteration, analyses, plan, previous, objections)
-    try:
-        return decide.validate_output(agent, agents.run(agent, ctx), ctx), None
-    except Exception as exc:  # as in a cycle: the agent's output is an error, never a default
-        error = f"{type(exc).__name__}: {exc}"
-        result.errors.append(f"{agent.value}/{symbol or '*'}/{iteration}: {error}")
-        return None, error
+def _read_back(s: Any, cycle_id: str, result: ReplayResult) -> None:
+    gates = s.scalars(select(Checkpoint.data).where(Checkpoint.cycle_id == cycle_id, Checkpoint.phase == Phase.GATE.value)
+                      .order_by(Checkpoint.iteration)).all()
+    if gates:
+        last = Gated.model_validate(gates[-1])
+        result.iterations = last.iteration
+        result.outcome = "APPROVED" if last.outcome is GateOutcome.APPROVED else "NO_TRADE"
+        plan = s.scalars(select(AgentOutput).where(
+            AgentOutput.cycle_id == cycle_id, AgentOutput.agent_type == AgentType.TRADER.value,
+            AgentOutput.iteration == last.iteration)).first()
+        result.plan = plan.output if plan is not None and plan.status == "OK" else None
+    for row in s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id, AgentOutput.status == "ERROR")
+                         .order_by(AgentOutput.iteration, AgentOutput.id)):
+        result.errors.append(f"{row.agent_type}/{row.symbol}/{row.iteration}: {row.error}")
+    failed = cycles.get_cycle(s, cycle_id)
+    if failed.status == CycleStatus.FAILED.value:
+        result.errors.append(f"cycle: {failed.reason}")
+

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -70,8 +72,30 @@ def _create_engine(url: str) -> Engine:
                          connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
 
 
+_USING: ContextVar[str | None] = ContextVar("cream_database_url", default=None)
+
+
 def current_url() -> str:
-    return get_settings().resolved_database_url
+    return _USING.get() or get_settings().resolved_database_url
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A throwaway SQLite database with the current schema, used by this thread while the block runs
+    (``session_scope()`` without a url reaches it): replay and evals run cycle phases there, never in the
+    user's database. Deleted afterwards."""
+    from cream.storage.models import Base
+
+    with tempfile.TemporaryDirectory(prefix="cream-scratch-") as home:
+        url = f"sqlite:///{home}/scratch.sqlite"
+        Base.metadata.create_all(engine_for(url))
+        token = _USING.set(url)
+        try:
+            yield url
+        finally:
+            _USING.reset(token)
+            _sessions.cache_clear()
+            _ENGINES.pop(url).dispose()
 
 
 @lru_cache(maxsize=8)

@@ -23,7 +23,7 @@ from cream.schemas.decisions import Decision, DecisionPlan, Environment, RiskLev
 from cream.schemas.instruments import Equity
 from cream.schemas.trigger import CycleTrigger
 from cream.services import child_orders, cycles, order_lifecycle, portfolio
-from cream.services.cycles import Phase
+from cream.schemas.cycle import Observed
 from cream.services.runtime_config import TradingConfig
 from cream.storage import db
 from cream.storage.book_lock import book_lock
@@ -74,7 +74,8 @@ def parent(tactic: str | None, qty: int, *, order_type: str = "MARKET", limit: s
         portfolio.ensure_book(s, book, Environment.PAPER, 100_000.0)
         cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.PAPER, scheduled_for=hour, book=book),
                                      [symbol])
-        cycles.save_checkpoint(s, cycle.id, Phase.OBSERVE, {"prices": {symbol: touch}})
+        cycles.record(s, cycle.id, Observed(as_of=hour, prices={symbol: touch},
+                                            portfolio=portfolio.view(s, book, hour)))
         decision = ids.decision_id(cycle.id, symbol)
         s.add(DecisionRow(id=decision, cycle_id=cycle.id, instrument_id=symbol, action=action, direction=direction,
                           size_value=qty, size_unit="SHARES", stop_loss=Decimal(95), take_profit=Decimal(110),

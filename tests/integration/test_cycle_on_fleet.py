@@ -7,7 +7,8 @@ import re
 from sqlalchemy import select
 
 from cream import ids
-from cream.services.cycles import Phase, load_checkpoint
+from cream.schemas.cycle import RiskChecked
+from cream.services.cycles import load
 from cream.services.reports import cycle_report
 from cream.storage.db import session_scope
 from cream.storage.models import FillRow, PortfolioSnapshotRow, PositionRow
@@ -36,10 +37,10 @@ def test_full_cycle_runs_through_all_four_queues_and_fills_the_approved_order(fl
     phases = {c.split(":")[1] for c in counts(cycle_id)["checkpoints"]}
     assert phases == {"observe", "orient", "analysts", "research", "trader", "gate", "risk_check", "act"}
     with session_scope() as s:
-        risk = load_checkpoint(s, cycle_id, Phase.RISK_CHECK)
+        risk = load(s, cycle_id, RiskChecked)
         fills = list(s.scalars(select(FillRow).where(FillRow.order_id == report["orders"][0]["client_order_id"])))
-    assert risk is not None and risk["approved"]
-    assert {"MAX_UNITS", "SECTOR_CONCENTRATION", "BUYING_POWER", "RISK_REWARD"} <= {c["check"] for c in risk["checks"]}
+    assert risk is not None and risk.approved
+    assert {"MAX_UNITS", "SECTOR_CONCENTRATION", "BUYING_POWER", "RISK_REWARD"} <= {c["check"] for c in risk.checks}
     assert [(f.quantity, f.day_trade) for f in fills] == [(decision["size"]["quantity"], False)]
     assert "before taking work" in fleet.log("execution")  # reconciled with the broker at start
     assert "before taking work" not in fleet.log("agents")

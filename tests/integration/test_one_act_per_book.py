@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from cream.fleet import POOLS, consumers
-from cream.services.cycles import Phase, load_checkpoint
+from cream.schemas.cycle import Acted, RiskChecked
+from cream.services.cycles import load
 from cream.storage.db import session_scope
 from cream.storage.models import Checkpoint, DecisionRow, OrderRow
 from tests.integration.helpers import trigger, wait_for
@@ -66,18 +67,18 @@ def _held(cycle_ids: list[str]) -> list[dict]:
     out = []
     with session_scope(readonly=True) as s:
         for cid in cycle_ids:
-            done = load_checkpoint(s, cid, Phase.ACT)
+            done = load(s, cid, Acted)
             assert done is not None, f"cycle {cid} never acted"
-            risk = s.get(Checkpoint, f"{cid}:{Phase.RISK_CHECK.value}:0")
-            units = [c["value"] for c in (risk.data["checks"] if risk else [])
+            risk = s.get(Checkpoint, f"{cid}:risk_check:0")
+            units = [c["value"] for c in (RiskChecked.model_validate(risk.data).checks if risk else [])
                      if c["check"] == "MAX_UNITS" and c["instrument_id"] == "XLK"]
             asked = s.scalars(select(DecisionRow.size_value).where(DecisionRow.cycle_id == cid,
                                                                    DecisionRow.instrument_id == "XLK")).first()
             bought = sum(o.filled_quantity for o in s.scalars(select(OrderRow).where(
                 OrderRow.cycle_id == cid, OrderRow.instrument_id == "XLK", OrderRow.side == "BUY")))
-            out.append({"cycle": cid, "orders": done["orders"], "risk_at": risk.created_at if risk else None,
+            out.append({"cycle": cid, "orders": done.orders, "risk_at": risk.created_at if risk else None,
                         "xlk_units": units[0] if units else None, "xlk_asked": asked, "xlk_bought": bought,
-                        **{k: datetime.fromisoformat(v) for k, v in done["book_lock"].items()}})
+                        **{k: datetime.fromisoformat(v) for k, v in done.book_lock.items()}})
     return sorted(out, key=lambda a: a["held_from"])
 
 
