@@ -14,15 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from cream.agents.port import PortfolioView, PositionView, TradingRules
 from cream.market_calendar import NEW_YORK
 from cream.schemas.agents import Objection, Severity
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
 from cream.schemas.instruments import InstrumentType, OptionRight, underlying_of
 from cream.schemas.market import OptionMark
+from cream.schemas.portfolio import PortfolioView, PositionView
 from engine import constraints as ec
 from engine.constraint_codes import CHECK_NAMES, SEVERITY_NAMES, VIOLATION_NAMES
-from engine.risk_check import check_plan as engine_check, describe, held_rows, plan_rows
+from engine.risk_check import check_plan as engine_check
+from engine.risk_check import describe, held_rows, plan_rows
+
 
 @dataclass(frozen=True)
 class RiskReport:

@@ -27,8 +27,8 @@ from cream.endpoints import endpoint
 from cream.errors import ConfigurationError
 from cream.live_gate import require_live_allowed
 from cream.ports import Broker, MarketData
+from cream.schemas.config import TradingConfig
 from cream.schemas.decisions import Environment
-from cream.services.runtime_config import TradingConfig
 
 if TYPE_CHECKING:
     from cream.agents.llm_agents import RecordedModel
@@ -106,8 +106,8 @@ def _polygon(settings: Settings) -> MarketData:
     from cream.adapters.candle_cache import CandleCache
     from cream.adapters.polygon_data import PolygonMarketData
     from cream.adapters.rate_limit import RedisTokenBucket
-    from cream.storage.db import current_url, session_scope
     from cream.services.runtime_config import active_universe
+    from cream.storage.db import current_url, session_scope
 
     if not settings.broker_url:
         raise ConfigurationError("PAPER and LIVE share one Polygon rate limit through Redis: set CREAM_BROKER_URL")

@@ -34,9 +34,9 @@ from cream.schemas.agents import (
     SentimentAnalysisOutput,
     TechnicalAnalysisOutput,
 )
+from cream.schemas.config import AgentConfig
 from cream.schemas.decisions import TraderDraft
 from cream.services import llm_budget
-from cream.services.runtime_config import AgentConfig
 from cream.timeouts import AGENT_RUN_S
 
 # What the model is asked to answer; the trader's draft is stamped into a DecisionPlan here.

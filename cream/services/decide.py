@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cream.agents.grounding import check_grounding
-from cream.agents.port import AgentBackend, AgentContext, PortfolioView, TradingRules
+from cream.agents.port import AgentBackend, AgentContext
 from cream.schemas.agents import (
     ANALYSTS,
     APPROVERS,
@@ -33,8 +33,10 @@ from cream.schemas.agents import (
     TechnicalAnalysisOutput,
     Verdict,
 )
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.schemas.market import FeatureSnapshot
+from cream.schemas.portfolio import PortfolioView
 from cream.services import cycles
 from cream.services.cycles import Phase
 from cream.services.runtime_config import active_sectors, active_trading_config

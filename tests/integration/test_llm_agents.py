@@ -19,11 +19,11 @@ from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
 from cream.llm.gemini import GeminiModel
 from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayMiss, ReplayModel
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
-from cream.schemas.decisions import DecisionPlan
+from cream.schemas.config import AgentConfig
+from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services.decide import validate_output
-from cream.services.runtime_config import FLASH_MODEL, PRO_MODEL, AgentConfig, agent_configs
+from cream.services.runtime_config import FLASH_MODEL, PRO_MODEL, agent_configs
 from cream.storage import db
-from cream.schemas.decisions import Environment
 from tests.integration.helpers import cream_environment
 from tests.standins.gemini_agents import agent_responder, prompt_context
 from tests.standins.gemini_server import GeminiStandIn, gemini_standin
