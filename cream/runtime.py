@@ -127,12 +127,14 @@ def agents(environment: Environment) -> AgentBackend:
     if kind == "rules":
         return RuleBasedAgents()
     from cream.agents.llm_agents import LlmAgents
+    from cream.services.llm_budget import DatabaseLedger
     from cream.services.runtime_config import agent_configs
     from cream.storage.db import session_scope
 
     with session_scope(readonly=True) as s:
         configs = agent_configs(s, environment)
-    return LlmAgents(language_model(kind), configs, implementation=kind, market=market_data())
+    return LlmAgents(language_model(kind), configs, implementation=kind, market=market_data(),
+                     ledger=DatabaseLedger())
 
 
 @lru_cache(maxsize=2)

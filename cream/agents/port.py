@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -46,4 +47,35 @@ class AgentBackend(Protocol):
 
     def run(self, agent: AgentType, context: AgentContext) -> dict[str, Any]:
         """The agent's output as JSON; may be anything — the caller validates and fails closed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCall:
+    """One model call of one agent run, as the spend ledger records it (a replayed call costs nothing)."""
+
+    cycle_id: str
+    agent: str
+    symbol: str  # "*" for a portfolio agent
+    iteration: int
+    request_hash: str
+    model: str
+    prompt_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_s: float
+    attempts: int
+    replayed: bool
+
+
+class SpendLedger(Protocol):
+    """Where the agents' model calls are priced and the cycle's LLM budget is kept (cream.services.llm_budget
+    in the fleet). The agents ask before each call and report after it."""
+
+    def require_budget(self, cycle_id: str) -> None:
+        """Raise if the cycle's budget is spent: no model call starts past it."""
+        ...
+
+    def record_call(self, call: LlmCall) -> None:
+        """Write one model call (tokens, dollars, latency) to the cycle's ledger."""
         ...
