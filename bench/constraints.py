@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cream.agents.port import PortfolioView, PositionView  # noqa: E402
 from cream.risk import check_plan as cream_check  # noqa: E402
 from cream.schemas.decisions import Decision, DecisionPlan, Environment, RiskLevels, Size, SizeUnit  # noqa: E402
 from cream.schemas.instruments import Equity  # noqa: E402
-from cream.services.runtime_config import TradingConfig  # noqa: E402
+from cream.schemas.portfolio import PortfolioView, PositionView  # noqa: E402
+from cream.services.runtime_config import default_trading_config  # noqa: E402
 from engine import constraints as c  # noqa: E402
 from engine.risk_check import check_plan, held_rows, plan_rows  # noqa: E402
 
@@ -81,7 +81,7 @@ def main() -> None:
     portfolio, prices = book(rng, args.positions, equity)
     p = plan(rng, args.decisions, prices)
     sectors = {s: SECTORS[i % len(SECTORS)] for i, s in enumerate(prices)}
-    rules = TradingConfig.defaults(Environment.BACKTEST).rules.model_copy(
+    rules = default_trading_config(Environment.BACKTEST).rules.model_copy(
         update={"max_gross_notional": 1e12, "max_net_notional": 1e12})
 
     report = cream_check(p, portfolio, prices, rules, sectors=sectors)

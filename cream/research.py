@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from cream.ports import MarketData
+from cream.schemas.config import TradingConfig
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.services.reports import equity_metrics
-from cream.services.runtime_config import TradingConfig
 from engine.indicators import sma_nb
 from engine.simulator import simulate_signals
 

@@ -14,29 +14,31 @@ from typing import Any
 
 import numpy as np
 
-from cream.agents.port import PortfolioView, PositionView, TradingRules
 from cream.market_calendar import NEW_YORK
 from cream.schemas.agents import Objection, Severity
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
 from cream.schemas.instruments import InstrumentType, OptionRight, underlying_of
 from cream.schemas.market import OptionMark
+from cream.schemas.portfolio import PortfolioView, PositionView
 from engine import constraints as ec
-from engine.constraint_codes import CHECK_NAMES, SEVERITY_NAMES, VIOLATION_NAMES
-from engine.risk_check import check_plan as engine_check, describe, held_rows, plan_rows
+from engine.risk_check import CheckRecord, held_rows, plan_rows
+from engine.risk_check import check_plan as engine_check
+
 
 @dataclass(frozen=True)
 class RiskReport:
     approved: bool
     checked: int  # decisions with an order
     violations: list[Objection]  # CRITICAL ones block the plan, WARNINGs ride along
-    rows: np.ndarray = field(default_factory=lambda: np.zeros((0, ec.N_RESULT_COLS)))  # engine result rows
+    records: list[CheckRecord] = field(default_factory=list)  # every check the engine evaluated
     plan: DecisionPlan | None = None
     sector_names: Mapping[int, str] = field(default_factory=dict)
 
     def checks(self) -> list[dict[str, Any]]:
         """Every check the engine evaluated, PASS ones included, as JSON-ready records."""
-        assert self.plan is not None or len(self.rows) == 0
-        return [_check_record(self.plan, r, self.sector_names) for r in self.rows]  # type: ignore[arg-type]
+        assert self.plan is not None or not self.records
+        return [_check_record(self.plan, r, self.sector_names) for r in self.records]  # type: ignore[arg-type]
 
     def reasons(self) -> str:
         critical = [v for v in self.violations if v.severity is Severity.CRITICAL]
@@ -151,8 +153,9 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
     result = engine_check(rows, held, equity=portfolio.equity, buying_power=portfolio.buying_power,
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
     names = {i: n for n, i in sector_ids.items()}
-    violations = [_objection(plan, r, names) for r in result.violations]
-    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, result.rows, plan, names)
+    violations = [_objection(plan, r, names) for r in result.records(result.violations)]
+    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, result.records(), plan,
+                      names)
 
 
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
@@ -184,28 +187,26 @@ def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: M
     return held_rows(**{k: np.array(v) for k, v in cols.items()})  # type: ignore[arg-type]
 
 
-def _where(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> tuple[int | None, str | None]:
-    index = int(row[ec.R_INDEX])
-    if index >= 0:
-        return index, plan.decisions[index].instrument_id
-    sector = int(row[ec.R_SECTOR])
-    return None, f"sector:{sector_names[sector]}" if sector >= 0 else None
+def _where(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]
+           ) -> tuple[int | None, str | None]:
+    """(decision index, instrument id) of a decision's check; (None, 'sector:<name>') of a sector's;
+    (None, None) of the portfolio's."""
+    if record.index >= 0:
+        return record.index, plan.decisions[record.index].instrument_id
+    return None, f"sector:{sector_names[record.sector]}" if record.sector >= 0 else None
 
 
-def _objection(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> Objection:
-    index, instrument = _where(plan, row, sector_names)
-    severity = Severity.CRITICAL if row[ec.R_SEVERITY] == ec.CRITICAL else Severity.WARNING
-    code = VIOLATION_NAMES[int(row[ec.R_CODE])]
-    message = describe(row).split(": ", 1)[1]
-    if instrument and instrument.startswith("sector:"):
-        message = f"{instrument[7:]} {message}"
-    return Objection(code=code, severity=severity, decision_index=index, instrument_id=instrument,
+def _objection(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]) -> Objection:
+    index, instrument = _where(plan, record, sector_names)
+    severity = Severity.CRITICAL if record.severity == ec.CRITICAL else Severity.WARNING
+    message = record.finding()
+    if index is None and record.sector >= 0:  # the sector's name leads: "Energy SECTOR_CONCENTRATION ..."
+        message = f"{sector_names[record.sector]} {message}"
+    return Objection(code=record.violation, severity=severity, decision_index=index, instrument_id=instrument,
                      message=message)
 
 
-def _check_record(plan: DecisionPlan, row: np.ndarray, sector_names: Mapping[int, str]) -> dict[str, Any]:
-    index, instrument = _where(plan, row, sector_names)
-    return {"check": CHECK_NAMES[int(row[ec.R_CODE])], "status": SEVERITY_NAMES[int(row[ec.R_SEVERITY])],
-            "instrument_id": instrument, "decision_index": index,
-            "value": None if np.isnan(row[ec.R_VALUE]) else float(row[ec.R_VALUE]),
-            "limit": None if np.isnan(row[ec.R_LIMIT]) else float(row[ec.R_LIMIT])}
+def _check_record(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]) -> dict[str, Any]:
+    index, instrument = _where(plan, record, sector_names)
+    return {"check": record.check, "status": record.status, "instrument_id": instrument, "decision_index": index,
+            "value": record.value, "limit": record.limit}

@@ -27,9 +27,9 @@ from cream.endpoints import endpoint
 from cream.errors import ConfigurationError
 from cream.live_gate import require_live_allowed
 from cream.ports import Broker, MarketData
+from cream.schemas.config import TradingConfig
 from cream.schemas.decisions import Environment
 from cream.services.pipeline import Ports
-from cream.services.runtime_config import TradingConfig
 
 if TYPE_CHECKING:
     from cream.agents.llm_agents import RecordedModel
@@ -107,8 +107,8 @@ def _polygon(settings: Settings) -> MarketData:
     from cream.adapters.candle_cache import CandleCache
     from cream.adapters.polygon_data import PolygonMarketData
     from cream.adapters.rate_limit import RedisTokenBucket
-    from cream.storage.db import current_url, session_scope
     from cream.services.runtime_config import active_universe
+    from cream.storage.db import current_url, session_scope
 
     if not settings.broker_url:
         raise ConfigurationError("PAPER and LIVE share one Polygon rate limit through Redis: set CREAM_BROKER_URL")
@@ -128,16 +128,18 @@ def agents(environment: Environment) -> AgentBackend:
     if kind == "rules":
         return RuleBasedAgents()
     from cream.agents.llm_agents import LlmAgents
+    from cream.services.llm_budget import DatabaseLedger
     from cream.services.runtime_config import agent_configs
     from cream.storage.db import session_scope
 
     with session_scope(readonly=True) as s:
         configs = agent_configs(s, environment)
-    return LlmAgents(language_model(kind), configs, implementation=kind, market=market_data())
+    return LlmAgents(language_model(kind), configs, implementation=kind, market=market_data(),
+                     ledger=DatabaseLedger())
 
 
 @lru_cache(maxsize=2)
-def language_model(kind: str) -> "RecordedModel":
+def language_model(kind: str) -> RecordedModel:
     """One model client per process: Gemini (every exchange recorded), or the recordings alone."""
     from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayModel
 

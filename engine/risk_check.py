@@ -2,7 +2,10 @@
 
     plan = plan_rows(side=[1], qty=[100], price=[50.0], stop=[48.0], target=[55.0])
     result = check_plan(plan, held_rows(notional=[20_000.0]), equity=100_000.0)
-    result.approved, result.messages()
+    result.approved, result.records(), result.messages()
+
+``records()`` gives each evaluated check as fields (where, code, value, limit, unit, status) for callers
+that build their own reports; ``messages()`` is the same in one line of English each.
 
 Column meanings and rules are in ``engine.constraints``.
 """
@@ -64,6 +67,60 @@ def held_rows(
                                     c.H_THETA: theta})
 
 
+class CheckRecord(NamedTuple):
+    """One evaluated check as fields: where it applies, which check, the measure against its limit, and the
+    outcome. ``value`` and ``limit`` are None when the check measures nothing (NaN in the row)."""
+
+    index: int  # decision index, or constraints.PORTFOLIO_INDEX
+    sector: int  # sector id of a sector-concentration row, else -1
+    code: int  # engine.constraint_codes
+    severity: int  # constraints.PASS / WARNING / CRITICAL
+    value: float | None
+    limit: float | None
+
+    @classmethod
+    def from_row(cls, row: FloatArray) -> CheckRecord:
+        value, limit = float(row[c.R_VALUE]), float(row[c.R_LIMIT])
+        return cls(index=int(row[c.R_INDEX]), sector=int(row[c.R_SECTOR]), code=int(row[c.R_CODE]),
+                   severity=int(row[c.R_SEVERITY]), value=None if np.isnan(value) else value,
+                   limit=None if np.isnan(limit) else limit)
+
+    @property
+    def check(self) -> str:
+        """What was checked (CHECK_NAMES), e.g. 'STOP_LOSS_PRESENT'."""
+        return CHECK_NAMES[self.code]
+
+    @property
+    def violation(self) -> str:
+        """The violation a failed check reports (VIOLATION_NAMES), e.g. 'MISSING_STOP_LOSS'."""
+        return VIOLATION_NAMES[self.code]
+
+    @property
+    def status(self) -> str:
+        return SEVERITY_NAMES[self.severity]
+
+    @property
+    def unit(self) -> str:
+        """How value and limit are measured; empty when they mean nothing to a reader."""
+        return UNITS[self.code]
+
+    @property
+    def explanation(self) -> str | None:
+        """What a failed check without a measure means."""
+        return EXPLANATIONS.get(self.violation) if self.severity != c.PASS else None
+
+    def finding(self) -> str:
+        """The outcome in one line, without the place: 'MAX_UNITS CRITICAL 1,500 units (limit 1,000)'."""
+        text = f"{self.check if self.severity == c.PASS else self.violation} {self.status}"
+        if self.value is not None and self.unit:
+            text += f" {self.value:,.6g} {self.unit}"
+        if self.limit is not None and self.unit:
+            text += f" (limit {self.limit:,.6g})"
+        if self.explanation is not None:
+            text += f": {self.explanation}"
+        return text
+
+
 class ConstraintCheck(NamedTuple):
     """Result of ``check_plan``: one row per check evaluated (``engine.constraints.R_*`` columns)."""
 
@@ -84,6 +141,10 @@ class ConstraintCheck(NamedTuple):
         rows = self.critical if rows is None else rows
         return tuple(VIOLATION_NAMES[int(code)] for code in rows[:, c.R_CODE])
 
+    def records(self, rows: FloatArray | None = None) -> list[CheckRecord]:
+        """``rows`` (default: every check evaluated, PASS included) as records."""
+        return [CheckRecord.from_row(r) for r in (self.rows if rows is None else rows)]
+
     def messages(self, rows: FloatArray | None = None) -> list[str]:
         """One line per row, e.g. 'decision 2: MAX_UNITS CRITICAL 1,500 units (limit 1,000)'."""
         rows = self.violations if rows is None else rows
@@ -91,19 +152,12 @@ class ConstraintCheck(NamedTuple):
 
 
 def describe(row: FloatArray) -> str:
-    code, severity = int(row[c.R_CODE]), int(row[c.R_SEVERITY])
-    name = CHECK_NAMES[code] if severity == c.PASS else VIOLATION_NAMES[code]
-    where = "portfolio" if row[c.R_INDEX] == c.PORTFOLIO_INDEX else f"decision {int(row[c.R_INDEX])}"
-    if row[c.R_SECTOR] >= 0:
-        where += f" sector {int(row[c.R_SECTOR])}"
-    text = f"{where}: {name} {SEVERITY_NAMES[severity]}"
-    if not np.isnan(row[c.R_VALUE]) and UNITS[code]:
-        text += f" {row[c.R_VALUE]:,.6g} {UNITS[code]}"
-    if not np.isnan(row[c.R_LIMIT]) and UNITS[code]:
-        text += f" (limit {row[c.R_LIMIT]:,.6g})"
-    if severity != c.PASS and name in EXPLANATIONS:
-        text += f": {EXPLANATIONS[name]}"
-    return text
+    """One result row in English: where, then ``CheckRecord.finding``."""
+    record = CheckRecord.from_row(row)
+    where = "portfolio" if record.index == c.PORTFOLIO_INDEX else f"decision {record.index}"
+    if record.sector >= 0:
+        where += f" sector {record.sector}"
+    return f"{where}: {record.finding()}"
 
 
 def _vector(name: str, values: npt.ArrayLike, n: int) -> FloatArray:

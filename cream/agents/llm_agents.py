@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from cream.agents import prompts
-from cream.agents.port import AgentContext
+from cream.agents.port import AgentContext, LlmCall, SpendLedger
 from cream.agents.tools import ToolBox
 from cream.errors import ConfigurationError, InvalidAgentOutput
 from cream.llm.port import LanguageModel, LlmReply, LlmRequest, ToolCall, ToolResult, Turn
@@ -34,9 +34,8 @@ from cream.schemas.agents import (
     SentimentAnalysisOutput,
     TechnicalAnalysisOutput,
 )
+from cream.schemas.config import AgentConfig
 from cream.schemas.decisions import TraderDraft
-from cream.services import llm_budget
-from cream.services.runtime_config import AgentConfig
 from cream.timeouts import AGENT_RUN_S
 
 # What the model is asked to answer; the trader's draft is stamped into a DecisionPlan here.
@@ -72,7 +71,9 @@ class LlmAgents:
     """``AgentBackend`` over a language model. Thread-safe: no state changes after construction."""
 
     def __init__(self, model: RecordedModel, configs: Mapping[AgentType, AgentConfig], *,
-                 implementation: str, market: MarketData | None = None, ledger: bool = True) -> None:
+                 implementation: str, market: MarketData | None = None, ledger: SpendLedger | None = None) -> None:
+        """``ledger`` prices every model call and stops the run once the cycle's budget is spent; without
+        one (evals, replays, tests of the agents alone) nothing is recorded or limited."""
         self.model, self.configs, self.market, self.ledger = model, dict(configs), market, ledger
         self.implementation = implementation
 
@@ -106,7 +107,7 @@ class LlmAgents:
             if time.monotonic() - started > RUN_SECONDS:
                 raise InvalidAgentOutput(f"{agent.value} gave no answer within {RUN_SECONDS:.0f}s")
             if self.ledger:
-                llm_budget.require_budget(ctx.cycle_id)
+                self.ledger.require_budget(ctx.cycle_id)
             reply = self.model.generate(request, ANSWER_SCHEMAS[agent])
             self._account(agent, ctx, config, request, reply)
             if reply.parsed is not None:
@@ -142,7 +143,9 @@ class LlmAgents:
         if not self.ledger:
             return
         replayed = self.model.replaying
-        cost = 0.0 if replayed else config.cost(reply.prompt_tokens, reply.output_tokens)
-        llm_budget.record_call(ctx.cycle_id, agent.value, ctx.symbol or "*", ctx.iteration, request.request_hash(),
-                               reply.model, reply.prompt_tokens, reply.output_tokens, cost,
-                               0.0 if replayed else reply.latency_s, reply.attempts, replayed)
+        self.ledger.record_call(LlmCall(
+            cycle_id=ctx.cycle_id, agent=agent.value, symbol=ctx.symbol or "*", iteration=ctx.iteration,
+            request_hash=request.request_hash(), model=reply.model, prompt_tokens=reply.prompt_tokens,
+            output_tokens=reply.output_tokens,
+            cost_usd=0.0 if replayed else config.cost(reply.prompt_tokens, reply.output_tokens),
+            latency_s=0.0 if replayed else reply.latency_s, attempts=reply.attempts, replayed=replayed))

@@ -42,4 +42,4 @@ def _llm_backend(name: str) -> AgentBackend:
         seed_defaults(s)
         configs = agent_configs(s, Environment.BACKTEST)
     # No cycle, so no ledger; the tools read the scenario's context (no market for option chains).
-    return LlmAgents(runtime.language_model(name), configs, implementation=name, ledger=False)
+    return LlmAgents(runtime.language_model(name), configs, implementation=name)

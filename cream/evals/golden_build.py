@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cream.adapters.local_history import LocalHistory
-from cream.agents.port import AgentContext, PortfolioView, PositionView
+from cream.agents.port import AgentContext
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.evals.registry import default_checks
 from cream.evals.scenarios import ENVIRONMENT, Expectation, GoldenScenario
@@ -15,7 +15,8 @@ from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.schemas.agents import ANALYSTS, RESEARCHERS, AgentType
 from cream.schemas.decisions import Decision, DecisionPlan
 from cream.schemas.market import FeatureSnapshot, Timeframe
-from cream.services.runtime_config import SAMPLE_SECTORS, TradingConfig
+from cream.schemas.portfolio import PortfolioView, PositionView
+from cream.services.runtime_config import SAMPLE_SECTORS, default_trading_config
 
 EQUITY = 100_000.0
 RM, CRITIC = AgentType.RISK_MANAGER, AgentType.CRITIC
@@ -54,7 +55,7 @@ def book(*positions: PositionView, equity: float = EQUITY) -> PortfolioView:
 def rule_research(name: str, snaps: dict[str, FeatureSnapshot], portfolio: PortfolioView
                   ) -> dict[str, dict[str, dict[str, Any]]]:
     """The rule analysts' and researchers' outputs: the fixed research of an approvers scenario."""
-    agents, rules = RuleBasedAgents(), TradingConfig.defaults(ENVIRONMENT).rules
+    agents, rules = RuleBasedAgents(), default_trading_config(ENVIRONMENT).rules
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for symbol, snap in sorted(snaps.items()):
         out[symbol] = {}

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cream.agents.port import PortfolioView
 from cream.evals.golden_build import CRITIC, EQUITY, RM, at, book, edited, position, scenario, snapshots
 from cream.evals.scenarios import Expectation, GoldenScenario
 from cream.schemas.agents import AgentType, Verdict
@@ -28,6 +27,7 @@ from cream.schemas.decisions import (
 )
 from cream.schemas.instruments import Equity
 from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot, RegimeLabel
+from cream.schemas.portfolio import PortfolioView
 
 BULL_DAY = "2024-06-18"  # COST and XLK break out in a bull trend that day
 NEAR_LIMIT_GROSS = 32_000.0

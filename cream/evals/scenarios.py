@@ -15,13 +15,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cream.agents.port import PortfolioView, TradingRules
 from cream.errors import ConfigurationError
 from cream.schemas.agents import APPROVERS, AgentType, Verdict
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.schemas.instruments import Frozen
 from cream.schemas.market import FeatureSnapshot
-from cream.services.runtime_config import TradingConfig
+from cream.schemas.portfolio import PortfolioView
+from cream.services.runtime_config import default_trading_config
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 ENVIRONMENT = Environment.BACKTEST
@@ -55,7 +56,7 @@ class GoldenScenario(Frozen):
 
     @property
     def rules(self) -> TradingRules:
-        base = TradingConfig.defaults(ENVIRONMENT).rules
+        base = default_trading_config(ENVIRONMENT).rules
         return TradingRules.model_validate({**base.model_dump(), **self.rules_overrides})
 
     @model_validator(mode="after")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cream.agents.port import TradingRules
 from cream.risk import order_side
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import ORDER_ACTIONS, Decision, DecisionPlan, Direction
 from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot
 

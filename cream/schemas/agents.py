@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
 
-
 class AgentType(StrEnum):
     TECHNICAL_ANALYST = "technical_analyst"
     NEWS_ANALYST = "news_analyst"

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cream.agents.port import PortfolioView
 from cream.schemas.market import FeatureSnapshot, OptionMark
+from cream.schemas.portfolio import PortfolioView
 
 
 class Phase(StrEnum):

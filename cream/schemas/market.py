@@ -11,7 +11,6 @@ from pydantic import Field, model_validator
 from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
 
-
 class Timeframe(StrEnum):
     M1 = "1m"
     M5 = "5m"

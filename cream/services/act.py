@@ -11,12 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cream import ids
-from cream.agents.port import PortfolioView
 from cream.ports import Broker, MarketData
 from cream.risk import check_plan, order_side
 from cream.schemas.cycle import Acted, CycleStatus, Observed, RiskChecked
 from cream.schemas.decisions import ORDER_ACTIONS, DecisionPlan, Environment
 from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus
+from cream.schemas.portfolio import PortfolioView
 from cream.services import child_orders, cycles, order_lifecycle, portfolio, protection
 from cream.services.approval import approved_iteration
 from cream.services.decide import trader_plan

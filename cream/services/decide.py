@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cream.agents.grounding import check_grounding
-from cream.agents.port import AgentBackend, AgentContext, TradingRules
+from cream.agents.port import AgentBackend, AgentContext
 from cream.schemas.agents import (
     ANALYSTS,
     APPROVERS,
@@ -32,6 +32,7 @@ from cream.schemas.agents import (
     TechnicalAnalysisOutput,
     Verdict,
 )
+from cream.schemas.config import TradingRules
 from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
@@ -110,7 +111,7 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
     except ValidationError as exc:
         raise ValueError(f"output does not match {OUTPUT_SCHEMAS[agent].__name__}: {exc.errors()[:3]}") from exc
     if ctx.symbol is not None and getattr(model, "symbol", ctx.symbol) != ctx.symbol:
-        raise ValueError(f"output is about {getattr(model, 'symbol')}, asked about {ctx.symbol}")
+        raise ValueError(f"output is about {model.symbol}, asked about {ctx.symbol}")
     if isinstance(model, DecisionPlan):
         if model.cycle_id != ctx.cycle_id or model.environment is not ctx.environment:
             raise ValueError("plan names another cycle or environment")

@@ -1,7 +1,7 @@
 """The LLM ledger: tokens and dollars per model call, per agent and per cycle, and the cycle's budget.
 
 Every model call is written to ``llm_usage`` (replayed calls too, at no cost). Before each call the
-agent runner asks ``require_budget``; the joins and the gate ask ``over_budget``. A cycle past its
+agent runner asks ``DatabaseLedger.require_budget``; the joins and the gate ask ``over_budget``. A cycle past its
 ``max_llm_cost_per_cycle`` or ``max_llm_tokens_per_cycle`` ends NO_TRADE, with the spend in the reason.
 """
 
@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cream.agents.port import LlmCall
 from cream.errors import CreamError
 from cream.schemas.decisions import Environment
 from cream.services.runtime_config import active_trading_config
@@ -51,21 +52,23 @@ def over_budget(s: Session, cycle_id: str) -> str | None:
     return None
 
 
-def require_budget(cycle_id: str) -> None:
-    with session_scope(readonly=True) as s:
-        reason = over_budget(s, cycle_id)
-    if reason:
-        raise BudgetExceeded(reason)
+class DatabaseLedger:
+    """The ``SpendLedger`` of the fleet: one ``llm_usage`` row per model call, the budget from the ACTIVE
+    trading_config of the cycle's environment."""
 
+    def require_budget(self, cycle_id: str) -> None:
+        with session_scope(readonly=True) as s:
+            reason = over_budget(s, cycle_id)
+        if reason:
+            raise BudgetExceeded(reason)
 
-def record_call(cycle_id: str, agent: str, symbol: str, iteration: int, request_hash: str, model: str,
-                prompt_tokens: int, output_tokens: int, cost_usd: float, latency_s: float, attempts: int,
-                replayed: bool) -> None:
-    with session_scope() as s:
-        s.add(LlmUsage(cycle_id=cycle_id, agent_type=agent, symbol=symbol, iteration=iteration,
-                       request_hash=request_hash, model=model, prompt_tokens=prompt_tokens,
-                       output_tokens=output_tokens, cost_usd=round(cost_usd, 8), latency_ms=round(latency_s * 1000, 3),
-                       attempts=attempts, replayed=replayed))
+    def record_call(self, call: LlmCall) -> None:
+        with session_scope() as s:
+            s.add(LlmUsage(cycle_id=call.cycle_id, agent_type=call.agent, symbol=call.symbol,
+                           iteration=call.iteration, request_hash=call.request_hash, model=call.model,
+                           prompt_tokens=call.prompt_tokens, output_tokens=call.output_tokens,
+                           cost_usd=round(call.cost_usd, 8), latency_ms=round(call.latency_s * 1000, 3),
+                           attempts=call.attempts, replayed=call.replayed))
 
 
 def usage_by_agent(s: Session, cycle_id: str) -> list[dict[str, Any]]:

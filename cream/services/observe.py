@@ -11,11 +11,11 @@ from cream import ids
 from cream.errors import UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.ports import AccountSnapshot, Broker, MarketData
+from cream.schemas.config import TradingConfig
 from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.services import cycles, portfolio
-from cream.services.runtime_config import TradingConfig
 from cream.storage.models import OrderRow
 
 STALE_AFTER = timedelta(days=4)  # a last bar older than this at as_of means the data is missing

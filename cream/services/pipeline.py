@@ -31,6 +31,7 @@ from cream.agents.port import AgentBackend
 from cream.errors import InvalidTrigger, UnknownInstrument
 from cream.ports import Broker, MarketData
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
+from cream.schemas.config import TradingConfig
 from cream.schemas.cycle import (
     Acted,
     CycleStatus,
@@ -49,7 +50,7 @@ from cream.services import cycles, decide, observe, portfolio, protection
 from cream.services.approval import gate as decide_gate
 from cream.services.cycle_hours import require_cycle_hour
 from cream.services.llm_budget import over_budget
-from cream.services.runtime_config import TradingConfig, active_trading_config, active_universe
+from cream.services.runtime_config import active_trading_config, active_universe
 from cream.storage.db import session_scope
 
 log = logging.getLogger(__name__)

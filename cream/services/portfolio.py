@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from cream import market_calendar
 from cream.market_calendar import NEW_YORK
-from cream.agents.port import PortfolioView, PositionView, WorkingOrderView
 from cream.ports import AccountSnapshot
-from cream.schemas.instruments import underlying_of
 from cream.schemas.decisions import Environment
+from cream.schemas.instruments import underlying_of
+from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
 from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow, WorkRow
 from cream.storage.writes import insert_once
 

@@ -68,7 +68,7 @@ def replay_cycle(cycle_id: str) -> ReplayResult:
         copies = [_copy(cycle, status=CycleStatus.RUNNING.value, reason=None, completed_at=None, iterations=0),
                   *(_copy(r) for model in (TradingConfigRow, UniverseConfigRow, AgentConfigRow)
                     for r in s.scalars(select(model).where(model.environment == env.value)))]
-    agents = LlmAgents(ReplayModel(ExchangeStore(source)), configs, implementation="replay", ledger=False)
+    agents = LlmAgents(ReplayModel(ExchangeStore(source)), configs, implementation="replay")
     ports = Ports(market=runtime.market_data, broker=runtime.broker, agents=lambda _env: agents)
     result = ReplayResult(cycle_id, recorded["status"], recorded["plan"])
     with scratch_database():

@@ -6,17 +6,15 @@ get an ACTIVE default on first start; LIVE never does: it needs an explicit prom
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cream.agents.port import TradingRules
 from cream.errors import ConfigurationError
 from cream.schemas.agents import AgentType
+from cream.schemas.config import AgentConfig, TradingConfig
 from cream.schemas.decisions import Environment
 from cream.storage.models import AgentConfigRow, TradingConfigRow, UniverseConfigRow
 
@@ -30,25 +28,6 @@ PRO_MODEL, FLASH_MODEL = "gemini-3-pro-preview", "gemini-3-flash-preview"
 PRICES = {PRO_MODEL: (2.0, 12.0), FLASH_MODEL: (0.5, 3.0)}
 
 
-@dataclass(frozen=True)
-class AgentConfig:
-    """One agent's row of agent_configs: which model, how hot, what it costs, how far its tools go."""
-
-    agent: AgentType
-    model: str
-    temperature: float
-    system_prompt_override: str | None
-    enabled: bool
-    input_usd_per_mtok: float
-    output_usd_per_mtok: float
-    max_tool_calls: int
-    tool_seconds: float
-    timeout_s: float
-
-    def cost(self, prompt_tokens: int, output_tokens: int) -> float:
-        return (prompt_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok) / 1e6
-
-
 def agent_configs(session: Session, environment: Environment) -> dict[AgentType, AgentConfig]:
     """Every agent's config for ``environment``; a missing row is a configuration error, not a default."""
     rows = {r.agent_type: r for r in session.scalars(
@@ -60,42 +39,16 @@ def agent_configs(session: Session, environment: Environment) -> dict[AgentType,
                                        if f.name != "agent"}) for a in AgentType}
 
 
-@dataclass(frozen=True)
-class TradingConfig:
-    """The ACTIVE trading_config of one environment, built once per phase and passed in.
+def trading_config_from_row(row: TradingConfigRow) -> TradingConfig:
+    return TradingConfig.from_values({c.name: getattr(row, c.name) for c in TradingConfigRow.__table__.columns})
 
-    ``rules`` holds the thresholds and risk limits the agents and the engine reason with; the rest is
-    what only the system itself uses (iterations, costs, starting cash).
-    """
 
-    id: str
-    environment: str
-    version: int
-    max_consensus_iterations: int
-    slippage_bps: float
-    commission_per_share: float
-    commission_minimum: float
-    initial_cash: float
-    max_llm_cost_per_cycle: float
-    max_llm_tokens_per_cycle: int
-    rules: TradingRules
-
-    @classmethod
-    def _from(cls, values: Mapping[str, Any]) -> TradingConfig:
-        own = {f.name: values[f.name] for f in fields(cls) if f.name != "rules"}
-        return cls(**own, rules=TradingRules(**{k: values[k] for k in TradingRules.model_fields}))
-
-    @classmethod
-    def from_row(cls, row: TradingConfigRow) -> TradingConfig:
-        return cls._from({c.name: getattr(row, c.name) for c in TradingConfigRow.__table__.columns})
-
-    @classmethod
-    def defaults(cls, environment: Environment) -> TradingConfig:
-        """The product defaults (the trading_config column defaults), as a DRAFT of version 0."""
-        values = {c.name: c.default.arg for c in TradingConfigRow.__table__.columns
-                  if c.default is not None and not callable(c.default.arg)}
-        values.update(id=f"{environment.value.lower()}-defaults", environment=environment.value, version=0)
-        return cls._from(values)
+def default_trading_config(environment: Environment) -> TradingConfig:
+    """The product defaults (the trading_config column defaults), as a DRAFT of version 0."""
+    values = {c.name: c.default.arg for c in TradingConfigRow.__table__.columns
+              if c.default is not None and not callable(c.default.arg)}
+    values.update(id=f"{environment.value.lower()}-defaults", environment=environment.value, version=0)
+    return TradingConfig.from_values(values)
 
 
 def seed_defaults(session: Session) -> None:
@@ -127,7 +80,7 @@ def active_trading_config(session: Session, environment: Environment) -> Trading
         raise ConfigurationError(
             f"no ACTIVE trading_config for {environment.value}: promote one (DRAFT -> TEST -> ACTIVE) first"
         )
-    return TradingConfig.from_row(row)
+    return trading_config_from_row(row)
 
 
 def active_universe(session: Session, environment: Environment) -> list[str]:

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from cream import clock, ids
 from cream.adapters.alpaca_broker import AlpacaBroker
 from cream.risk import check_plan
+from cream.schemas.cycle import Observed
 from cream.schemas.decisions import Decision, DecisionPlan, Environment, RiskLevels, Size, SizeUnit
 from cream.schemas.instruments import Equity
 from cream.schemas.trigger import CycleTrigger
 from cream.services import child_orders, cycles, order_lifecycle, portfolio
-from cream.schemas.cycle import Observed
-from cream.services.runtime_config import TradingConfig
+from cream.services.runtime_config import default_trading_config
 from cream.storage import db
 from cream.storage.book_lock import book_lock
 from cream.storage.db import session_scope
@@ -312,7 +312,7 @@ def test_the_risk_check_counts_what_a_working_entry_may_still_buy(
     clock.set_time(moment, MONDAY + INTO)
     pid = parent("TWAP", 60)  # 20 bought now, 40 to come over the next two bars
     start(pid, broker)
-    rules = TradingConfig.defaults(Environment.PAPER).rules.model_copy(update={"max_units": 100})
+    rules = default_trading_config(Environment.PAPER).rules.model_copy(update={"max_units": 100})
     with session_scope(readonly=True) as s:
         now = portfolio.view(s, book_of(pid))
     assert now.positions["AAPL"].quantity == 20 and now.working_orders["AAPL"].quantity == 40

@@ -19,11 +19,11 @@ from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
 from cream.llm.gemini import GeminiModel
 from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayMiss, ReplayModel
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
-from cream.schemas.decisions import DecisionPlan
+from cream.schemas.config import AgentConfig
+from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services.decide import validate_output
-from cream.services.runtime_config import FLASH_MODEL, PRO_MODEL, AgentConfig, agent_configs
+from cream.services.runtime_config import FLASH_MODEL, PRO_MODEL, agent_configs
 from cream.storage import db
-from cream.schemas.decisions import Environment
 from tests.integration.helpers import cream_environment
 from tests.standins.gemini_agents import agent_responder, prompt_context
 from tests.standins.gemini_server import GeminiStandIn, gemini_standin
@@ -48,7 +48,7 @@ def standin() -> Iterator[GeminiStandIn]:
 
 def recording(standin: GeminiStandIn, configs: dict[AgentType, AgentConfig], **gemini: Any) -> LlmAgents:
     model = GeminiModel(KEY, base_url=standin.base_url, **{"timeout_s": 5, "backoff_base": 0.01, **gemini})
-    return LlmAgents(RecordingModel(model, ExchangeStore()), configs, implementation="gemini", ledger=False)
+    return LlmAgents(RecordingModel(model, ExchangeStore()), configs, implementation="gemini")
 
 
 def run_chain(agents: Any) -> dict[str, Any]:
@@ -102,12 +102,12 @@ def test_replay_gives_every_output_again_with_no_network(standin: GeminiStandIn,
     recorded = run_chain(recording(standin, configs))
     calls = len(standin.requests)
     standin.stop()  # nothing listens any more: a replay that reached for the network would fail
-    replayed = run_chain(LlmAgents(ReplayModel(ExchangeStore()), configs, implementation="replay", ledger=False))
+    replayed = run_chain(LlmAgents(ReplayModel(ExchangeStore()), configs, implementation="replay"))
     assert replayed == recorded and len(standin.requests) == calls
 
     other = {a: replace(c, temperature=c.temperature + 0.1) for a, c in configs.items()}
     with pytest.raises(ReplayMiss, match="technical_analyst"):  # a different request was never recorded
-        run_chain(LlmAgents(ReplayModel(ExchangeStore()), other, implementation="replay", ledger=False))
+        run_chain(LlmAgents(ReplayModel(ExchangeStore()), other, implementation="replay"))
 
 
 def analyst_context() -> AgentContext:

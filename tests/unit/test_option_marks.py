@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cream.agents.port import PortfolioView
 from cream.errors import UnknownInstrument
 from cream.option_marks import mark_all, mark_multileg, mark_option, mark_quoted
 from cream.ports import ChainContract
@@ -24,7 +23,8 @@ from cream.schemas.decisions import (
     SizeUnit,
 )
 from cream.schemas.instruments import MultiLeg, OptionLeg
-from cream.services.runtime_config import TradingConfig
+from cream.schemas.portfolio import PortfolioView
+from cream.services.runtime_config import default_trading_config
 from tests.shared_data import OPTION_CHAIN, require
 
 AS_OF, RATE = date(2024, 7, 31), 0.05
@@ -103,7 +103,7 @@ def test_risk_check_of_a_spread_uses_the_premium_and_the_spread_greeks(aapl: tup
 
     book = PortfolioView(cash=100_000.0, equity=100_000.0, gross_exposure=0.0, net_exposure=0.0,
                          buying_power=200_000.0)
-    rules = TradingConfig.defaults(Environment.PAPER).rules
+    rules = default_trading_config(Environment.PAPER).rules
     ok = check_plan(plan(10), book, {"AAPL": spot}, rules, option_marks=marks, sectors={"AAPL": "Tech"})
     assert ok.approved, ok.reasons()
     notional = next(c for c in ok.checks() if c["check"] == "MAX_NOTIONAL")

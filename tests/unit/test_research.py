@@ -12,10 +12,10 @@ import pytest
 from cream.adapters.local_history import LocalHistory
 from cream.research import TrendRule, aligned_closes, run_fast_backtest, trend_signals
 from cream.schemas.decisions import Environment
-from cream.services.runtime_config import TradingConfig
+from cream.services.runtime_config import default_trading_config
 
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
-CONFIG = TradingConfig.defaults(Environment.BACKTEST)
+CONFIG = default_trading_config(Environment.BACKTEST)
 
 
 @pytest.fixture(scope="module")

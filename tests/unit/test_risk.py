@@ -8,17 +8,25 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cream.agents.port import PortfolioView, PositionView, TradingRules, WorkingOrderView
 from cream.risk import RiskReport, check_plan, engine_limits, order_side
 from cream.schemas.agents import Severity
-from cream.schemas.decisions import Decision, DecisionPlan, RiskDenomination, RiskLevels, Size, SizeUnit
+from cream.schemas.config import TradingRules
+from cream.schemas.decisions import (
+    Decision,
+    DecisionPlan,
+    Environment,
+    RiskDenomination,
+    RiskLevels,
+    Size,
+    SizeUnit,
+)
 from cream.schemas.instruments import Equity, OptionContract
 from cream.schemas.market import OptionMark
-from cream.schemas.decisions import Environment
-from cream.services.runtime_config import TradingConfig
+from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
+from cream.services.runtime_config import default_trading_config
 from engine import constraints as ec
 
-RULES = TradingConfig.defaults(Environment.BACKTEST).rules
+RULES = default_trading_config(Environment.BACKTEST).rules
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
 SECTORS = {s: "Industrials" for s in ("XYZ", "OK")} | {"A": "Energy", "B": "Utilities", "ABC": "Materials"}
 

@@ -20,8 +20,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from cream.agents.port import AgentContext, TradingRules
+from cream.agents.port import AgentContext
 from cream.schemas.agents import ANALYSTS, AgentType, Objection
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Environment
 
 # Agents that see every symbol's snapshot: their candles are dropped to keep the prompt small.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cream.agents.port import AgentContext, PositionView
+from cream.agents.port import AgentContext
 from cream.schemas.agents import Objection, SentimentAnalysisOutput, Severity, TechnicalAnalysisOutput
 from cream.schemas.decisions import (
     Action,
@@ -25,6 +25,7 @@ from cream.schemas.decisions import (
     StrategyFamily,
 )
 from cream.schemas.instruments import Equity
+from cream.schemas.portfolio import PositionView
 from engine.sizing import kelly_fraction_nb, risk_units_nb, size_units_nb
 
 RISK_PER_TRADE = 0.01  # at most 1% of equity lost if the stop is hit

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from cream.agents.port import AgentContext, PositionView
+from cream.agents.port import AgentContext
 from cream.agents.tools.args import IndicatorArgs, NoArgs, QuotesArgs
 from cream.agents.tools.common import ToolError, capped, iso, num, snapshot_of
 from cream.schemas.market import Candle, Timeframe
+from cream.schemas.portfolio import PositionView
 from engine import indicators as ta
 
 MAX_POSITIONS = 50

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from cream.adapters.local_history import LocalHistory
-from cream.agents.port import AgentContext, PortfolioView, PositionView, TradingRules
+from cream.agents.port import AgentContext
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.features import build_snapshot
 from cream.schemas.agents import (
@@ -22,6 +22,7 @@ from cream.schemas.agents import (
     TechnicalAnalysisOutput,
     Trend,
 )
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import (
     Decision,
     DecisionPlan,
@@ -33,13 +34,14 @@ from cream.schemas.decisions import (
     SizeUnit,
 )
 from cream.schemas.instruments import Equity
-from cream.services.runtime_config import TradingConfig
 from cream.schemas.market import FeatureSnapshot, RegimeClassification, RegimeLabel, RegimeMetrics, Timeframe
+from cream.schemas.portfolio import PortfolioView, PositionView
+from cream.services.runtime_config import default_trading_config
 
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
 CYCLE = "backtest-default-20250602T1500Z"
 # The product defaults of trading_config.
-RULES = TradingConfig.defaults(Environment.BACKTEST).rules
+RULES = default_trading_config(Environment.BACKTEST).rules
 INDICATORS = {"sma_20_1d": 98.0, "sma_50_1d": 95.0, "rsi_14_1h": 55.0, "rsi_14_1d": 58.0, "atr_14_1d": 2.0,
               "high_20_1d": 104.0, "low_20_1d": 94.0}
 

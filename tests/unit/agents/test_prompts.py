@@ -22,7 +22,7 @@ from agent_builders import (
     snapshot,
 )
 
-from cream.agents.port import AgentContext, TradingRules
+from cream.agents.port import AgentContext
 from cream.agents.prompts import (
     PORTFOLIO_AGENTS,
     Prompt,
@@ -32,6 +32,7 @@ from cream.agents.prompts import (
     version_of,
 )
 from cream.schemas.agents import ANALYSTS, APPROVERS, AgentType, Objection, Severity
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Environment
 from cream.schemas.market import OptionMark
 

@@ -18,11 +18,10 @@ from agent_builders import (
     real_snapshots,
     snapshot,
 )
-from pydantic import ValidationError
 
-from cream.agents.port import TradingRules
 from cream.agents.rules.trader import LARGE_ORDER_FRACTION, execution_tactic, revise, trader
 from cream.schemas.agents import Objection, Severity
+from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, ExecutionTactic, SizeUnit
 from cream.schemas.instruments import Equity
 

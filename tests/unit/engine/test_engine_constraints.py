@@ -144,6 +144,18 @@ def test_all_violations_of_a_decision_are_reported() -> None:
     assert "decision 0: MAX_UNITS CRITICAL 2,000 units (limit 1,000)" in res.messages()
 
 
+def test_records_carry_each_check_as_fields() -> None:
+    res = run(dec(qty=2000.0, price=100.0, stop=NAN, target=110.0))
+    by_code = {r.code: r for r in res.records()}
+    units, stop = by_code[cc.MAX_UNITS], by_code[cc.STOP_LOSS_PRESENT]
+    assert (units.index, units.violation, units.status, units.value, units.limit, units.unit) == (
+        0, "MAX_UNITS", "CRITICAL", 2000.0, 1000.0, "units")
+    assert (stop.violation, stop.value, stop.explanation) == ("MISSING_STOP_LOSS", None,
+                                                              "every order needs a stop-loss level")
+    assert by_code[cc.TAKE_PROFIT_PRESENT].status == "PASS" and by_code[cc.TAKE_PROFIT_PRESENT].explanation is None
+    assert [r.finding() for r in res.records(res.violations)] == [m.split(": ", 1)[1] for m in res.messages()]
+
+
 def test_risk_reducing_orders_pass_even_when_every_limit_is_already_breached() -> None:
     # long 5,000 @ 100 = $500k against $100k equity plus $1M elsewhere: units, notional, pct,
     # gross, net, leverage and sector are all breached already; buying power is gone

@@ -1,0 +1,83 @@
+"""Runtime configuration as the domain sees it: one environment's trading_config and each agent's row.
+
+Loading, seeding and promoting the rows is cream.services.runtime_config; these are the frozen values
+it builds once per phase and passes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from cream.schemas.agents import AgentType
+from cream.schemas.instruments import Frozen
+
+
+class TradingRules(Frozen):
+    """The part of trading_config the agents reason with."""
+
+    conviction_delta_hold: float
+    conviction_delta_action: float
+    min_risk_reward_ratio: float
+    kelly_multiplier: float
+    max_units: float
+    max_notional: float
+    max_pct_equity: float
+    max_gross_notional: float
+    max_net_notional: float
+    max_leverage: float
+    max_sector_pct: float
+    max_delta_notional: float
+    max_gamma: float
+    max_vega: float
+    min_theta: float
+    pdt_min_equity: float
+    pdt_max_day_trades: int
+    risk_warn_fraction: float
+
+
+@dataclass(frozen=True)
+class TradingConfig:
+    """The ACTIVE trading_config of one environment, built once per phase and passed in.
+
+    ``rules`` holds the thresholds and risk limits the agents and the engine reason with; the rest is
+    what only the system itself uses (iterations, costs, starting cash).
+    """
+
+    id: str
+    environment: str
+    version: int
+    max_consensus_iterations: int
+    slippage_bps: float
+    commission_per_share: float
+    commission_minimum: float
+    initial_cash: float
+    max_llm_cost_per_cycle: float
+    max_llm_tokens_per_cycle: int
+    rules: TradingRules
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> TradingConfig:
+        """From one flat mapping of every column (a trading_config row); extra keys are ignored."""
+        own = {f.name: values[f.name] for f in fields(cls) if f.name != "rules"}
+        return cls(**own, rules=TradingRules(**{k: values[k] for k in TradingRules.model_fields}))
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One agent's row of agent_configs: which model, how hot, what it costs, how far its tools go."""
+
+    agent: AgentType
+    model: str
+    temperature: float
+    system_prompt_override: str | None
+    enabled: bool
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+    max_tool_calls: int
+    tool_seconds: float
+    timeout_s: float
+
+    def cost(self, prompt_tokens: int, output_tokens: int) -> float:
+        return (prompt_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok) / 1e6
