@@ -127,7 +127,8 @@ def _write_intents(s: Session, cycle_id: str, book: str, plan: DecisionPlan, now
 
 
 def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> Acted:
-    orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))))
+    orders = list(s.scalars(select(OrderRow).where(OrderRow.cycle_id == cycle_id, OrderRow.decision_id.is_not(None))
+                            .order_by(OrderRow.instrument_id, OrderRow.purpose)))
     blocked = s.scalars(select(DecisionRow.status_reason).where(
         DecisionRow.cycle_id == cycle_id, DecisionRow.status == "BLOCKED")).first()
     filled = [o for o in orders if o.status in (OrderStatus.FILLED.value, OrderStatus.PARTIALLY_FILLED.value,

@@ -98,9 +98,9 @@ def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iterati
     cycle = cycles.get_cycle(s, cycle_id)
     per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
     expected = {(a.value, sym) for a in agents for sym in (cycle.symbols if per_symbol else [PORTFOLIO])}
-    found = set(s.execute(select(AgentOutput.agent_type, AgentOutput.symbol).where(
+    found = {(agent, symbol) for agent, symbol in s.execute(select(AgentOutput.agent_type, AgentOutput.symbol).where(
         AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
-        AgentOutput.agent_type.in_([a.value for a in agents]))).tuples())
+        AgentOutput.agent_type.in_([a.value for a in agents])))}
     return expected <= found
 
 

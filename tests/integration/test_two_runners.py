@@ -5,6 +5,7 @@ row ids, wall-clock times and what is derived from the (random) backtest book na
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from typing import Any
@@ -31,12 +32,29 @@ from cream.storage.models import (
 
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
 START, END = date(2025, 8, 4), date(2025, 8, 15)  # two weeks: 60 cycle hours
-WALL_CLOCK = {"started_at", "completed_at", "created_at", "updated_at", "linked_at", "duration_ms"}
+WALL_CLOCK = {"started_at", "completed_at", "created_at", "updated_at", "linked_at", "closed_at", "submitted_at",
+              "duration_ms"}
 SURROGATE = {"id"}  # integer row ids (agent_outputs, fills, portfolio_snapshots)
 
 
-def _rows(model: type[Base], book: str, where: Any) -> list[str]:
-    """Every row of ``model`` that belongs to ``book``, as comparable text (the book's name replaced)."""
+def _derived_ids(book: str) -> dict[str, str]:
+    """Decision and order ids hash the cycle id, which holds the book's name: each named by what it is."""
+    with session_scope(readonly=True) as s:
+        decisions = list(s.scalars(select(DecisionRow).join(Cycle, DecisionRow.cycle_id == Cycle.id)
+                                   .where(Cycle.book == book)))
+        orders = list(s.scalars(select(OrderRow).where(OrderRow.book == book)))
+    named = {d.id: f"<decision {d.cycle_id}:{d.instrument_id}>" for d in decisions}
+    for o in sorted(orders, key=lambda o: o.parent_id is not None):  # parents first: children name them
+        named[o.id] = (f"<order {o.cycle_id}:{o.instrument_id}:{o.purpose}:{o.side}:{o.quantity}:"
+                       f"{named.get(o.parent_id or '', '')}:{o.expires_at}>")
+    sim = {f"sim-{k[-16:]}": f"<sim {v}>" for k, v in named.items()}  # the simulated broker's ids: exits
+    sim |= {"sim-" + hashlib.sha256(k.encode()).hexdigest()[:16]: f"<sim {v}>" for k, v in named.items()}  # orders
+    return {k: v.replace(book, "<book>") for k, v in {**named, **sim}.items()}
+
+
+def _rows(model: type[Base], book: str, where: Any, ids: dict[str, str]) -> list[str]:
+    """Every row of ``model`` that belongs to ``book``, as comparable text (the book's name and the ids
+    derived from it replaced)."""
     with session_scope(readonly=True) as s:
         found = list(s.scalars(select(model).where(where)))
     out = []
@@ -48,24 +66,28 @@ def _rows(model: type[Base], book: str, where: Any) -> list[str]:
             values[column.name] = getattr(row, column.key)
         if model is Checkpoint and values.get("phase") == "act":
             values["data"] = {k: v for k, v in values["data"].items() if k != "book_lock"}  # wall clock
-        out.append(json.dumps(values, sort_keys=True, default=str).replace(book, "<book>"))
+        text = json.dumps(values, sort_keys=True, default=str)
+        for derived, name in ids.items():
+            text = text.replace(derived, name)
+        out.append(text.replace(book, "<book>"))
     return sorted(out)
 
 
 def _record(book: str) -> dict[str, list[str]]:
     cycles = select(Cycle.id).where(Cycle.book == book).scalar_subquery()
     orders = select(OrderRow.id).where(OrderRow.book == book).scalar_subquery()
+    ids = _derived_ids(book)
     return {
-        "cycles": _rows(Cycle, book, Cycle.book == book),
-        "checkpoints": _rows(Checkpoint, book, Checkpoint.cycle_id.in_(cycles)),
-        "agent_outputs": _rows(AgentOutput, book, AgentOutput.cycle_id.in_(cycles)),
-        "decisions": _rows(DecisionRow, book, DecisionRow.cycle_id.in_(cycles)),
-        "orders": _rows(OrderRow, book, OrderRow.book == book),
-        "order_work": _rows(WorkRow, book, WorkRow.order_id.in_(orders)),
-        "fills": _rows(FillRow, book, FillRow.order_id.in_(orders)),
-        "positions": _rows(PositionRow, book, PositionRow.book == book),
-        "equity": _rows(PortfolioSnapshotRow, book, PortfolioSnapshotRow.book == book),
-        "backtest": _rows(BacktestRow, book, BacktestRow.id == book),
+        "cycles": _rows(Cycle, book, Cycle.book == book, ids),
+        "checkpoints": _rows(Checkpoint, book, Checkpoint.cycle_id.in_(cycles), ids),
+        "agent_outputs": _rows(AgentOutput, book, AgentOutput.cycle_id.in_(cycles), ids),
+        "decisions": _rows(DecisionRow, book, DecisionRow.cycle_id.in_(cycles), ids),
+        "orders": _rows(OrderRow, book, OrderRow.book == book, ids),
+        "order_work": _rows(WorkRow, book, WorkRow.order_id.in_(orders), ids),
+        "fills": _rows(FillRow, book, FillRow.order_id.in_(orders), ids),
+        "positions": _rows(PositionRow, book, PositionRow.book == book, ids),
+        "equity": _rows(PortfolioSnapshotRow, book, PortfolioSnapshotRow.book == book, ids),
+        "backtest": _rows(BacktestRow, book, BacktestRow.id == book, ids),
     }
 
 
