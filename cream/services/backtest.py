@@ -81,9 +81,9 @@ def _run_cycles(runner: Runner, book: str, symbols: list[str], hours: list[datet
         trigger = CycleTrigger(environment=Environment.BACKTEST, scheduled_for=hour, book=book, symbols=symbols,
                                source="backtest")
         cycle_id, _ = runner.run(trigger, timeout=timeout)
-        with session_scope() as s:
-            status = reports.cycle_report(s, cycle_id)["status"]
-        if status == "FAILED":
+        with session_scope(readonly=True) as s:
+            status = cycles.get_cycle(s, cycle_id).status
+        if status == CycleStatus.FAILED.value:
             failed.append(cycle_id)
         progress(i + 1, len(hours))
     return failed

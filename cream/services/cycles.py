@@ -67,13 +67,21 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     key = checkpoint_id(cycle_id, phase, iteration)
     row, created = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
                                                    data=data.model_dump(mode="json"), created_at=utcnow()), key)
-    return (data if created else type(data).model_validate(row.data)), created
+    if created:
+        row.typed = data  # type: ignore[attr-defined]  # read back within this session without validating
+        return data, True
+    return type(data).model_validate(row.data), False
 
 
 def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T | None:
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
     row = session.get(Checkpoint, checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration))
-    return None if row is None else kind.model_validate(row.data)
+    if row is None:
+        return None
+    typed = getattr(row, "typed", None)  # validated once per row object (checkpoints never change)
+    if not isinstance(typed, kind):
+        typed = row.typed = kind.model_validate(row.data)  # type: ignore[attr-defined]
+    return typed
 
 
 def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:

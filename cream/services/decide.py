@@ -37,7 +37,7 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import session_scope
+from cream.storage.db import session_scope, sole_writer
 from cream.storage.models import AgentOutput
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,15 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
         if existing is not None:
             return existing.status
         try:
-            with s.begin_nested():
+            if sole_writer(s):  # one transaction, no concurrent writer: no savepoint needed
                 s.add(row)
+            else:
+                with s.begin_nested():
+                    s.add(row)
         except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
+            s.info.get("agent_outputs", {}).pop(cycle_id, None)
             return _output_row(s, cycle_id, agent, key_symbol, iteration).status  # type: ignore[union-attr]
+        _recorded(s, cycle_id)[(agent.value, key_symbol, iteration)] = row
     return row.status
 
 
@@ -98,9 +103,7 @@ def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iterati
     cycle = cycles.get_cycle(s, cycle_id)
     per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
     expected = {(a.value, sym) for a in agents for sym in (cycle.symbols if per_symbol else [PORTFOLIO])}
-    found = {(agent, symbol) for agent, symbol in s.execute(select(AgentOutput.agent_type, AgentOutput.symbol).where(
-        AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
-        AgentOutput.agent_type.in_([a.value for a in agents])))}
+    found = {(agent, symbol) for agent, symbol, at in _recorded(s, cycle_id) if at == iteration}
     return expected <= found
 
 
@@ -124,18 +127,25 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
     return model.model_dump(mode="json")
 
 
+def _recorded(s: Any, cycle_id: str) -> dict[tuple[str, str, int], AgentOutput]:
+    """The cycle's agent outputs by (agent, symbol, iteration), in the order they were recorded: read in one
+    query per session, then kept up to date by this session's own records (outputs are never changed)."""
+    memo: dict[str, dict[tuple[str, str, int], AgentOutput]] = s.info.setdefault("agent_outputs", {})
+    found = memo.get(cycle_id)
+    if found is None:
+        rows = s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id))
+        found = memo[cycle_id] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
+    return found
+
+
 def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str, iteration: int) -> AgentOutput | None:
-    return s.scalars(select(AgentOutput).where(
-        AgentOutput.cycle_id == cycle_id, AgentOutput.agent_type == agent.value,
-        AgentOutput.symbol == symbol, AgentOutput.iteration == iteration)).first()
+    return _recorded(s, cycle_id).get((agent.value, symbol, iteration))
 
 
 def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None) -> list[AgentOutput]:
-    q = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id,
-                                  AgentOutput.agent_type.in_([a.value for a in agents]))
-    if iteration is not None:
-        q = q.where(AgentOutput.iteration == iteration)
-    return list(s.scalars(q.order_by(AgentOutput.id)))
+    names = {a.value for a in agents}
+    return [r for (agent, _, at), r in _recorded(s, cycle_id).items()
+            if agent in names and (iteration is None or at == iteration)]
 
 
 def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, iteration: int) -> AgentContext:

@@ -20,8 +20,8 @@ from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline
 from cream.services.error_policy import failure_reason, is_transient
-from cream.services.pipeline import Next, Ports, Step, StepKind
-from cream.storage.db import session_scope
+from cream.services.pipeline import Next, Ports, StepKind
+from cream.storage.db import one_transaction, session_scope
 from cream.timeouts import RetryPlan, default_visibility_s, retry_plan
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,24 @@ log = logging.getLogger(__name__)
 RETRIES = retry_plan(default_visibility_s(llm_agents=False))
 
 
+class StepFailed(Exception):
+    """A step of a cycle raised: which step, and what."""
+
+    def __init__(self, step: str, error: Exception) -> None:
+        super().__init__(f"{step}: {error}")
+        self.step, self.error = step, error
+
+
 class InProcessRunner:
-    """Runs whole cycles in this process (the ``Runner`` port, as the fleet's ``cream.runner.CycleRunner``)."""
+    """Runs whole cycles in this process (the ``Runner`` port, as the fleet's ``cream.runner.CycleRunner``).
+
+    ``run``: a BACKTEST cycle in one database transaction (``storage.db.one_transaction``), committed whole
+    when it ends. A transient failure rolls it back and runs the cycle again from its start after the
+    policy's backoff (nothing of it was recorded); anything else, or retries run out, rolls it back and
+    records the cycle FAILED with the step and the reason (its partial records are not kept: a fleet
+    cycle that fails keeps its checkpoints up to the failure).
+    ``drive``: steps of a cycle that exists, each in its own transactions, a transient failure retried
+    step by step (replay and evals, in a scratch database)."""
 
     def __init__(self, ports: Ports, retries: RetryPlan = RETRIES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -41,43 +57,69 @@ class InProcessRunner:
         nothing here waits on another process. Only BACKTEST cycles run here: PAPER and LIVE on the fleet."""
         if trigger.environment is not Environment.BACKTEST:
             raise InvalidRequest(f"{trigger.environment.value} cycles run on the fleet: in process only BACKTEST does")
-        opened = pipeline.open_cycle(trigger.model_dump(mode="json"), Environment.BACKTEST, self.ports)
-        if not opened.created:
-            return opened.cycle_id, False
-        self.drive(opened.cycle_id, pipeline.following(opened.symbols, None))
-        return opened.cycle_id, True
+        body = trigger.model_dump(mode="json")
+        tries = 0
+        while True:
+            try:
+                with one_transaction():
+                    opened = pipeline.open_cycle(body, Environment.BACKTEST, self.ports)
+                    if opened.created:
+                        self._steps(opened.cycle_id, pipeline.following(opened.symbols, None))
+                return opened.cycle_id, opened.created
+            except StepFailed as failed:
+                if self._again(failed, tries):
+                    tries += 1
+                    continue
+                with session_scope():
+                    opened = pipeline.open_cycle(body, Environment.BACKTEST, self.ports)  # its records rolled back
+                self._fail(opened.cycle_id, failed, tries)
+                return opened.cycle_id, True
 
     def drive(self, cycle_id: str, steps: Next, until: StepKind | None = None) -> None:
         """Run ``steps`` and every step they lead to, in order, until the cycle ends or fails (or a step of
-        kind ``until`` is next: replay and evals stop before the gate or the act)."""
+        kind ``until`` is next: replay and evals stop before the act)."""
         todo = deque(steps)
         while todo:
             step = todo.popleft()
             if step.kind is until:
                 return
-            following = self.attempt(cycle_id, step)
-            if following is None:
-                return
-            todo.extend(following)
+            tries = 0
+            while True:
+                try:
+                    todo.extend(self._steps(cycle_id, (step,), again=tries > 0, one=True))
+                    break
+                except StepFailed as failed:
+                    if self._again(failed, tries):
+                        tries += 1
+                        continue
+                    self._fail(cycle_id, failed, tries)
+                    return
 
-    def attempt(self, cycle_id: str, step: Step) -> Next | None:
-        """One step under the error policy; None when it ended the cycle FAILED."""
-        name = pipeline.step_name(step)
-        tries = 0
-        while True:
+    def _steps(self, cycle_id: str, steps: Next, again: bool = False, one: bool = False) -> Next:
+        """Run ``steps`` (and, unless ``one``, all that follow); StepFailed names the step that raised."""
+        todo, following = deque(steps), []
+        while todo:
+            step = todo.popleft()
             try:
-                return pipeline.run(step, cycle_id, self.ports, again=tries > 0)
-            except Exception as exc:  # the policy: retry what is transient, fail the cycle on anything else
-                transient = is_transient(exc)
-                if transient and tries < self.retries.retries:
-                    wait = self.retries.countdown(tries, random.random())
-                    log.warning("%s: %s: %s; retry %d/%d in %.1fs", name, type(exc).__name__, exc, tries + 1,
-                                self.retries.retries, wait)
-                    self.sleep(wait)
-                    tries += 1
-                    continue
-                reason = failure_reason(name, exc, tries, transient)
-                log.error("cycle %s fails: %s", cycle_id, reason, exc_info=not transient)
-                with session_scope() as s:
-                    cycles.fail(s, cycle_id, reason)
-                return None
+                after = pipeline.run(step, cycle_id, self.ports, again=again)
+            except Exception as exc:  # the policy decides (_again, _fail): retried or the cycle FAILED
+                raise StepFailed(pipeline.step_name(step), exc) from exc
+            (following if one else todo).extend(after)
+        return tuple(following)
+
+    def _again(self, failed: StepFailed, tries: int) -> bool:
+        """Whether to try again after a transient failure (having waited the policy's backoff)."""
+        if not is_transient(failed.error) or tries >= self.retries.retries:
+            return False
+        wait = self.retries.countdown(tries, random.random())
+        log.warning("%s: %s: %s; retry %d/%d in %.1fs", failed.step, type(failed.error).__name__, failed.error,
+                    tries + 1, self.retries.retries, wait)
+        self.sleep(wait)
+        return True
+
+    def _fail(self, cycle_id: str, failed: StepFailed, tries: int) -> None:
+        transient = is_transient(failed.error)
+        reason = failure_reason(failed.step, failed.error, tries, transient)
+        log.error("cycle %s fails: %s", cycle_id, reason, exc_info=failed.error if not transient else None)
+        with session_scope() as s:
+            cycles.fail(s, cycle_id, reason)

@@ -31,11 +31,15 @@ class Spend(NamedTuple):
 
 
 def spent(s: Session, cycle_id: str) -> Spend:
-    cost, tokens, calls = s.execute(select(
-        func.coalesce(func.sum(LlmUsage.cost_usd), 0.0),
-        func.coalesce(func.sum(LlmUsage.prompt_tokens + LlmUsage.output_tokens), 0),
-        func.count(LlmUsage.id)).where(LlmUsage.cycle_id == cycle_id)).one()
-    return Spend(float(cost), int(tokens), int(calls))
+    """What the cycle's agents spent, summed once per session (a call recorded through it sums again)."""
+    memo: dict[str, Spend] = s.info.setdefault("llm_spent", {})
+    if cycle_id not in memo:
+        cost, tokens, calls = s.execute(select(
+            func.coalesce(func.sum(LlmUsage.cost_usd), 0.0),
+            func.coalesce(func.sum(LlmUsage.prompt_tokens + LlmUsage.output_tokens), 0),
+            func.count(LlmUsage.id)).where(LlmUsage.cycle_id == cycle_id)).one()
+        memo[cycle_id] = Spend(float(cost), int(tokens), int(calls))
+    return memo[cycle_id]
 
 
 def over_budget(s: Session, cycle_id: str) -> str | None:
@@ -64,6 +68,7 @@ class DatabaseLedger:
 
     def record_call(self, call: LlmCall) -> None:
         with session_scope() as s:
+            s.info.get("llm_spent", {}).pop(call.cycle_id, None)
             s.add(LlmUsage(cycle_id=call.cycle_id, agent_type=call.agent, symbol=call.symbol,
                            iteration=call.iteration, request_hash=call.request_hash, model=call.model,
                            prompt_tokens=call.prompt_tokens, output_tokens=call.output_tokens,

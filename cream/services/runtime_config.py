@@ -72,6 +72,14 @@ def seed_defaults(session: Session) -> None:
 
 
 def active_trading_config(session: Session, environment: Environment) -> TradingConfig:
+    """The environment's ACTIVE config, read once per session (a cycle in process runs in one)."""
+    memo = session.info.setdefault("active_trading_config", {})
+    if environment not in memo:
+        memo[environment] = _active_trading_config(session, environment)
+    return memo[environment]  # type: ignore[no-any-return]
+
+
+def _active_trading_config(session: Session, environment: Environment) -> TradingConfig:
     row = session.scalars(
         select(TradingConfigRow).where(TradingConfigRow.environment == environment.value,
                                        TradingConfigRow.status == "ACTIVE")
@@ -94,12 +102,16 @@ def active_universe(session: Session, environment: Environment) -> list[str]:
 
 
 def active_sectors(session: Session, environment: Environment) -> dict[str, str]:
-    """symbol -> sector of the ACTIVE universe; symbols without one are flagged by the risk check."""
-    row = session.scalars(
-        select(UniverseConfigRow).where(UniverseConfigRow.environment == environment.value,
-                                        UniverseConfigRow.status == "ACTIVE")
-    ).first()
-    return dict(row.sectors or {}) if row is not None else {}
+    """symbol -> sector of the ACTIVE universe; symbols without one are flagged by the risk check. Read
+    once per session."""
+    memo = session.info.setdefault("active_sectors", {})
+    if environment not in memo:
+        row = session.scalars(
+            select(UniverseConfigRow).where(UniverseConfigRow.environment == environment.value,
+                                            UniverseConfigRow.status == "ACTIVE")
+        ).first()
+        memo[environment] = dict(row.sectors or {}) if row is not None else {}
+    return dict(memo[environment])
 
 
 PROMOTION = {"DRAFT": "TEST", "TEST": "ACTIVE"}
@@ -120,4 +132,5 @@ def promote(session: Session, config_id: str) -> TradingConfigRow:
         session.flush()
         row.promoted_at = datetime.now(UTC)
     row.status = PROMOTION[row.status]
+    session.info.pop("active_trading_config", None)
     return row

@@ -75,6 +75,12 @@ def _create_engine(url: str) -> Engine:
 _USING: ContextVar[str | None] = ContextVar("cream_database_url", default=None)
 
 
+def sole_writer(session: Session) -> bool:
+    """The session is ``one_transaction``'s: no concurrent writer can race its inserts."""
+    ambient = _AMBIENT.get()
+    return ambient is not None and ambient[1] is session
+
+
 def current_url() -> str:
     return _USING.get() or get_settings().resolved_database_url
 
@@ -105,12 +111,46 @@ def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
                         expire_on_commit=False)
 
 
+_AMBIENT: ContextVar[tuple[str, Session] | None] = ContextVar("cream_ambient_session", default=None)
+
+
+@contextmanager
+def one_transaction(url: str | None = None) -> Iterator[Session]:
+    """Every ``session_scope`` of this database inside the block joins one session and one transaction,
+    committed at the end, rolled back whole on an exception. The in-process runner runs a cycle this way:
+    it commits whole or not at all, and what one step wrote the next reads from the session without a
+    round trip. Nothing else writes meanwhile (SQLite: the write lock is held; PostgreSQL: nothing else
+    writes a backtest's private book), so no scope needs a savepoint of its own."""
+    url = url or current_url()
+    session = _sessions(url, False)()
+    # The identity map holds rows weakly: keep every row of the transaction, so a later step's get() of
+    # the cycle or a checkpoint is answered from the session, not the database.
+    held: list[Any] = []
+    event.listen(session, "loaded_as_persistent", lambda _s, obj: held.append(obj))
+    event.listen(session, "pending_to_persistent", lambda _s, obj: held.append(obj))
+    token = _AMBIENT.set((url, session))
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _AMBIENT.reset(token)
+        session.close()
+
+
 @contextmanager
 def session_scope(url: str | None = None, readonly: bool = False) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any exception.
+    """One transaction: committed on success, rolled back on any exception (inside ``one_transaction``: a
+    savepoint of its transaction).
 
     ``readonly`` sessions must not write: on SQLite they take no lock, so they never wait on writers.
     """
+    ambient = _AMBIENT.get()
+    if ambient is not None and (url is None or url == ambient[0]):
+        yield ambient[1]  # an exception rolls back the whole transaction (one_transaction)
+        return
     session = _sessions(url or current_url(), readonly)()
     try:
         yield session

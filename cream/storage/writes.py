@@ -7,6 +7,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cream.storage.db import sole_writer
 from cream.storage.models import Base
 
 RowT = TypeVar("RowT", bound=Base)
@@ -17,6 +18,9 @@ def insert_once(session: Session, row: RowT, key: object) -> tuple[RowT, bool]:
     existing = session.get(type(row), key)
     if existing is not None:
         return existing, False
+    if sole_writer(session):  # nobody else can insert it meanwhile: no savepoint needed
+        session.add(row)
+        return row, True
     try:
         with session.begin_nested():
             session.add(row)
