@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from cream.errors import ConfigurationError, CreamError, InvalidAgentOutput, TransientError
 from cream.llm.port import LanguageModel, LlmReply, LlmRequest, ToolResult, parse_answer
-from cream.storage.db import session_scope
+from cream.storage.db import configured_url, session_scope
 from cream.storage.models import LlmExchange
 from cream.storage.writes import insert_once
 
@@ -41,20 +41,20 @@ class ExchangeStore:
                 else reply.model_dump(mode="json"))
         row = LlmExchange(request_hash=request.request_hash(), agent_type=request.agent, model=request.model,
                           request=request.model_dump(mode="json", exclude={"timeout_s"}), reply=body)
-        with session_scope(self.url) as s:
+        with session_scope(self.url or configured_url()) as s:
             existing, inserted = insert_once(s, row, row.request_hash)
             if not inserted and "error" in existing.reply and "error" not in body:
                 existing.reply, existing.tool_results = body, None
 
     def save_tool_results(self, request_hash: str, results: list[ToolResult]) -> None:
-        with session_scope(self.url) as s:
+        with session_scope(self.url or configured_url()) as s:
             row = s.get(LlmExchange, request_hash)
             if row is not None and row.tool_results is None:
                 row.tool_results = [r.model_dump(mode="json") for r in results]
 
     def find(self, request_hash: str) -> tuple[LlmReply, list[ToolResult] | None] | None:
         """The recorded reply and tool results; a recorded failure is raised again, as it happened."""
-        with session_scope(self.url, readonly=True) as s:
+        with session_scope(self.url or configured_url(), readonly=True) as s:
             row = s.get(LlmExchange, request_hash)
             if row is None:
                 return None

@@ -82,7 +82,14 @@ def sole_writer(session: Session) -> bool:
 
 
 def current_url() -> str:
-    return _USING.get() or get_settings().resolved_database_url
+    """The database sessions reach: the configured one, or a scratch database while one is in use."""
+    return _USING.get() or configured_url()
+
+
+def configured_url() -> str:
+    """The user's database (CREAM_DATABASE_URL, else the embedded SQLite), even inside a scratch one: model
+    recordings and trade memory live there."""
+    return get_settings().resolved_database_url
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cream.errors import InvalidAgentOutput
 from cream.schemas.agents import (
     BearishResearchOutput,
     BullishResearchOutput,
@@ -19,6 +20,9 @@ BASE_CONVICTION = 0.35
 
 def _inputs(analyses: dict[str, dict[str, Any]]) -> tuple[TechnicalAnalysisOutput, SentimentAnalysisOutput,
                                                            FundamentalsAnalysisOutput]:
+    missing = [a for a in ("technical_analyst", "news_analyst", "fundamentals_analyst") if a not in analyses]
+    if missing:  # an analyst failed: no research rests on part of the evidence (fail closed)
+        raise InvalidAgentOutput(f"no valid output from {', '.join(missing)} to research")
     return (TechnicalAnalysisOutput.model_validate(analyses["technical_analyst"]),
             SentimentAnalysisOutput.model_validate(analyses["news_analyst"]),
             FundamentalsAnalysisOutput.model_validate(analyses["fundamentals_analyst"]))

@@ -22,7 +22,7 @@ from cream.agents.tools.args import MemoryArgs
 from cream.agents.tools.common import ToolError, iso, num
 from cream.schemas.instruments import underlying_of
 from cream.schemas.orders import OrderPurpose
-from cream.storage.db import session_scope
+from cream.storage.db import configured_url, session_scope
 from cream.storage.models import Checkpoint, Cycle, DecisionRow, FillRow, OrderRow
 
 MAX_SCAN = 500  # past decisions examined per query, newest first: bounds the work of a regime filter
@@ -39,7 +39,7 @@ class _Past:
 
 def memory_query(ctx: AgentContext, args: MemoryArgs, db_url: str | None = None) -> dict[str, Any]:
     """Past decisions like the one at hand, with what became of them as far as ``ctx.as_of`` knows."""
-    with session_scope(db_url, readonly=True) as s:
+    with session_scope(db_url or configured_url(), readonly=True) as s:
         cycle = s.get(Cycle, ctx.cycle_id)
         if cycle is None:
             raise ToolError(f"cycle {ctx.cycle_id} is not recorded, so there is no memory to search.")

@@ -85,7 +85,7 @@ def test_a_trader_that_never_trades_fails_follows_conviction_only_where_the_edge
     assert earnings and all("XLK" in r and "ADBE" not in r for r in earnings)
 
 
-def test_an_unusable_output_is_that_agents_error_and_its_dependents_are_skipped() -> None:
+def test_an_unusable_output_is_that_agents_error_and_its_dependents_fail_closed() -> None:
     report = run_evals(GarbledNews(), load_scenarios(["earnings_event_risk", "bull_trend"]))
     news = report.summary(AgentType.NEWS_ANALYST)
     swapped = [e for e in news.error_events if e.symbol == "ADBE"]
@@ -95,6 +95,9 @@ def test_an_unusable_output_is_that_agents_error_and_its_dependents_are_skipped(
     caught = {(e.scenario, e.symbol) for e in news.error_events if "fed-cut-surprise" in (e.error or "")}
     caught |= {(f.scenario, f.symbol) for f in news.failures if f.check == "event_ids_exist"}
     assert caught == {("earnings_event_risk", "XLK"), ("bull_trend", "COST"), ("bull_trend", "XLK")}
-    assert report.summary(AgentType.BULLISH_RESEARCHER).skipped >= 1
+    # As in a cycle, the researchers of a symbol whose news analysis failed run, and refuse to research it.
+    refused = report.summary(AgentType.BULLISH_RESEARCHER).error_events
+    assert ("earnings_event_risk", "ADBE") in {(e.scenario, e.symbol) for e in refused}
+    assert all("no valid output from news_analyst" in (e.error or "") for e in refused)
     assert report.summary(TRADER).errors == 0 and not report.ok
     assert "ERROR news_analyst" in report.table()
