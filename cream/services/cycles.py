@@ -24,6 +24,7 @@ from cream.schemas.cycle import (
     RiskChecked,
 )
 from cream.schemas.trigger import CycleTrigger
+from cream.storage.db import sole_writer
 from cream.storage.models import AgentOutput, Checkpoint, Cycle
 from cream.storage.types import utcnow
 from cream.storage.writes import insert_once
@@ -65,8 +66,16 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     if not isinstance(data, CHECKPOINTS[phase]):
         raise TypeError(f"{phase.value} records a {CHECKPOINTS[phase].__name__}, not a {type(data).__name__}")
     key = checkpoint_id(cycle_id, phase, iteration)
-    row, created = insert_once(session, Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
-                                                   data=data.model_dump(mode="json"), created_at=utcnow()), key)
+    row = Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
+                     data=data.model_dump(mode="json"), created_at=utcnow())
+    known = _known(session, cycle_id)
+    if known is None:
+        row, created = insert_once(session, row, key)
+    elif key in known:
+        row, created = known[key], False
+    else:
+        session.add(row)
+        known[key], created = row, True
     if created:
         row.typed = data  # type: ignore[attr-defined]  # read back within this session without validating
         return data, True
@@ -75,7 +84,9 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
 
 def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T | None:
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
-    row = session.get(Checkpoint, checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration))
+    key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
+    known = _known(session, cycle_id)
+    row = session.get(Checkpoint, key) if known is None else known.get(key)
     if row is None:
         return None
     typed = getattr(row, "typed", None)  # validated once per row object (checkpoints never change)
@@ -92,7 +103,21 @@ def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, 
     return found
 
 
+def _known(session: Session, cycle_id: str) -> dict[str, Checkpoint] | None:
+    """In one transaction with no other writer (``storage.db.one_transaction``): the cycle's checkpoints by
+    id, read in one query, then kept by the session's own records; otherwise None (read each one)."""
+    if not sole_writer(session):
+        return None
+    memo: dict[str, dict[str, Checkpoint]] = session.info.setdefault("checkpoints", {})
+    if cycle_id not in memo:
+        memo[cycle_id] = {r.id: r for r in session.scalars(select(Checkpoint).where(Checkpoint.cycle_id == cycle_id))}
+    return memo[cycle_id]
+
+
 def checkpoints(session: Session, cycle_id: str) -> list[Checkpoint]:
+    known = _known(session, cycle_id)
+    if known is not None:
+        return sorted(known.values(), key=lambda c: (c.created_at, c.id))
     return list(session.scalars(
         select(Checkpoint).where(Checkpoint.cycle_id == cycle_id).order_by(Checkpoint.created_at, Checkpoint.id)
     ))

@@ -201,7 +201,12 @@ def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, 
 
 def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:
     row = _output_row(s, cycle_id, AgentType.TRADER, PORTFOLIO, iteration)
-    return DecisionPlan.model_validate(row.output) if row is not None and row.status == "OK" else None
+    if row is None or row.status != "OK":
+        return None
+    plan = getattr(row, "plan", None)  # validated once per row object (outputs never change)
+    if plan is None:
+        plan = row.plan = DecisionPlan.model_validate(row.output)
+    return plan  # type: ignore[no-any-return]
 
 
 def verdicts(s: Any, cycle_id: str, iteration: int) -> dict[AgentType, ApprovalVerdict]:

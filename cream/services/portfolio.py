@@ -14,6 +14,7 @@ from cream.ports import AccountSnapshot
 from cream.schemas.decisions import Environment
 from cream.schemas.instruments import underlying_of
 from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
+from cream.storage.db import memo
 from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow, WorkRow
 from cream.storage.writes import insert_once
 
@@ -32,7 +33,17 @@ def ensure_book(s: Session, book: str, environment: Environment, initial_cash: f
 
 
 def positions(s: Session, book: str) -> list[PositionRow]:
-    return list(s.scalars(select(PositionRow).where(PositionRow.book == book).order_by(PositionRow.instrument_id)))
+    """The book's positions, read once per session: a position opened or closed here (``apply_fill``,
+    ``mirror``) reads them again; a change to a held one shows in its row object."""
+    memo: dict[str, list[PositionRow]] = s.info.setdefault("positions", {})
+    if book not in memo:
+        memo[book] = list(s.scalars(select(PositionRow).where(PositionRow.book == book)
+                                    .order_by(PositionRow.instrument_id)))
+    return list(memo[book])
+
+
+def _opened_or_closed(s: Session, book: str) -> None:
+    s.info.get("positions", {}).pop(book, None)
 
 
 def mark(s: Session, book: str, prices: dict[str, float]) -> None:
@@ -48,14 +59,23 @@ def day_trades(s: Session, book: str, as_of: datetime) -> int:
     if not days:
         return 0
     since = datetime.combine(days[0], datetime.min.time(), NEW_YORK)
-    return int(s.scalar(select(func.count()).select_from(FillRow).join(OrderRow, FillRow.order_id == OrderRow.id)
-                        .where(OrderRow.book == book, FillRow.day_trade.is_(True), FillRow.ts >= since,
-                               FillRow.ts <= as_of)) or 0)
+    known = memo(s, "day_trades", ("fills", "orders"))
+    if known is not None and (book, as_of) in known:
+        return int(known[(book, as_of)])
+    count = int(s.scalar(select(func.count()).select_from(FillRow).join(OrderRow, FillRow.order_id == OrderRow.id)
+                         .where(OrderRow.book == book, FillRow.day_trade.is_(True), FillRow.ts >= since,
+                                FillRow.ts <= as_of)) or 0)
+    if known is not None:
+        known[(book, as_of)] = count
+    return count
 
 
 def working_entries(s: Session, book: str) -> dict[str, WorkingOrderView]:
     """Per instrument, what open entry orders may still add: each order's quantity not yet filled, while the
     broker may still fill it (a parent worked as child orders counts once, for all its children)."""
+    known = memo(s, "working_entries", ("orders", "order_work"))
+    if known is not None and book in known:
+        return dict(known[book])
     out: dict[str, WorkingOrderView] = {}
     for o in s.scalars(select(OrderRow).where(
             OrderRow.book == book, OrderRow.purpose == "ENTRY", OrderRow.parent_id.is_(None),
@@ -69,6 +89,8 @@ def working_entries(s: Session, book: str) -> dict[str, WorkingOrderView]:
         out[o.instrument_id] = WorkingOrderView(
             instrument_id=o.instrument_id, quantity=left + (before.quantity if before else 0), multiplier=o.multiplier,
             price=float(price) if price is not None else before.price if before else None)
+    if known is not None:
+        known[book] = dict(out)
     return out
 
 
@@ -119,8 +141,10 @@ def apply_fill(s: Session, order: OrderRow, quantity: int, price: Decimal, fee: 
         pos = PositionRow(book=book, instrument_id=instrument_id, quantity=0, avg_entry_price=price,
                           multiplier=multiplier, opened_cycle_id=cycle_id, checked_until=ts)
         s.add(pos)
+        _opened_or_closed(s, book)
     if new == 0:
         s.delete(pos)
+        _opened_or_closed(s, book)
         return fill
     if old == 0 or (old > 0) != (new > 0):  # opened, or flipped through zero
         pos.avg_entry_price, pos.opened_cycle_id, pos.checked_until, pos.opened_at = price, cycle_id, ts, ts
@@ -163,12 +187,14 @@ def mirror(s: Session, book: str, account: AccountSnapshot, ts: datetime) -> lis
         if key not in account.positions:
             changes.append(f"{key} {pos.quantity} -> 0")
             s.delete(pos)
+            _opened_or_closed(s, book)
     for key, (qty, avg) in account.positions.items():
         pos = ours.get(key)
         if pos is None:
             pos = PositionRow(book=book, instrument_id=key, quantity=0, avg_entry_price=Decimal(str(avg)),
                               multiplier=1 if underlying_of(key) == key else 100, opened_at=ts, checked_until=ts)
             s.add(pos)
+            _opened_or_closed(s, book)
         if pos.quantity != qty:
             changes.append(f"{key} {pos.quantity} -> {qty}")
             if pos.quantity * qty <= 0:  # opened or flipped outside Cream: no bracket of ours applies

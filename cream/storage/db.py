@@ -75,6 +75,24 @@ def _create_engine(url: str) -> Engine:
 _USING: ContextVar[str | None] = ContextVar("cream_database_url", default=None)
 
 
+def memo(session: Session, name: str, tables: tuple[str, ...]) -> dict[Any, Any] | None:
+    """In ``one_transaction``: a dict to keep what was read from ``tables`` in, emptied whenever the session
+    writes to one of them (pending writes are flushed first, so they empty it now); None otherwise."""
+    if not sole_writer(session):
+        return None
+    session.flush()
+    session.info.setdefault("memo_tables", {})[name] = frozenset(tables)
+    found: dict[Any, Any] = session.info.setdefault(name, {})
+    return found
+
+
+def _forget_stale(session: Session, _context: Any) -> None:
+    touched = {getattr(o, "__tablename__", None) for o in (*session.new, *session.dirty, *session.deleted)}
+    for name, tables in session.info.get("memo_tables", {}).items():
+        if touched & tables:
+            session.info.pop(name, None)
+
+
 def sole_writer(session: Session) -> bool:
     """The session is ``one_transaction``'s: no concurrent writer can race its inserts."""
     ambient = _AMBIENT.get()
@@ -135,6 +153,7 @@ def one_transaction(url: str | None = None) -> Iterator[Session]:
     held: list[Any] = []
     event.listen(session, "loaded_as_persistent", lambda _s, obj: held.append(obj))
     event.listen(session, "pending_to_persistent", lambda _s, obj: held.append(obj))
+    event.listen(session, "after_flush", _forget_stale)
     token = _AMBIENT.set((url, session))
     try:
         yield session
