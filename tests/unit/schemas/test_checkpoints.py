@@ -6,7 +6,17 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from cream.schemas.cycle import CHECKPOINTS, Acted, Gated, GateOutcome, Joined, Observed, Phase, Planned, Resumed
+from cream.schemas.cycle import (
+    CHECKPOINTS,
+    Acted,
+    Gated,
+    GateOutcome,
+    Joined,
+    Observed,
+    Phase,
+    Planned,
+    Resumed,
+)
 
 PORTFOLIO = {"cash": 100000.0, "equity": 100000.0, "gross_exposure": 0.0, "net_exposure": 0.0, "positions": {},
              "buying_power": 200000.0, "day_trades_5d": 0, "working_orders": {}}
