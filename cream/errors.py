@@ -36,10 +36,6 @@ class InvalidAgentOutput(CreamError):
     """An agent produced something unusable: its output counts as an error (fail closed)."""
 
 
-class TradingHalted(CreamError):
-    """Trading must stop: no further orders until a human looks."""
-
-
 class InvalidTrigger(CreamError):
     """A cycle trigger message failed validation: it is dropped and never starts a cycle."""
 
