@@ -42,9 +42,14 @@ def open_cycle(session: Session, trigger: CycleTrigger, symbols: list[str]) -> t
 
 
 def get_cycle(session: Session, cycle_id: str) -> Cycle:
-    row = session.get(Cycle, cycle_id)
+    """The cycle's row, looked up once per session (its phases ask for it many times)."""
+    known: dict[str, Cycle] = session.info.setdefault("cycles", {})
+    row = known.get(cycle_id)
     if row is None:
-        raise LookupError(f"no cycle {cycle_id}")
+        row = session.get(Cycle, cycle_id)
+        if row is None:
+            raise LookupError(f"no cycle {cycle_id}")
+        known[cycle_id] = row
     return row
 
 

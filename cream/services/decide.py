@@ -37,8 +37,9 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import session_scope, sole_writer
+from cream.storage.db import insert_later, session_scope
 from cream.storage.models import AgentOutput
+from cream.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 PORTFOLIO = "*"  # the symbol column of portfolio-level agents
@@ -79,15 +80,13 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
     row = AgentOutput(cycle_id=cycle_id, agent_type=agent.value, symbol=key_symbol, iteration=iteration,
                       status="ERROR" if error else "OK", output=output, error=error,
                       implementation=backend.implementation, prompt_version=backend.version(agent),
-                      duration_ms=round((time.perf_counter() - started) * 1000, 3))
+                      duration_ms=round((time.perf_counter() - started) * 1000, 3), created_at=utcnow())
     with session_scope() as s:
         existing = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if existing is not None:
             return existing.status
         try:
-            if sole_writer(s):  # one transaction, no concurrent writer: no savepoint needed
-                s.add(row)
-            else:
+            if not insert_later(s, row):  # (one transaction: inserted with the cycle's others when it commits)
                 with s.begin_nested():
                     s.add(row)
         except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins

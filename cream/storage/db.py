@@ -86,6 +86,30 @@ def memo(session: Session, name: str, tables: tuple[str, ...]) -> dict[Any, Any]
     return found
 
 
+def insert_later(session: Session, row: Any) -> bool:
+    """In ``one_transaction``: keep ``row`` to be inserted with the others of its table in one statement
+    when the transaction commits (True); otherwise do nothing (False: the caller adds it). For rows that
+    only their writer reads back within the transaction, from its own memo (agent outputs): the ORM
+    inserts rows with a generated id one statement each on SQLite, to learn each id."""
+    if not sole_writer(session):
+        return False
+    session.info.setdefault("insert_later", []).append(row)
+    return True
+
+
+def _insert_deferred(session: Session) -> None:
+    rows = session.info.pop("insert_later", [])
+    if not rows:
+        return
+    session.flush()  # what they refer to (the cycle) goes first
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = [c for c in row.__table__.columns if getattr(row, c.key, None) is not None or not c.primary_key]
+        by_table.setdefault(row.__table__, []).append({c.key: getattr(row, c.key) for c in columns})
+    for table, values in by_table.items():
+        session.execute(table.insert(), values)
+
+
 def _forget_stale(session: Session, _context: Any) -> None:
     touched = {getattr(o, "__tablename__", None) for o in (*session.new, *session.dirty, *session.deleted)}
     for name, tables in session.info.get("memo_tables", {}).items():
@@ -154,6 +178,7 @@ def one_transaction(url: str | None = None) -> Iterator[Session]:
     event.listen(session, "loaded_as_persistent", lambda _s, obj: held.append(obj))
     event.listen(session, "pending_to_persistent", lambda _s, obj: held.append(obj))
     event.listen(session, "after_flush", _forget_stale)
+    event.listen(session, "before_commit", _insert_deferred)
     token = _AMBIENT.set((url, session))
     try:
         yield session
