@@ -147,7 +147,7 @@ def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> Acted:
         status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
     cycles.conclude(s, cycle_id, status, reason)
     worked = s.scalars(select(WorkRow.order_id).where(WorkRow.order_id.in_([o.id for o in orders]),
-                                                      WorkRow.status == child_orders.WORKING))
+                                                      WorkRow.status == child_orders.WORKING)) if orders else []
     # working: parents whose children go over the next bars; the caller starts their chains
     return cycles.record(s, cycle_id, Acted(status=status, reason=reason, orders=[o.id for o in orders],
                                             book_lock=lock_held, working=sorted(worked)))[0]
