@@ -64,6 +64,7 @@ def main() -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--database-url", help="an empty database to run in (default: SQLite in a temporary dir)")
     where.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL for the run")
+    p.add_argument("--keep", action="store_true", help="keep the data directory (database, worker logs)")
     args = p.parse_args()
     with ExitStack() as stack:
         url = args.database_url
@@ -71,10 +72,10 @@ def main() -> None:
             from tests.integration.servers import postgres_server
 
             url = stack.enter_context(postgres_server()).url
-        measure(args.cycles, url)
+        measure(args.cycles, url, args.keep)
 
 
-def measure(cycles: int, database_url: str | None) -> None:
+def measure(cycles: int, database_url: str | None, keep: bool = False) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cream-bench-"))
     (tmp / "history").mkdir()
     symbols = history_dir(tmp / "history")
@@ -111,7 +112,10 @@ def measure(cycles: int, database_url: str | None) -> None:
                 noop.append(t1 - t0)
                 ours.append(t2 - t1)
         runner.close()
-    shutil.rmtree(tmp, ignore_errors=True)
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     database = "SQLite" if not database_url or database_url.startswith("sqlite") else "PostgreSQL"
     m_noop, m_ours = statistics.median(noop), statistics.median(ours)
     print(f"database: {database}")

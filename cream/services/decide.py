@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from cream.agents.grounding import check_grounding
 from cream.agents.port import AgentBackend, AgentContext
@@ -60,15 +62,24 @@ EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
     **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
 
 
-def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: str | None = None,
-              iteration: int = 0) -> str:
-    """Run ``agent`` once for this cycle (and symbol, iteration); return "OK" or "ERROR"."""
+class AgentRun(NamedTuple):
+    status: str  # OK | ERROR: the recorded output's (the first record wins)
+    symbols: list[str]  # the cycle's
+
+
+def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment], AgentBackend],
+              symbol: str | None = None, iteration: int = 0) -> AgentRun:
+    """Run ``agent`` once for this cycle (and symbol, iteration) on the backend of the cycle's environment;
+    cycles.CycleEnded if the cycle has ended."""
     key_symbol = symbol or PORTFOLIO
     with session_scope(readonly=True) as s:
+        cycle = cycles.running(s, cycle_id)
+        env, symbols = Environment(cycle.environment), list(cycle.symbols)
         done = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if done is not None:
-            return done.status
+            return AgentRun(done.status, symbols)
         ctx = build_context(s, cycle_id, agent, symbol, iteration)
+    backend = backends(env)
     started = time.perf_counter()
     try:
         raw = backend.run(agent, ctx)
@@ -81,29 +92,48 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
                       implementation=backend.implementation, prompt_version=backend.version(agent),
                       duration_ms=round((time.perf_counter() - started) * 1000, 3))
     with session_scope() as s:
-        existing = _output_row(s, cycle_id, agent, key_symbol, iteration)
-        if existing is not None:
-            return existing.status
-        try:
-            if sole_writer(s):  # one transaction, no concurrent writer: no savepoint needed
-                s.add(row)
-            else:
-                with s.begin_nested():
-                    s.add(row)
-        except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
-            s.info.get("agent_outputs", {}).pop(cycle_id, None)
-            return _output_row(s, cycle_id, agent, key_symbol, iteration).status  # type: ignore[union-attr]
-        _recorded(s, cycle_id)[(agent.value, key_symbol, iteration)] = row
+        return AgentRun(_record_output(s, row), symbols)
+
+
+def _record_output(s: Session, row: AgentOutput) -> str:
+    """Record an agent's output unless the same run recorded one first; the recorded one's status."""
+    key = (row.agent_type, row.symbol, row.iteration)
+    if sole_writer(s):  # one transaction, no concurrent writer: its memo knows what is recorded
+        recorded = _recorded(s, row.cycle_id)
+        if key not in recorded:
+            s.add(row)
+            recorded[key] = row
+        return recorded[key].status
+    try:  # the insert alone: this transaction holds nothing else, so a conflict rolls back only it
+        s.add(row)
+        s.flush()
+    except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
+        s.rollback()
+        first = s.scalar(select(AgentOutput.status).where(
+            AgentOutput.cycle_id == row.cycle_id, AgentOutput.agent_type == row.agent_type,
+            AgentOutput.symbol == row.symbol, AgentOutput.iteration == row.iteration))
+        if first is None:
+            raise  # not a duplicate (the cycle row is missing?): the error policy decides
+        return first
     return row.status
 
 
-def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int) -> bool:
-    """Every output of a phase is recorded: per symbol of the cycle for analysts and researchers,
-    once for portfolio agents (the approvers)."""
-    cycle = cycles.get_cycle(s, cycle_id)
+def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int,
+                   symbols: list[str] | None = None) -> bool:
+    """Every output of a phase is recorded: per symbol of the cycle (``symbols``, else read) for analysts
+    and researchers, once for portfolio agents (the approvers)."""
     per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
-    expected = {(a.value, sym) for a in agents for sym in (cycle.symbols if per_symbol else [PORTFOLIO])}
-    found = {(agent, symbol) for agent, symbol, at in _recorded(s, cycle_id) if at == iteration}
+    if per_symbol and symbols is None:
+        symbols = list(cycles.get_cycle(s, cycle_id).symbols)
+    expected = {(a.value, sym) for a in agents for sym in (symbols if per_symbol else [PORTFOLIO])}  # type: ignore[union-attr]
+    memo = s.info.get("agent_outputs", {}).get(cycle_id)
+    if memo is not None:
+        found = {(agent, symbol) for agent, symbol, at in memo if at == iteration}
+    else:  # which outputs exist, not what they say: no output is read
+        found = {(agent, symbol) for agent, symbol in s.execute(
+            select(AgentOutput.agent_type, AgentOutput.symbol).where(
+                AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
+                AgentOutput.agent_type.in_([a.value for a in agents])))}
     return expected <= found
 
 

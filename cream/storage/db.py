@@ -108,7 +108,12 @@ def scratch_database() -> Iterator[str]:
 def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
     engine = engine_for(url)
     return sessionmaker(engine.execution_options(cream_readonly=True) if readonly else engine,
-                        expire_on_commit=False)
+                        expire_on_commit=False, info={"url": url})
+
+
+def session_url(session: Session) -> str | None:
+    """The database URL a ``session_scope`` session works on (None for a session made elsewhere)."""
+    return session.info.get("url")  # type: ignore[no-any-return]
 
 
 _AMBIENT: ContextVar[tuple[str, Session] | None] = ContextVar("cream_ambient_session", default=None)
