@@ -157,24 +157,39 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
     return model.model_dump(mode="json")
 
 
-def _recorded(s: Any, cycle_id: str) -> dict[tuple[str, str, int], AgentOutput]:
+Recorded = dict[tuple[str, str, int], AgentOutput]
+
+
+def _recorded(s: Any, cycle_id: str, symbol: str | None = None) -> Recorded:
     """The cycle's agent outputs by (agent, symbol, iteration), in the order they were recorded: read in one
-    query per session, then kept up to date by this session's own records (outputs are never changed)."""
-    memo: dict[str, dict[tuple[str, str, int], AgentOutput]] = s.info.setdefault("agent_outputs", {})
+    query per session, then kept up to date by this session's own records (outputs are never changed).
+    ``symbol``: only that symbol's are needed (a symbol agent's step on the fleet reads just those, one
+    query per session; the whole cycle's, if this session has read them, answer too)."""
+    memo: dict[str | tuple[str, str], Recorded] = s.info.setdefault("agent_outputs", {})
     found = memo.get(cycle_id)
-    if found is None:
-        rows = s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id))
+    if found is not None:
+        return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
+    query = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id)
+    if symbol is None or sole_writer(s):  # one transaction (in process): the whole cycle's, once
+        rows = s.scalars(query)
         found = memo[cycle_id] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
-    return found
+        return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
+    part = memo.get((cycle_id, symbol))
+    if part is None:
+        rows = s.scalars(query.where(AgentOutput.symbol == symbol))
+        part = memo[(cycle_id, symbol)] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
+    return part
 
 
 def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str, iteration: int) -> AgentOutput | None:
-    return _recorded(s, cycle_id).get((agent.value, symbol, iteration))
+    return _recorded(s, cycle_id, None if symbol == PORTFOLIO else symbol).get((agent.value, symbol, iteration))
 
 
-def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None) -> list[AgentOutput]:
+def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None,
+            symbol: str | None = None) -> list[AgentOutput]:
+    """The outputs of ``agents`` (at ``iteration``; of ``symbol`` only, if given)."""
     names = {a.value for a in agents}
-    return [r for (agent, _, at), r in _recorded(s, cycle_id).items()
+    return [r for (agent, _, at), r in _recorded(s, cycle_id, symbol).items()
             if agent in names and (iteration is None or at == iteration)]
 
 
@@ -184,7 +199,7 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     # Only the phases before this agent's: a peer of the same phase may or may not have finished, and
     # a context that depends on that race would make the agent (and its recorded prompt) irreproducible.
-    for row in outputs(s, cycle_id, EARLIER_PHASES[agent], 0):
+    for row in outputs(s, cycle_id, EARLIER_PHASES[agent], 0, symbol):  # a symbol agent sees its symbol's
         if row.status == "OK" and row.output is not None:
             analyses.setdefault(row.symbol, {})[row.agent_type] = row.output
     plan = previous = None
@@ -197,7 +212,8 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     return assemble_context(
         CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.require(s, cycle_id, Observed),
                     oriented=cycles.require(s, cycle_id, Oriented),
-                    rules=active_trading_config(s, env).rules, sectors=active_sectors(s, env)),
+                    rules=active_trading_config(s, env).rules,
+                    sectors=active_sectors(s, env) if agent in APPROVERS else {}),
         agent, symbol, iteration, analyses, plan, previous, objections)
 
 
