@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,8 +39,9 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import session_scope, sole_writer
+from cream.storage.db import session_scope, sole_writer, writes_serialized
 from cream.storage.models import AgentOutput
+from cream.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 PORTFOLIO = "*"  # the symbol column of portfolio-level agents
@@ -62,9 +63,17 @@ EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
     **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
 
 
+# The group whose join an agent's output counts towards (the trader's plan is a phase of its own).
+GROUP_OF: dict[AgentType, tuple[AgentType, ...]] = {
+    **{a: ANALYSTS for a in ANALYSTS}, **{a: RESEARCHERS for a in RESEARCHERS}, **{a: APPROVERS for a in APPROVERS}}
+
+
 class AgentRun(NamedTuple):
     status: str  # OK | ERROR: the recorded output's (the first record wins)
     symbols: list[str]  # the cycle's
+    # Every output of the agent's group is recorded, as seen by the transaction that recorded this one when
+    # no other writer could commit meanwhile (SQLite, one transaction); None: ask after the commit.
+    group_complete: bool | None = None
 
 
 def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment], AgentBackend],
@@ -87,35 +96,38 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
     except Exception as exc:  # fail closed: any failure of the agent is recorded, never approved
         output, error = None, f"{type(exc).__name__}: {exc}"
         log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
-    row = AgentOutput(cycle_id=cycle_id, agent_type=agent.value, symbol=key_symbol, iteration=iteration,
-                      status="ERROR" if error else "OK", output=output, error=error,
-                      implementation=backend.implementation, prompt_version=backend.version(agent),
-                      duration_ms=round((time.perf_counter() - started) * 1000, 3))
+    values = {"cycle_id": cycle_id, "agent_type": agent.value, "symbol": key_symbol, "iteration": iteration,
+              "status": "ERROR" if error else "OK", "output": output, "error": error,
+              "implementation": backend.implementation, "prompt_version": backend.version(agent),
+              "duration_ms": round((time.perf_counter() - started) * 1000, 3), "created_at": utcnow()}
     with session_scope() as s:
-        return AgentRun(_record_output(s, row), symbols)
+        status = _record_output(s, values)
+        complete = None
+        if agent in GROUP_OF and writes_serialized(s):  # the last to record sees its whole group
+            complete = phase_complete(s, cycle_id, GROUP_OF[agent], iteration, symbols)
+    return AgentRun(status, symbols, complete)
 
 
-def _record_output(s: Session, row: AgentOutput) -> str:
+def _record_output(s: Session, values: dict[str, Any]) -> str:
     """Record an agent's output unless the same run recorded one first; the recorded one's status."""
-    key = (row.agent_type, row.symbol, row.iteration)
+    key = (values["agent_type"], values["symbol"], values["iteration"])
     if sole_writer(s):  # one transaction, no concurrent writer: its memo knows what is recorded
-        recorded = _recorded(s, row.cycle_id)
+        recorded = _recorded(s, values["cycle_id"])
         if key not in recorded:
-            s.add(row)
-            recorded[key] = row
+            recorded[key] = AgentOutput(**values)
+            s.add(recorded[key])
         return recorded[key].status
     try:  # the insert alone: this transaction holds nothing else, so a conflict rolls back only it
-        s.add(row)
-        s.flush()
+        s.execute(insert(AgentOutput).values(**values))
     except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
         s.rollback()
         first = s.scalar(select(AgentOutput.status).where(
-            AgentOutput.cycle_id == row.cycle_id, AgentOutput.agent_type == row.agent_type,
-            AgentOutput.symbol == row.symbol, AgentOutput.iteration == row.iteration))
+            AgentOutput.cycle_id == values["cycle_id"], AgentOutput.agent_type == key[0],
+            AgentOutput.symbol == key[1], AgentOutput.iteration == key[2]))
         if first is None:
             raise  # not a duplicate (the cycle row is missing?): the error policy decides
         return first
-    return row.status
+    return str(values["status"])
 
 
 def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int,

@@ -277,10 +277,10 @@ def agent_phase(cycle_id: str, agent: AgentType, symbol: str | None, iteration: 
                                                           status=ran.status), iteration)
         return following([], Phase.TRADER, iteration) if wrote or again else ()
     members = ANALYSTS if agent in ANALYSTS else RESEARCHERS if agent in RESEARCHERS else APPROVERS
-    # After the output's own transaction committed: of members finishing together, the last to commit sees
-    # every output (PostgreSQL's READ COMMITTED would hide a peer's uncommitted one inside it).
-    with session_scope(readonly=True) as s:
-        complete = decide.phase_complete(s, cycle_id, members, iteration, ran.symbols)
+    complete = ran.group_complete
+    if complete is None:  # after the output's own commit: of members finishing together, the last to commit
+        with session_scope(readonly=True) as s:  # sees every output (inside, a peer's would be hidden)
+            complete = decide.phase_complete(s, cycle_id, members, iteration, ran.symbols)
     return (Step(JOIN_OF[agent], iteration=iteration),) if complete else ()
 
 

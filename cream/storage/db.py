@@ -111,6 +111,14 @@ def sole_writer(session: Session) -> bool:
     return ambient is not None and ambient[1] is session
 
 
+def writes_serialized(session: Session) -> bool:
+    """No other writer can commit while this session's write transaction is open: SQLite's write
+    transactions take the database's write lock at BEGIN (IMMEDIATE), and ``one_transaction`` has none.
+    Then what it reads after its own writes is all that is recorded; on PostgreSQL a peer's concurrent
+    transaction may commit unseen."""
+    return sole_writer(session) or session.get_bind().dialect.name == "sqlite"
+
+
 def current_url() -> str:
     return _USING.get() or get_settings().resolved_database_url
 
