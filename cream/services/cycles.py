@@ -10,7 +10,6 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from cream import ids
 from cream.schemas.cycle import (
@@ -49,6 +48,7 @@ def get_cycle(session: Session, cycle_id: str) -> Cycle:
     row = session.get(Cycle, cycle_id)
     if row is None:
         raise LookupError(f"no cycle {cycle_id}")
+    session.info.setdefault("cycles", {})[cycle_id] = row  # held for the session (its identity map is weak)
     return row
 
 
@@ -140,13 +140,13 @@ _COMMITTED = _Memo(256)
 
 def _shared_key(session: Session, cycle_id: str, checkpoint: str) -> tuple[str, str, datetime] | None:
     """The process-wide key of a checkpoint, when this session may use the memo: it has read its cycle
-    already (its start is known without a query) and is not ``one_transaction``'s, whose rows are not
-    committed until the whole cycle is."""
+    already (``get_cycle``: its start is known without a query) and is not ``one_transaction``'s, whose
+    rows are not committed until the whole cycle is."""
     url = session_url(session)
-    if url is None or sole_writer(session):
+    cycle = session.info.get("cycles", {}).get(cycle_id)
+    if url is None or cycle is None or sole_writer(session):
         return None
-    cycle = session.identity_map.get(identity_key(Cycle, cycle_id))
-    return (url, checkpoint, cycle.started_at) if cycle is not None else None
+    return url, checkpoint, cycle.started_at
 
 
 def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def _create_engine(url: str) -> Engine:
     options = f"-c lock_timeout={PG_LOCK_S * 1000} -c statement_timeout={PG_STATEMENT_S * 1000}"
     engine = create_engine(url, pool_size=5, max_overflow=5,
                            connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
-    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
     event.listen(engine, "checkin", _note_use)
     return engine
 
@@ -80,7 +80,7 @@ def _create_engine(url: str) -> Engine:
 PING_IDLE_S = 1.0  # a pooled connection unused for longer is pinged before use
 
 
-def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     """Pessimistic disconnect handling, as ``pool_pre_ping``, but only for a connection idle more than
     PING_IDLE_S: a step's sessions follow each other within milliseconds, and a ping per session was a
     round trip per session. A connection the server dropped in that last second fails its statement,
@@ -88,7 +88,6 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
     used = record.info.get("cream_used")
     if used is not None and time.monotonic() - used < PING_IDLE_S:
         return
-    dialect = proxy._pool._dialect
     try:
         dialect.do_ping(dbapi_conn)
     except dialect.loaded_dbapi.Error as exc:
