@@ -14,6 +14,7 @@ the CLI and every worker before they take work.
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -138,9 +139,19 @@ def agents(environment: Environment) -> AgentBackend:
                      ledger=DatabaseLedger())
 
 
-@lru_cache(maxsize=2)
+_MODEL_LOCK = threading.Lock()
+
+
 def language_model(kind: str) -> RecordedModel:
-    """One model client per process: Gemini (every exchange recorded), or the recordings alone."""
+    """One model client per process: Gemini (every exchange recorded), or the recordings alone. Built by
+    one thread: the agents' threads pool starts a phase's runs at once, and each building its own client
+    (an SSL context from the trust store apiece) took seconds of CPU from the first phase."""
+    with _MODEL_LOCK:
+        return _language_model(kind)
+
+
+@lru_cache(maxsize=2)
+def _language_model(kind: str) -> RecordedModel:
     from cream.llm.recorder import ExchangeStore, RecordingModel, ReplayModel
 
     if kind == "replay":
@@ -153,6 +164,9 @@ def language_model(kind: str) -> RecordedModel:
     gemini = GeminiModel(settings.gemini_api_key.get_secret_value(), base_url=_gemini_url(settings),
                          max_retries=settings.gemini_max_retries, backoff_base=settings.gemini_backoff_s)
     return RecordingModel(gemini, ExchangeStore())
+
+
+language_model.cache_clear = _language_model.cache_clear  # type: ignore[attr-defined]  # tests start afresh
 
 
 def broker(environment: Environment, config: TradingConfig) -> Broker:

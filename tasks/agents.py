@@ -12,12 +12,11 @@ from cream.schemas.agents import AgentType
 from cream.services import pipeline
 from cream.services.pipeline import Step, StepKind
 from tasks.args import CycleId, Iteration, Ticker
-from tasks.base import cream_task, ensure_running, retried
+from tasks.base import cream_task, retried
 from tasks.canvas import send
 
 
 def _run(task: Any, agent: AgentType, cycle_id: str, symbol: str | None, iteration: int) -> None:
-    ensure_running(cycle_id)
     step = Step(StepKind.AGENT, agent, symbol, iteration)
     send(cycle_id, pipeline.run(step, cycle_id, runtime.PORTS, again=retried(task)))
 

@@ -19,7 +19,7 @@ from cream.services.pipeline import Step, StepKind
 from cream.storage.db import session_scope
 from cream.timeouts import MAX_RESUMES, ORPHANED_AFTER
 from tasks.args import CycleId, Iteration, TriggerBody
-from tasks.base import cream_task, ensure_running, retried
+from tasks.base import cream_task, retried
 from tasks.canvas import send
 from workers.app import app, stall_after
 from workers.inflight import cycles_in_flight
@@ -63,7 +63,6 @@ def gate_plan(self: Any, cycle_id: CycleId, iteration: Iteration) -> None:
 
 
 def _step(task: Any, cycle_id: str, step: Step) -> None:
-    ensure_running(cycle_id)
     send(cycle_id, pipeline.run(step, cycle_id, runtime.PORTS, again=retried(task)))
 
 

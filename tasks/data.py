@@ -8,17 +8,15 @@ from cream import runtime
 from cream.services import pipeline
 from cream.services.pipeline import Step, StepKind
 from tasks.args import CycleId
-from tasks.base import cream_task, ensure_running, retried
+from tasks.base import cream_task, retried
 from tasks.canvas import send
 
 
 @cream_task("data.observe", bind=True)
 def observe_market(self: Any, cycle_id: CycleId) -> None:
-    ensure_running(cycle_id)
     send(cycle_id, pipeline.run(Step(StepKind.OBSERVE), cycle_id, runtime.PORTS, again=retried(self)))
 
 
 @cream_task("data.orient", bind=True)
 def orient_features(self: Any, cycle_id: CycleId) -> None:
-    ensure_running(cycle_id)
     send(cycle_id, pipeline.run(Step(StepKind.ORIENT), cycle_id, runtime.PORTS, again=retried(self)))

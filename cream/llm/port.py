@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -127,11 +128,18 @@ def parse_answer(text: str, schema: type[BaseModel], who: str) -> dict[str, Any]
 def answer_schema(schema: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema a provider is given for ``schema``: pydantic's, with ``oneOf`` spelled
     ``anyOf`` and OpenAPI ``discriminator`` hints dropped (structured-output dialects accept a subset;
-    the full pydantic validation still runs on every answer)."""
+    the full pydantic validation still runs on every answer). A fresh copy each call."""
+    return json.loads(_answer_schema_text(schema))  # type: ignore[no-any-return]
+
+
+@cache
+def _answer_schema_text(schema: type[BaseModel]) -> str:
+    """Built once per model class per process: pydantic's schema generation costs milliseconds, and every
+    model call of an agent (with its tools' argument schemas) asked for it again."""
     def clean(node: Any) -> Any:
         if isinstance(node, dict):
             return {("anyOf" if k == "oneOf" else k): clean(v) for k, v in node.items() if k != "discriminator"}
         if isinstance(node, list):
             return [clean(v) for v in node]
         return node
-    return clean(schema.model_json_schema())  # type: ignore[no-any-return]
+    return json.dumps(clean(schema.model_json_schema()))

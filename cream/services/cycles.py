@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from cream import ids
 from cream.schemas.cycle import (
     CHECKPOINTS,
+    TERMINAL,
     Acted,
     CheckpointData,
     CycleStatus,
@@ -24,7 +27,7 @@ from cream.schemas.cycle import (
     RiskChecked,
 )
 from cream.schemas.trigger import CycleTrigger
-from cream.storage.db import sole_writer
+from cream.storage.db import session_url, sole_writer
 from cream.storage.models import AgentOutput, Checkpoint, Cycle
 from cream.storage.types import utcnow
 from cream.storage.writes import insert_once
@@ -49,7 +52,23 @@ def get_cycle(session: Session, cycle_id: str) -> Cycle:
         row = session.get(Cycle, cycle_id)
         if row is None:
             raise LookupError(f"no cycle {cycle_id}")
-        known[cycle_id] = row
+        known[cycle_id] = row  # held for the session (its identity map is weak)
+    return row
+
+
+class CycleEnded(Exception):
+    """The cycle has ended (EXECUTED, NO_TRADE, FAILED): a step of it that arrives now does nothing."""
+
+    def __init__(self, cycle_id: str, status: str) -> None:
+        super().__init__(f"cycle {cycle_id} already {status}")
+        self.cycle_id, self.status = cycle_id, status
+
+
+def running(session: Session, cycle_id: str) -> Cycle:
+    """The cycle, if it is still RUNNING; CycleEnded otherwise (LookupError if there is none)."""
+    row = get_cycle(session, cycle_id)
+    if CycleStatus(row.status) in TERMINAL:
+        raise CycleEnded(cycle_id, row.status)
     return row
 
 
@@ -91,13 +110,56 @@ def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, pha
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
     key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
     known = _known(session, cycle_id)
+    shared = _shared_key(session, cycle_id, key)
+    if shared is not None:
+        hit = _COMMITTED.get(shared)
+        if isinstance(hit, kind):
+            return hit
     row = session.get(Checkpoint, key) if known is None else known.get(key)
     if row is None:
         return None
     typed = getattr(row, "typed", None)  # validated once per row object (checkpoints never change)
     if not isinstance(typed, kind):
         typed = row.typed = kind.model_validate(row.data)  # type: ignore[attr-defined]
+        if shared is not None:  # read from the database, not written by this session: committed
+            _COMMITTED.put(shared, typed)
     return typed
+
+
+class _Memo:
+    """Checkpoints this process has read, validated, by (database, checkpoint, the cycle's start): a
+    checkpoint never changes once recorded, and another database, or the same cycle id opened again after
+    its rows were deleted, gives another key. Bounded (least recently used go first); shared by threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict[tuple[str, str, datetime], CheckpointData](), threading.Lock()
+
+    def get(self, key: tuple[str, str, datetime]) -> CheckpointData | None:
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str, datetime], value: CheckpointData) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_COMMITTED = _Memo(256)
+
+
+def _shared_key(session: Session, cycle_id: str, checkpoint: str) -> tuple[str, str, datetime] | None:
+    """The process-wide key of a checkpoint, when this session may use the memo: it has read its cycle
+    already (``get_cycle``: its start is known without a query) and is not ``one_transaction``'s, whose
+    rows are not committed until the whole cycle is."""
+    url = session_url(session)
+    cycle = session.info.get("cycles", {}).get(cycle_id)
+    if url is None or cycle is None or sole_writer(session):
+        return None
+    return url, checkpoint, cycle.started_at
 
 
 def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from cream.agents.grounding import check_grounding
 from cream.agents.port import AgentBackend, AgentContext
@@ -37,7 +39,7 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import insert_later, session_scope
+from cream.storage.db import insert_later, session_scope, sole_writer, writes_serialized
 from cream.storage.models import AgentOutput
 from cream.storage.types import utcnow
 
@@ -61,15 +63,32 @@ EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
     **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
 
 
-def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: str | None = None,
-              iteration: int = 0) -> str:
-    """Run ``agent`` once for this cycle (and symbol, iteration); return "OK" or "ERROR"."""
+# The group whose join an agent's output counts towards (the trader's plan is a phase of its own).
+GROUP_OF: dict[AgentType, tuple[AgentType, ...]] = {
+    **{a: ANALYSTS for a in ANALYSTS}, **{a: RESEARCHERS for a in RESEARCHERS}, **{a: APPROVERS for a in APPROVERS}}
+
+
+class AgentRun(NamedTuple):
+    status: str  # OK | ERROR: the recorded output's (the first record wins)
+    symbols: list[str]  # the cycle's
+    # Every output of the agent's group is recorded, as seen by the transaction that recorded this one when
+    # no other writer could commit meanwhile (SQLite, one transaction); None: ask after the commit.
+    group_complete: bool | None = None
+
+
+def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment], AgentBackend],
+              symbol: str | None = None, iteration: int = 0) -> AgentRun:
+    """Run ``agent`` once for this cycle (and symbol, iteration) on the backend of the cycle's environment;
+    cycles.CycleEnded if the cycle has ended."""
     key_symbol = symbol or PORTFOLIO
     with session_scope(readonly=True) as s:
+        cycle = cycles.running(s, cycle_id)
+        env, symbols = Environment(cycle.environment), list(cycle.symbols)
         done = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if done is not None:
-            return done.status
+            return AgentRun(done.status, symbols)
         ctx = build_context(s, cycle_id, agent, symbol, iteration)
+    backend = backends(env)
     started = time.perf_counter()
     try:
         raw = backend.run(agent, ctx)
@@ -77,32 +96,56 @@ def run_agent(cycle_id: str, agent: AgentType, backend: AgentBackend, symbol: st
     except Exception as exc:  # fail closed: any failure of the agent is recorded, never approved
         output, error = None, f"{type(exc).__name__}: {exc}"
         log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
-    row = AgentOutput(cycle_id=cycle_id, agent_type=agent.value, symbol=key_symbol, iteration=iteration,
-                      status="ERROR" if error else "OK", output=output, error=error,
-                      implementation=backend.implementation, prompt_version=backend.version(agent),
-                      duration_ms=round((time.perf_counter() - started) * 1000, 3), created_at=utcnow())
+    values = {"cycle_id": cycle_id, "agent_type": agent.value, "symbol": key_symbol, "iteration": iteration,
+              "status": "ERROR" if error else "OK", "output": output, "error": error,
+              "implementation": backend.implementation, "prompt_version": backend.version(agent),
+              "duration_ms": round((time.perf_counter() - started) * 1000, 3), "created_at": utcnow()}
     with session_scope() as s:
-        existing = _output_row(s, cycle_id, agent, key_symbol, iteration)
-        if existing is not None:
-            return existing.status
-        try:
-            if not insert_later(s, row):  # (one transaction: inserted with the cycle's others when it commits)
-                with s.begin_nested():
-                    s.add(row)
-        except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
-            s.info.get("agent_outputs", {}).pop(cycle_id, None)
-            return _output_row(s, cycle_id, agent, key_symbol, iteration).status  # type: ignore[union-attr]
-        _recorded(s, cycle_id)[(agent.value, key_symbol, iteration)] = row
-    return row.status
+        status = _record_output(s, values)
+        complete = None
+        if agent in GROUP_OF and writes_serialized(s):  # the last to record sees its whole group
+            complete = phase_complete(s, cycle_id, GROUP_OF[agent], iteration, symbols)
+    return AgentRun(status, symbols, complete)
 
 
-def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int) -> bool:
-    """Every output of a phase is recorded: per symbol of the cycle for analysts and researchers,
-    once for portfolio agents (the approvers)."""
-    cycle = cycles.get_cycle(s, cycle_id)
+def _record_output(s: Session, values: dict[str, Any]) -> str:
+    """Record an agent's output unless the same run recorded one first; the recorded one's status."""
+    key = (values["agent_type"], values["symbol"], values["iteration"])
+    if sole_writer(s):  # one transaction, no concurrent writer: its memo knows what is recorded
+        recorded = _recorded(s, values["cycle_id"])
+        if key not in recorded:
+            recorded[key] = AgentOutput(**values)
+            insert_later(s, recorded[key])  # with the cycle's others, in one statement, when it commits
+        return recorded[key].status
+    try:  # the insert alone: this transaction holds nothing else, so a conflict rolls back only it
+        s.execute(insert(AgentOutput).values(**values))
+    except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
+        s.rollback()
+        first = s.scalar(select(AgentOutput.status).where(
+            AgentOutput.cycle_id == values["cycle_id"], AgentOutput.agent_type == key[0],
+            AgentOutput.symbol == key[1], AgentOutput.iteration == key[2]))
+        if first is None:
+            raise  # not a duplicate (the cycle row is missing?): the error policy decides
+        return first
+    return str(values["status"])
+
+
+def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int,
+                   symbols: list[str] | None = None) -> bool:
+    """Every output of a phase is recorded: per symbol of the cycle (``symbols``, else read) for analysts
+    and researchers, once for portfolio agents (the approvers)."""
     per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
-    expected = {(a.value, sym) for a in agents for sym in (cycle.symbols if per_symbol else [PORTFOLIO])}
-    found = {(agent, symbol) for agent, symbol, at in _recorded(s, cycle_id) if at == iteration}
+    if per_symbol and symbols is None:
+        symbols = list(cycles.get_cycle(s, cycle_id).symbols)
+    expected = {(a.value, sym) for a in agents for sym in (symbols if per_symbol else [PORTFOLIO])}  # type: ignore[union-attr]
+    memo = s.info.get("agent_outputs", {}).get(cycle_id)
+    if memo is not None:
+        found = {(agent, symbol) for agent, symbol, at in memo if at == iteration}
+    else:  # which outputs exist, not what they say: no output is read
+        found = {(agent, symbol) for agent, symbol in s.execute(
+            select(AgentOutput.agent_type, AgentOutput.symbol).where(
+                AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
+                AgentOutput.agent_type.in_([a.value for a in agents])))}
     return expected <= found
 
 
@@ -126,24 +169,39 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
     return model.model_dump(mode="json")
 
 
-def _recorded(s: Any, cycle_id: str) -> dict[tuple[str, str, int], AgentOutput]:
+Recorded = dict[tuple[str, str, int], AgentOutput]
+
+
+def _recorded(s: Any, cycle_id: str, symbol: str | None = None) -> Recorded:
     """The cycle's agent outputs by (agent, symbol, iteration), in the order they were recorded: read in one
-    query per session, then kept up to date by this session's own records (outputs are never changed)."""
-    memo: dict[str, dict[tuple[str, str, int], AgentOutput]] = s.info.setdefault("agent_outputs", {})
+    query per session, then kept up to date by this session's own records (outputs are never changed).
+    ``symbol``: only that symbol's are needed (a symbol agent's step on the fleet reads just those, one
+    query per session; the whole cycle's, if this session has read them, answer too)."""
+    memo: dict[str | tuple[str, str], Recorded] = s.info.setdefault("agent_outputs", {})
     found = memo.get(cycle_id)
-    if found is None:
-        rows = s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id))
+    if found is not None:
+        return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
+    query = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id)
+    if symbol is None or sole_writer(s):  # one transaction (in process): the whole cycle's, once
+        rows = s.scalars(query)
         found = memo[cycle_id] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
-    return found
+        return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
+    part = memo.get((cycle_id, symbol))
+    if part is None:
+        rows = s.scalars(query.where(AgentOutput.symbol == symbol))
+        part = memo[(cycle_id, symbol)] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
+    return part
 
 
 def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str, iteration: int) -> AgentOutput | None:
-    return _recorded(s, cycle_id).get((agent.value, symbol, iteration))
+    return _recorded(s, cycle_id, None if symbol == PORTFOLIO else symbol).get((agent.value, symbol, iteration))
 
 
-def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None) -> list[AgentOutput]:
+def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None,
+            symbol: str | None = None) -> list[AgentOutput]:
+    """The outputs of ``agents`` (at ``iteration``; of ``symbol`` only, if given)."""
     names = {a.value for a in agents}
-    return [r for (agent, _, at), r in _recorded(s, cycle_id).items()
+    return [r for (agent, _, at), r in _recorded(s, cycle_id, symbol).items()
             if agent in names and (iteration is None or at == iteration)]
 
 
@@ -153,7 +211,7 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     # Only the phases before this agent's: a peer of the same phase may or may not have finished, and
     # a context that depends on that race would make the agent (and its recorded prompt) irreproducible.
-    for row in outputs(s, cycle_id, EARLIER_PHASES[agent], 0):
+    for row in outputs(s, cycle_id, EARLIER_PHASES[agent], 0, symbol):  # a symbol agent sees its symbol's
         if row.status == "OK" and row.output is not None:
             analyses.setdefault(row.symbol, {})[row.agent_type] = row.output
     plan = previous = None
@@ -166,7 +224,8 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     return assemble_context(
         CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.require(s, cycle_id, Observed),
                     oriented=cycles.require(s, cycle_id, Oriented),
-                    rules=active_trading_config(s, env).rules, sectors=active_sectors(s, env)),
+                    rules=active_trading_config(s, env).rules,
+                    sectors=active_sectors(s, env) if agent in APPROVERS else {}),
         agent, symbol, iteration, analyses, plan, previous, objections)
 
 

@@ -200,7 +200,16 @@ def _tradable_symbols(trigger: CycleTrigger, market: MarketData, ports: Ports) -
 
 
 def run(step: Step, cycle_id: str, ports: Ports, again: bool = False) -> Next:
-    """Run one step of the cycle; the steps that follow it."""
+    """Run one step of the cycle; the steps that follow it. A step of a cycle that has ended (a peer failed
+    it, its budget ran out) does nothing: each phase checks in the first session it opens."""
+    try:
+        return _run(step, cycle_id, ports, again)
+    except cycles.CycleEnded as ended:
+        log.info("%s: nothing to do", ended)
+        return ()
+
+
+def _run(step: Step, cycle_id: str, ports: Ports, again: bool) -> Next:
     if step.kind is StepKind.OBSERVE:
         return observe_phase(cycle_id, ports, again)
     if step.kind is StepKind.ORIENT:
@@ -221,7 +230,7 @@ def run(step: Step, cycle_id: str, ports: Ports, again: bool = False) -> Next:
 def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     """Prices and the book at the cycle's hour; PAPER/LIVE: first the book brought up to the broker."""
     with session_scope(readonly=True) as s:
-        cycle = cycles.get_cycle(s, cycle_id)
+        cycle = cycles.running(s, cycle_id)
         symbols = list(cycle.symbols)
         if cycles.load(s, cycle_id, Observed) is not None:
             return following(symbols, Phase.OBSERVE) if again else ()
@@ -246,7 +255,7 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
 def orient_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     """A feature snapshot per symbol from the bars closed by the cycle's hour."""
     with session_scope(readonly=True) as s:
-        cycle = cycles.get_cycle(s, cycle_id)
+        cycle = cycles.running(s, cycle_id)
         symbols, as_of = list(cycle.symbols), cycle.scheduled_for
         done = cycles.load(s, cycle_id, Oriented) is not None
     if done:
@@ -261,17 +270,17 @@ def agent_phase(cycle_id: str, agent: AgentType, symbol: str | None, iteration: 
                 again: bool) -> Next:
     """One agent's output recorded (an error is recorded too: fail closed); the trader's plan hands on to
     the approvers, any other agent to its group's join once the whole group is recorded."""
-    with session_scope(readonly=True) as s:
-        env = Environment(cycles.get_cycle(s, cycle_id).environment)
-    status = decide.run_agent(cycle_id, agent, ports.agents(env), symbol=symbol, iteration=iteration)
+    ran = decide.run_agent(cycle_id, agent, ports.agents, symbol=symbol, iteration=iteration)
     if agent is AgentType.TRADER:
         with session_scope() as s:
-            _, wrote = cycles.record(s, cycle_id, Planned(agent=agent.value, symbol=decide.PORTFOLIO, status=status),
-                                     iteration)
+            _, wrote = cycles.record(s, cycle_id, Planned(agent=agent.value, symbol=decide.PORTFOLIO,
+                                                          status=ran.status), iteration)
         return following([], Phase.TRADER, iteration) if wrote or again else ()
     members = ANALYSTS if agent in ANALYSTS else RESEARCHERS if agent in RESEARCHERS else APPROVERS
-    with session_scope(readonly=True) as s:
-        complete = decide.phase_complete(s, cycle_id, members, iteration)
+    complete = ran.group_complete
+    if complete is None:  # after the output's own commit: of members finishing together, the last to commit
+        with session_scope(readonly=True) as s:  # sees every output (inside, a peer's would be hidden)
+            complete = decide.phase_complete(s, cycle_id, members, iteration, ran.symbols)
     return (Step(JOIN_OF[agent], iteration=iteration),) if complete else ()
 
 
@@ -280,15 +289,15 @@ def join_phase(cycle_id: str, phase: Phase, again: bool) -> Next:
     budget ends NO_TRADE here."""
     agents = ANALYSTS if phase is Phase.ANALYSTS else RESEARCHERS
     with session_scope() as s:
-        if not decide.phase_complete(s, cycle_id, agents, 0):
-            return ()  # sent early by a member run twice: the last member sends it again
+        symbols = list(cycles.running(s, cycle_id).symbols)
         rows = decide.outputs(s, cycle_id, agents, 0)
+        if not decide.phase_complete(s, cycle_id, agents, 0, symbols):
+            return ()  # sent early by a member run twice: the last member sends it again
         summary = Joined(outputs={f"{r.agent_type}/{r.symbol}": r.status for r in rows})
         _, wrote = cycles.record(s, cycle_id, summary, phase=phase)
         spent = over_budget(s, cycle_id)
         if spent:
             cycles.conclude(s, cycle_id, CycleStatus.NO_TRADE, spent)
-        symbols = list(cycles.get_cycle(s, cycle_id).symbols)
     if spent:
         log.warning("cycle %s ends NO_TRADE: %s", cycle_id, spent)
         return ()
@@ -298,9 +307,9 @@ def join_phase(cycle_id: str, phase: Phase, again: bool) -> Next:
 def gate_phase(cycle_id: str, iteration: int, again: bool) -> Next:
     """Both approvers must APPROVE; a rejection goes back to the trader (services.approval)."""
     with session_scope() as s:
+        env = Environment(cycles.running(s, cycle_id).environment)
         if not decide.phase_complete(s, cycle_id, APPROVERS, iteration):
             return ()
-        env = Environment(cycles.get_cycle(s, cycle_id).environment)
         limit = active_trading_config(s, env).max_consensus_iterations
         gated, wrote = decide_gate(s, cycle_id, iteration, limit)
     if not (wrote or again):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cream.config import get_settings
@@ -68,8 +70,35 @@ def _create_engine(url: str) -> Engine:
         return engine
     # Nothing waits on PostgreSQL past a soft time limit: a lost server or a held lock raises, and is retried.
     options = f"-c lock_timeout={PG_LOCK_S * 1000} -c statement_timeout={PG_STATEMENT_S * 1000}"
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
+    engine = create_engine(url, pool_size=5, max_overflow=5,
+                           connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
+    event.listen(engine, "checkin", _note_use)
+    return engine
+
+
+PING_IDLE_S = 1.0  # a pooled connection unused for longer is pinged before use
+
+
+def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Pessimistic disconnect handling, as ``pool_pre_ping``, but only for a connection idle more than
+    PING_IDLE_S: a step's sessions follow each other within milliseconds, and a ping per session was a
+    round trip per session. A connection the server dropped in that last second fails its statement,
+    which the error policy retries like any lost server (the pool then drops its other connections)."""
+    used = record.info.get("cream_used")
+    if used is not None and time.monotonic() - used < PING_IDLE_S:
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, dbapi_conn, None):
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc  # the pool connects anew
+        raise
+
+
+def _note_use(dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        record.info["cream_used"] = time.monotonic()
 
 
 _USING: ContextVar[str | None] = ContextVar("cream_database_url", default=None)
@@ -123,6 +152,14 @@ def sole_writer(session: Session) -> bool:
     return ambient is not None and ambient[1] is session
 
 
+def writes_serialized(session: Session) -> bool:
+    """No other writer can commit while this session's write transaction is open: SQLite's write
+    transactions take the database's write lock at BEGIN (IMMEDIATE), and ``one_transaction`` has none.
+    Then what it reads after its own writes is all that is recorded; on PostgreSQL a peer's concurrent
+    transaction may commit unseen."""
+    return sole_writer(session) or session.get_bind().dialect.name == "sqlite"
+
+
 def current_url() -> str:
     """The database sessions reach: the configured one, or a scratch database while one is in use."""
     return _USING.get() or configured_url()
@@ -156,8 +193,18 @@ def scratch_database() -> Iterator[str]:
 @lru_cache(maxsize=8)
 def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
     engine = engine_for(url)
-    return sessionmaker(engine.execution_options(cream_readonly=True) if readonly else engine,
-                        expire_on_commit=False)
+    if readonly and engine.dialect.name == "postgresql":
+        # Each statement of a read on READ COMMITTED sees its own snapshot anyway: without a transaction
+        # around them the same reads cost no BEGIN and no COMMIT round trip.
+        engine = engine.execution_options(cream_readonly=True, isolation_level="AUTOCOMMIT")  # type: ignore[assignment]
+    elif readonly:
+        engine = engine.execution_options(cream_readonly=True)  # type: ignore[assignment]
+    return sessionmaker(engine, expire_on_commit=False, info={"url": url})
+
+
+def session_url(session: Session) -> str | None:
+    """The database URL a ``session_scope`` session works on (None for a session made elsewhere)."""
+    return session.info.get("url")  # type: ignore[no-any-return]
 
 
 _AMBIENT: ContextVar[tuple[str, Session] | None] = ContextVar("cream_ambient_session", default=None)
