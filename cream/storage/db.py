@@ -228,28 +228,29 @@ def one_transaction(url: str | None = None) -> Iterator[Session]:
     event.listen(session, "before_commit", _insert_deferred)
     token = _AMBIENT.set((url, session))
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with _committed(session):
+            yield session
     finally:
         _AMBIENT.reset(token)
-        session.close()
 
 
 @contextmanager
 def session_scope(url: str | None = None, readonly: bool = False) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any exception (inside ``one_transaction``: a
-    savepoint of its transaction).
+    """One transaction: committed on success, rolled back on any exception (inside ``one_transaction``:
+    part of its transaction, which an exception rolls back whole).
 
     ``readonly`` sessions must not write: on SQLite they take no lock, so they never wait on writers.
     """
     ambient = _AMBIENT.get()
     if ambient is not None and (url is None or url == ambient[0]):
-        yield ambient[1]  # an exception rolls back the whole transaction (one_transaction)
+        yield ambient[1]
         return
-    session = _sessions(url or current_url(), readonly)()
+    with _committed(_sessions(url or current_url(), readonly)()) as session:
+        yield session
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
