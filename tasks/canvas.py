@@ -14,8 +14,7 @@ from celery import group, signature
 from celery.canvas import Signature
 
 from cream.schemas.agents import ANALYSTS, RESEARCHERS
-from cream.schemas.cycle import Phase
-from cream.services.pipeline import Next, Step, StepKind, following, step_name
+from cream.services.pipeline import Next, Step, StepKind, step_name
 
 
 def step_signature(cycle_id: str, step: Step) -> Signature:
@@ -41,10 +40,3 @@ def send(cycle_id: str, steps: Next) -> None:
     sig = canvas(cycle_id, steps)
     if sig is not None:
         sig.apply_async()
-
-
-def cycle_canvas(cycle_id: str, symbols: list[str], after: Phase | None = None, iteration: int = 0) -> Signature:
-    """The first steps after checkpoint ``after`` (None: the cycle's start)."""
-    sig = canvas(cycle_id, following(symbols, after, iteration))
-    assert sig is not None
-    return sig

@@ -327,9 +327,3 @@ def act_phase(cycle_id: str, ports: Ports) -> Acted:
         env = Environment(cycles.get_cycle(s, cycle_id).environment)
         broker = ports.broker(env, active_trading_config(s, env))
     return acting.act(cycle_id, broker, ports.market)
-
-
-def is_over(cycle_id: str) -> bool:
-    with session_scope(readonly=True) as s:
-        return CycleStatus(cycles.get_cycle(s, cycle_id).status) is not CycleStatus.RUNNING
-
