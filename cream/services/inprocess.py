@@ -20,7 +20,7 @@ from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline
 from cream.services.error_policy import failure_reason, is_transient
-from cream.services.pipeline import Next, Ports, StepKind
+from cream.services.pipeline import Next, Ports, Step, StepKind
 from cream.storage.db import one_transaction, session_scope
 from cream.timeouts import RetryPlan, default_visibility_s, retry_plan
 
@@ -63,8 +63,9 @@ class InProcessRunner:
             try:
                 with one_transaction():
                     opened = pipeline.open_cycle(body, Environment.BACKTEST, self.ports)
-                    if opened.created:
-                        self._steps(opened.cycle_id, pipeline.following(opened.symbols, None))
+                    todo = deque(pipeline.following(opened.symbols, None) if opened.created else ())
+                    while todo:
+                        todo.extend(self._step(opened.cycle_id, todo.popleft()))
                 return opened.cycle_id, opened.created
             except StepFailed as failed:
                 if self._again(failed, tries):
@@ -86,7 +87,7 @@ class InProcessRunner:
             tries = 0
             while True:
                 try:
-                    todo.extend(self._steps(cycle_id, (step,), again=tries > 0, one=True))
+                    todo.extend(self._step(cycle_id, step, again=tries > 0))
                     break
                 except StepFailed as failed:
                     if self._again(failed, tries):
@@ -95,17 +96,12 @@ class InProcessRunner:
                     self._fail(cycle_id, failed, tries)
                     return
 
-    def _steps(self, cycle_id: str, steps: Next, again: bool = False, one: bool = False) -> Next:
-        """Run ``steps`` (and, unless ``one``, all that follow); StepFailed names the step that raised."""
-        todo, following = deque(steps), []
-        while todo:
-            step = todo.popleft()
-            try:
-                after = pipeline.run(step, cycle_id, self.ports, again=again)
-            except Exception as exc:  # the policy decides (_again, _fail): retried or the cycle FAILED
-                raise StepFailed(pipeline.step_name(step), exc) from exc
-            (following if one else todo).extend(after)
-        return tuple(following)
+    def _step(self, cycle_id: str, step: Step, again: bool = False) -> Next:
+        """Run one step; the steps that follow it, or StepFailed naming it."""
+        try:
+            return pipeline.run(step, cycle_id, self.ports, again=again)
+        except Exception as exc:  # the policy decides (_again, _fail): retried or the cycle FAILED
+            raise StepFailed(pipeline.step_name(step), exc) from exc
 
     def _again(self, failed: StepFailed, tries: int) -> bool:
         """Whether to try again after a transient failure (having waited the policy's backoff)."""

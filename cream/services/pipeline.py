@@ -276,11 +276,10 @@ def agent_phase(cycle_id: str, agent: AgentType, symbol: str | None, iteration: 
             _, wrote = cycles.record(s, cycle_id, Planned(agent=agent.value, symbol=decide.PORTFOLIO,
                                                           status=ran.status), iteration)
         return following([], Phase.TRADER, iteration) if wrote or again else ()
-    members = ANALYSTS if agent in ANALYSTS else RESEARCHERS if agent in RESEARCHERS else APPROVERS
     complete = ran.group_complete
     if complete is None:  # after the output's own commit: of members finishing together, the last to commit
         with session_scope(readonly=True) as s:  # sees every output (inside, a peer's would be hidden)
-            complete = decide.phase_complete(s, cycle_id, members, iteration, ran.symbols)
+            complete = decide.phase_complete(s, cycle_id, decide.GROUP_OF[agent], iteration, ran.symbols)
     return (Step(JOIN_OF[agent], iteration=iteration),) if complete else ()
 
 

@@ -28,7 +28,7 @@ from cream.services.inprocess import InProcessRunner
 from cream.services.pipeline import Ports, StepKind, following
 from cream.services.reports import cycle_report
 from cream.services.runtime_config import agent_configs
-from cream.storage.db import current_url, scratch_database, session_scope
+from cream.storage.db import scratch_database, session_scope
 from cream.storage.models import (
     AgentConfigRow,
     AgentOutput,
@@ -57,7 +57,6 @@ class ReplayResult:
 
 
 def replay_cycle(cycle_id: str) -> ReplayResult:
-    source = current_url()
     with session_scope(readonly=True) as s:
         cycle = cycles.get_cycle(s, cycle_id)
         env = Environment(cycle.environment)
@@ -68,7 +67,8 @@ def replay_cycle(cycle_id: str) -> ReplayResult:
         copies = [_copy(cycle, status=CycleStatus.RUNNING.value, reason=None, completed_at=None, iterations=0),
                   *(_copy(r) for model in (TradingConfigRow, UniverseConfigRow, AgentConfigRow)
                     for r in s.scalars(select(model).where(model.environment == env.value)))]
-    agents = LlmAgents(ReplayModel(ExchangeStore(source)), configs, implementation="replay")
+    # The recordings are read from the configured database, not the scratch one the replay runs in.
+    agents = LlmAgents(ReplayModel(ExchangeStore()), configs, implementation="replay")
     ports = Ports(market=runtime.market_data, broker=runtime.broker, agents=lambda _env: agents)
     result = ReplayResult(cycle_id, recorded["status"], recorded["plan"])
     with scratch_database():
