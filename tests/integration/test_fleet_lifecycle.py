@@ -261,14 +261,26 @@ def test_a_configured_broker_is_used_whatever_its_workers_are_called(tmp_path: P
     broker = redis_url.rsplit("/", 1)[0] + "/5"
     env = {"CREAM_BROKER_URL": broker}
     assert cream(tmp_path, "db", "upgrade", **env).returncode == 0
-    workers = [subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues, "-n",
-                                 name, "--pool", pool, "--concurrency", "4", "--without-gossip", "--without-mingle"],
-                                env=_env(tmp_path, **env), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-               for name, queues, pool in (("cycles@%h", "cycles,data,execution", "prefork"),
-                                          ("agents@%h", "agents", "threads"))]
+    logs = {name: tmp_path.parent / f"{tmp_path.name}-{name.split('@')[0]}.log"
+            for name in ("cycles@%h", "agents@%h")}  # outside the data dir, which must get no logs of its own
+    workers = []
+    for name, queues, pool in (("cycles@%h", "cycles,data,execution", "prefork"), ("agents@%h", "agents", "threads")):
+        with open(logs[name], "wb") as log:
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues, "-n", name, "--pool",
+                 pool, "--concurrency", "4", "--without-gossip", "--without-mingle"],
+                env=_env(tmp_path, **env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def up() -> bool:
+        assert all(w.poll() is None for w in workers), "a worker exited"
+        return queues_up(broker) >= {"cycles", "agents", "data", "execution"}
+
     try:
-        wait_for(lambda: queues_up(broker) >= {"cycles", "agents", "data", "execution"}, 120, "compose workers")
+        try:
+            wait_for(up, 240, "compose workers")
+        except AssertionError as exc:  # say why, from the workers' own logs
+            raise AssertionError(f"{exc}; " + " | ".join(
+                f"{n}: {p.read_text(errors='replace')[-2000:]}" for n, p in logs.items())) from None
         out = cream(tmp_path, "cycle", "--at", HOUR, "--json", "--symbols", "COST", **env)
         assert out.returncode == 0, out.stderr
         assert "starting the local fleet" not in out.stderr and not (tmp_path / "logs").exists()
