@@ -53,7 +53,8 @@ def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None =
             done = cycles.load(s, cycle_id, Acted)  # another delivery finished while we waited
             if done is not None:
                 return done
-            if not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
+            if cycles.opened_here(s, cycle_id) or \
+                    not s.scalars(select(DecisionRow.id).where(DecisionRow.cycle_id == cycle_id)).first():
                 blocked = _record_plan(s, cycle_id)
                 if blocked:
                     log.warning("cycle %s: engine blocked the approved plan: %s", cycle_id, blocked)

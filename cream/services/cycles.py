@@ -27,7 +27,7 @@ from cream.schemas.cycle import (
     RiskChecked,
 )
 from cream.schemas.trigger import CycleTrigger
-from cream.storage.db import session_url, sole_writer
+from cream.storage.db import insert_later, session_url, sole_writer
 from cream.storage.models import AgentOutput, Checkpoint, Cycle
 from cream.storage.types import utcnow
 from cream.storage.writes import insert_once
@@ -41,7 +41,17 @@ def open_cycle(session: Session, trigger: CycleTrigger, symbols: list[str]) -> t
     row = Cycle(id=cid, environment=trigger.environment.value, book=trigger.book,
                 scheduled_for=trigger.scheduled_for, symbols=symbols, source=trigger.source,
                 status=CycleStatus.RUNNING.value, iterations=0, started_at=utcnow())
-    return insert_once(session, row, cid)
+    row, created = insert_once(session, row, cid)
+    if created:  # what its phases will ask for, known without a query
+        session.info.setdefault("cycles", {})[cid] = row
+        session.info.setdefault("opened", set()).add(cid)
+    return row, created
+
+
+def opened_here(session: Session, cycle_id: str) -> bool:
+    """In one transaction with no other writer: the cycle was opened by it, so whatever the cycle has
+    recorded (checkpoints, agent outputs) this session wrote and holds; nothing needs reading."""
+    return sole_writer(session) and cycle_id in session.info.get("opened", ())
 
 
 def get_cycle(session: Session, cycle_id: str) -> Cycle:
@@ -97,8 +107,8 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
         row, created = insert_once(session, row, key)
     elif key in known:
         row, created = known[key], False
-    else:
-        session.add(row)
+    else:  # only this session reads it back (from ``known``) before the cycle commits
+        insert_later(session, row)
         known[key], created = row, True
     if created:
         row.typed = data  # type: ignore[attr-defined]  # read back within this session without validating
@@ -177,7 +187,8 @@ def _known(session: Session, cycle_id: str) -> dict[str, Checkpoint] | None:
         return None
     memo: dict[str, dict[str, Checkpoint]] = session.info.setdefault("checkpoints", {})
     if cycle_id not in memo:
-        memo[cycle_id] = {r.id: r for r in session.scalars(select(Checkpoint).where(Checkpoint.cycle_id == cycle_id))}
+        memo[cycle_id] = {} if opened_here(session, cycle_id) else \
+            {r.id: r for r in session.scalars(select(Checkpoint).where(Checkpoint.cycle_id == cycle_id))}
     return memo[cycle_id]
 
 

@@ -183,7 +183,7 @@ def _recorded(s: Any, cycle_id: str, symbol: str | None = None) -> Recorded:
         return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
     query = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id)
     if symbol is None or sole_writer(s):  # one transaction (in process): the whole cycle's, once
-        rows = s.scalars(query)
+        rows = () if cycles.opened_here(s, cycle_id) else s.scalars(query)
         found = memo[cycle_id] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
         return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
     part = memo.get((cycle_id, symbol))

@@ -14,7 +14,8 @@ from cream.ports import AccountSnapshot
 from cream.schemas.decisions import Environment
 from cream.schemas.instruments import underlying_of
 from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
-from cream.storage.db import memo
+from cream.services.cycles import opened_here
+from cream.storage.db import insert_later, memo
 from cream.storage.models import Book, FillRow, OrderRow, PortfolioSnapshotRow, PositionRow, WorkRow
 from cream.storage.writes import insert_once
 
@@ -163,6 +164,9 @@ def snapshot(s: Session, book: str, cycle_id: str, ts: datetime) -> PortfolioSna
         book=book, cycle_id=cycle_id, ts=ts, cash=Decimal(str(v.cash)), equity=Decimal(str(round(v.equity, 6))),
         gross_exposure=Decimal(str(round(v.gross_exposure, 6))), net_exposure=Decimal(str(round(v.net_exposure, 6))),
         positions=[p.model_dump(mode="json") for p in v.positions.values()])
+    if opened_here(s, cycle_id):  # the cycle's first and only snapshot, read after it commits
+        insert_later(s, row)
+        return row
     existing = s.scalars(select(PortfolioSnapshotRow).where(PortfolioSnapshotRow.book == book,
                                                             PortfolioSnapshotRow.cycle_id == cycle_id)).first()
     if existing is not None:
