@@ -31,7 +31,8 @@ FloatArray = npt.NDArray[np.float64]
 DAYS_PER_YEAR = 365.0
 IV_LOW = 1e-4
 IV_HIGH = 5.0
-IV_PRICE_TOL = 1e-10
+IV_PRICE_TOL = 1e-10  # a price this close to the model at IV_LOW or IV_HIGH implies that bound
+IV_VOL_TOL = 1e-12  # implied vol: stop when a Newton step or the bracket is this small (absolute vol)
 _IV_MAX_ITER = 100
 _INV_SQRT_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
@@ -211,7 +212,9 @@ def implied_vol_one_nb(
     price: float, s: float, k: float, t: float, r: float, q: float, call: bool
 ) -> float:
     """Implied vol of one contract by Newton steps inside a shrinking bracket on [IV_LOW, IV_HIGH],
-    bisecting when a Newton step leaves the bracket; converged when |model - price| <= IV_PRICE_TOL.
+    bisecting when a Newton step leaves the bracket; converged when the Newton step or the bracket is
+    within IV_VOL_TOL of vol (a price residual alone would stop early where vega is small). Where the
+    price's own rounding dominates (tiny vega), it stops after _IV_MAX_ITER steps inside the bracket.
 
     NaN when an input is non-finite or non-positive (T, S, K), when the price is outside the
     no-arbitrage bounds (max(+-(S e^-qT - K e^-rT), 0), S e^-qT for calls / K e^-rT for puts), or when
@@ -241,15 +244,21 @@ def implied_vol_one_nb(
     for _ in range(_IV_MAX_ITER):
         f, vega = _price_vega_nb(sdq, kdr, log_fk, sqrt_t, vol, w)
         f -= price
-        if abs(f) <= IV_PRICE_TOL:
+        if f == 0.0:
             return vol
         if f > 0.0:
             hi = vol
         else:
             lo = vol
         step = vol - f / vega if vega > 0.0 else np.nan
-        vol = step if lo < step < hi else 0.5 * (lo + hi)
-        if hi - lo <= 1e-15 * hi:
+        if lo < step < hi:
+            # Converged on the vol itself: a small price residual is a large vol error where vega is small.
+            if abs(step - vol) <= IV_VOL_TOL:
+                return step
+            vol = step
+        else:
+            vol = 0.5 * (lo + hi)
+        if hi - lo <= IV_VOL_TOL:
             return vol
     return vol
 

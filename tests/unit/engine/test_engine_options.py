@@ -162,6 +162,30 @@ def test_chain_implied_vol_round_trip_and_quantlib(chain: pd.DataFrame, pricer: 
     np.testing.assert_allclose(iv, c["ql_iv"], rtol=0, atol=1e-6)
 
 
+def test_implied_vol_converges_on_the_vol_where_vega_is_small(chain: pd.DataFrame, pricer: QlPricer) -> None:
+    """Vega down to 1e-5 per unit of vol: a price residual of 1e-10 would still be 1e-5 of vol there, so the
+    solver stops on the vol. Kept to prices whose last digit can carry the vol (one ulp of the price is at
+    most 1e-9 of vol: deeper in the money the price itself cannot tell vols apart). QuantLib's solver (at
+    its tightest accuracy) on the same options, for scale."""
+    c = chain[chain["impliedVolatility"].between(0.01, 3.0)]
+    rows = []
+    for s, k, d, v, cp in zip(c["spot"], c["strike"], c["days"], c["impliedVolatility"], c["is_call"]):
+        opt = pricer.option(s, k, int(d), v, RATE, 0.0, bool(cp))
+        price, vega = opt.NPV(), opt.vega()
+        if 1e-5 <= vega <= 1e-2 and np.spacing(price) / vega <= 1e-9:
+            try:
+                ql_iv = opt.impliedVolatility(price, pricer.process, 1e-15, 1000, 1e-4, 5.0)
+            except RuntimeError:
+                ql_iv = np.nan
+            rows.append((s, k, d / 365.0, v, bool(cp), price, ql_iv))
+    assert len(rows) > 50
+    s_, k_, t_, v_, cp_, price_, ql_ = (np.array(x) for x in zip(*rows))
+    iv = implied_vol(price_, s_, k_, t_, RATE, 0.0, cp_)
+    assert np.abs(iv - v_).max() <= 1e-8
+    ql_err = np.abs(ql_ - v_)[np.isfinite(ql_)]
+    assert np.abs(iv - v_).max() <= max(1e-8, 10 * ql_err.max())
+
+
 def test_implied_vol_of_market_mids_reprices_them(chain: pd.DataFrame) -> None:
     """Solving on real two-sided quotes: most solve, each reprices its mid to 1e-10, and the vols
     track the chain's own IV column (computed by the vendor with another clock and spot)."""
