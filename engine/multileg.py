@@ -1,16 +1,22 @@
-"""Multi-leg option strategies (2-4 legs): validation and exact payoff analysis at expiry.
+"""Option strategies of 1-4 legs, at most one of them shares of the underlying (covered calls): validation
+and exact payoff analysis at expiry.
 
 Legs, one element each: is_call (nonzero = call), strike (> 0), ratio (signed contracts per unit of
 the strategy: + bought / long, - sold / short), premium (option price per unit of the underlying
 paid or received for that leg, finite and >= 0) and multiplier (> 0, 100 for US equity options).
-The caller checks that all legs share one underlying and one expiry.
+A stock leg (``stock`` True; kind ``KIND_STOCK`` in the kernels) is ``ratio * multiplier`` shares bought
+(+) or sold short (-) at ``premium`` per share (> 0); its strike is ignored. Its payoff is that of a
+call struck at 0. At least one leg is an option. The caller checks that all legs share one underlying
+and one expiry.
 
 Money is in account currency for one unit of the strategy (premium * |ratio| * multiplier per leg):
   net_premium = sum(ratio * multiplier * premium): positive = net debit paid, negative = net credit
   received. payoff(S) = sum(ratio * multiplier * intrinsic(S)) - net_premium at underlying price S.
-  max_profit = max payoff over S >= 0 (+inf when calls are net long, so the payoff rises forever);
-  max_loss = -min payoff, a positive number for a loss (+inf when calls are net short, e.g. a naked
-  short call; zero or negative only if no outcome loses).
+  max_profit = max payoff over S >= 0 (+inf when calls and shares are net long, so the payoff rises
+  forever); max_loss = -min payoff, a positive number for a loss (+inf when calls and shares are net
+  short, e.g. a naked short call; zero or negative only if no outcome loses). A cash-secured put's
+  max loss is its strike less the credit, reached at S = 0; a covered call's is the shares' price less
+  the credit.
   breakevens: sorted prices S >= 0 where the payoff is zero: the crossing inside a segment, a kink
   (or S = 0) where the payoff is exactly zero, and the crossing beyond the largest strike.
 The payoff is piecewise linear with kinks at the strikes, so evaluating it at 0 and at every strike,
@@ -34,22 +40,32 @@ BAD_STRIKE = 2
 BAD_PREMIUM = 3
 BAD_RATIO = 4
 BAD_MULTIPLIER = 5
-REASON_NAMES = ("OK", "BAD_LEG_COUNT", "BAD_STRIKE", "BAD_PREMIUM", "BAD_RATIO", "BAD_MULTIPLIER")
-MIN_LEGS = 2
+BAD_STOCK_LEG = 6
+REASON_NAMES = ("OK", "BAD_LEG_COUNT", "BAD_STRIKE", "BAD_PREMIUM", "BAD_RATIO", "BAD_MULTIPLIER", "BAD_STOCK_LEG")
+MIN_LEGS = 1
 MAX_LEGS = 4
+KIND_PUT, KIND_CALL, KIND_STOCK = 0, 1, 2
 
 
 @njit(cache=True)
 def validate_legs_nb(
-    is_call: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray, premium: FloatArray,
+    kind: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray, premium: FloatArray,
     multiplier: FloatArray,
 ) -> int:
     """Reason code (``MULTILEG_OK`` when valid) of the first problem found, in code order per leg."""
     n = strike.shape[0]
-    if n < MIN_LEGS or n > MAX_LEGS:
-        return BAD_LEG_COUNT
+    stocks = 0
     for i in range(n):
-        if not (strike[i] > 0.0 and math.isfinite(strike[i])):
+        stocks += kind[i] == KIND_STOCK
+    if n < MIN_LEGS or n > MAX_LEGS or stocks == n:
+        return BAD_LEG_COUNT
+    if stocks > 1:
+        return BAD_STOCK_LEG
+    for i in range(n):
+        if kind[i] == KIND_STOCK:
+            if not (premium[i] > 0.0 and math.isfinite(premium[i])):
+                return BAD_STOCK_LEG
+        elif not (strike[i] > 0.0 and math.isfinite(strike[i])):
             return BAD_STRIKE
         if not (premium[i] >= 0.0 and math.isfinite(premium[i])):
             return BAD_PREMIUM
@@ -61,17 +77,25 @@ def validate_legs_nb(
 
 
 @njit(cache=True)
+def _intrinsic_nb(kind: int, strike: float, s: float) -> float:
+    if kind == KIND_STOCK:
+        return s
+    return max(s - strike, 0.0) if kind != KIND_PUT else max(strike - s, 0.0)
+
+
+@njit(cache=True)
 def payoff_at_expiry_nb(
-    underlying: FloatArray, is_call: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray,
+    underlying: FloatArray, kind: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray,
     premium: FloatArray, multiplier: FloatArray,
 ) -> FloatArray:
-    """Strategy payoff net of premium (currency) at each underlying price at expiry."""
+    """Strategy payoff net of premium (currency) at each underlying price at expiry; ``kind``
+    ``KIND_PUT``, ``KIND_CALL`` (or any other nonzero value) or ``KIND_STOCK`` per leg."""
     out = np.empty(underlying.shape[0])
     for j in range(underlying.shape[0]):
         s = underlying[j]
         total = 0.0
         for i in range(strike.shape[0]):
-            intrinsic = max(s - strike[i], 0.0) if is_call[i] != 0 else max(strike[i] - s, 0.0)
+            intrinsic = _intrinsic_nb(kind[i], strike[i], s)
             total += ratio[i] * multiplier[i] * (intrinsic - premium[i])
         out[j] = total
     return out
@@ -99,22 +123,25 @@ def _breakevens_nb(x: FloatArray, p: FloatArray, tail_slope: float) -> FloatArra
 
 @njit(cache=True)
 def analyze_multileg_nb(
-    is_call: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray, premium: FloatArray,
+    kind: npt.NDArray[np.int8], strike: FloatArray, ratio: FloatArray, premium: FloatArray,
     multiplier: FloatArray,
 ) -> tuple[int, float, float, float, FloatArray]:
     """-> (reason, net_premium, max_loss, max_profit, breakevens); NaNs and no breakevens when invalid."""
-    reason = validate_legs_nb(is_call, strike, ratio, premium, multiplier)
+    reason = validate_legs_nb(kind, strike, ratio, premium, multiplier)
     if reason != MULTILEG_OK:
         return reason, np.nan, np.nan, np.nan, np.empty(0)
     n = strike.shape[0]
     net = 0.0
-    tail_slope = 0.0  # d payoff / dS beyond the largest strike: only calls are in the money there
+    tail_slope = 0.0  # d payoff / dS beyond the largest strike: only calls and shares gain there
+    kinks = np.zeros(n + 1)  # S = 0 and every option strike (a stock leg has no kink)
     for i in range(n):
         net += ratio[i] * multiplier[i] * premium[i]
-        if is_call[i] != 0:
+        if kind[i] != KIND_PUT:
             tail_slope += ratio[i] * multiplier[i]
-    x = np.unique(np.concatenate((np.zeros(1), strike)))
-    p = payoff_at_expiry_nb(x, is_call, strike, ratio, premium, multiplier)
+        if kind[i] != KIND_STOCK:
+            kinks[i + 1] = strike[i]
+    x = np.unique(kinks)
+    p = payoff_at_expiry_nb(x, kind, strike, ratio, premium, multiplier)
     max_profit = math.inf if tail_slope > 0.0 else p.max()
     max_loss = math.inf if tail_slope < 0.0 else -p.min()
     return reason, net, max_loss, max_profit, _breakevens_nb(x, p, tail_slope)
@@ -148,9 +175,10 @@ def _legs(name: str, values: npt.ArrayLike, n: int | None) -> FloatArray:
 
 def analyze_multileg(
     is_call: npt.ArrayLike, strike: npt.ArrayLike, ratio: npt.ArrayLike, premium: npt.ArrayLike,
-    multiplier: npt.ArrayLike = 100.0,
+    multiplier: npt.ArrayLike = 100.0, stock: npt.ArrayLike | None = None,
 ) -> MultiLegAnalysis:
-    """Validate legs and compute net premium, max loss / profit and breakevens (module doc).
+    """Validate legs and compute net premium, max loss / profit and breakevens (module doc). ``stock``
+    marks the leg that is shares (its ``premium`` the price per share; ``is_call`` and strike ignored).
 
     Raises ValueError only for mismatched array shapes; bad leg values give valid=False and a reason.
     """
@@ -161,8 +189,13 @@ def analyze_multileg(
     n = k.shape[0]
     if flags.shape != (n,):
         raise ValueError(f"is_call must have one element per leg ({n}), got shape {flags.shape}.")
-    calls = np.ascontiguousarray((flags != 0).astype(np.int8))
+    kind = (flags != 0).astype(np.int8)
+    if stock is not None:
+        shares = np.asarray(stock)
+        if shares.shape != (n,) or shares.dtype.kind not in "biu":
+            raise ValueError(f"stock must be bool with one element per leg ({n}), got {shares.dtype} {shares.shape}.")
+        kind[shares != 0] = KIND_STOCK
     mult = _legs("multiplier", multiplier, n)
     reason, net, loss, profit, be = analyze_multileg_nb(
-        calls, k, _legs("ratio", ratio, n), _legs("premium", premium, n), mult)
+        np.ascontiguousarray(kind), k, _legs("ratio", ratio, n), _legs("premium", premium, n), mult)
     return MultiLegAnalysis(reason == MULTILEG_OK, int(reason), float(net), float(loss), float(profit), be)

@@ -15,6 +15,7 @@ from engine.multileg import (
     BAD_MULTIPLIER,
     BAD_PREMIUM,
     BAD_RATIO,
+    BAD_STOCK_LEG,
     BAD_STRIKE,
     MULTILEG_OK,
     analyze_multileg,
@@ -44,6 +45,11 @@ C, P = 1, 0
         ("call ratio 1x2 (net short calls)", [C, C], [100, 110], [1, -2], [5, 2], 100, INF, 900, [101, 119]),
         ("call backspread (net long calls)", [C, C], [100, 110], [-1, 2], [5, 2], -100, 900, INF, [101, 119]),
         ("zero-cost risk reversal", [P, C], [95, 105], [1, -1], [2, 2], 0, INF, 9500, [95, 105]),
+        ("iron butterfly", [P, P, C, C], [90, 100, 100, 110], [1, -1, -1, 1], [1, 4, 4, 1], -600, 400, 600, [94, 106]),
+        ("long call", [C], [100], [1], [4], 400, 400, INF, [104]),
+        ("long put", [P], [100], [1], [3], 300, 300, 9700, [97]),
+        ("cash-secured put", [P], [95], [-1], [2], -200, 9300, 200, [93]),
+        ("naked short call", [C], [105], [-1], [2], -200, INF, 200, [107]),
     ],
 )
 def test_closed_form_strategies(
@@ -72,7 +78,12 @@ def test_zero_payoff_plateau_reports_its_ends() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"is_call": [C], "strike": [100], "ratio": [1], "premium": [1]}, BAD_LEG_COUNT),
+        ({"is_call": np.array([], np.int8), "strike": [], "ratio": [], "premium": []}, BAD_LEG_COUNT),
+        ({"is_call": [C], "strike": [0], "ratio": [1], "premium": [100], "stock": [True]}, BAD_LEG_COUNT),
+        ({"is_call": [C, C, C], "strike": [0, 0, 105], "ratio": [1, 1, -1], "premium": [100, 100, 2],
+          "stock": [True, True, False]}, BAD_STOCK_LEG),
+        ({"is_call": [C, C], "strike": [0, 105], "ratio": [1, -1], "premium": [0, 2], "stock": [True, False]},
+         BAD_STOCK_LEG),
         ({"is_call": [C] * 5, "strike": [100, 105, 110, 115, 120], "ratio": [1] * 5, "premium": [1] * 5},
          BAD_LEG_COUNT),
         ({"is_call": [C, C], "strike": [100, 0], "ratio": [1, -1], "premium": [1, 1]}, BAD_STRIKE),
@@ -91,11 +102,28 @@ def test_invalid_legs_are_rejected_with_reason(kwargs: dict[str, object], reason
     assert np.isnan(a.net_premium) and np.isnan(a.max_loss) and a.breakevens.size == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "ratio", "net", "max_loss", "max_profit", "breakevens"),
+    [
+        ("covered call", [1, -1], 9800, 9800, 700, [98]),  # 100 shares at 100, a 105 call sold for 2
+        ("short stock, protective call", [-1, 1], -9800, 700, 9800, [98]),
+    ],
+)
+def test_a_stock_leg_is_shares_at_its_price(name: str, ratio: list[float], net: float, max_loss: float,
+                                            max_profit: float, breakevens: list[float]) -> None:
+    a = analyze_multileg([C, C], [0, 105], ratio, [100, 2], 100.0, stock=[True, False])
+    assert a.valid, name
+    assert (a.net_premium, a.max_loss, a.max_profit) == pytest.approx((net, max_loss, max_profit), abs=1e-9)
+    np.testing.assert_allclose(a.breakevens, breakevens, rtol=0, atol=1e-9)
+
+
 def test_mismatched_leg_arrays_raise() -> None:
     with pytest.raises(ValueError, match="one element per leg"):
         analyze_multileg([C, C], [100, 110], [1, -1, 1], [1, 1])
     with pytest.raises(ValueError, match="one element per leg"):
         analyze_multileg([C], [100, 110], [1, -1], [1, 1])
+    with pytest.raises(ValueError, match="one element per leg"):
+        analyze_multileg([C, C], [100, 110], [1, -1], [1, 1], stock=[True])
 
 
 def test_per_leg_multipliers_scale_money() -> None:
@@ -159,16 +187,22 @@ leg = st.tuples(st.booleans(), st.integers(1, 40).map(lambda k: 5.0 * k),
 
 
 @settings(max_examples=300, deadline=None)
-@given(legs=st.lists(leg, min_size=2, max_size=4))
-def test_random_strategies_match_dense_grid(legs: list[tuple[bool, float, int, float]]) -> None:
+@given(legs=st.lists(leg, min_size=1, max_size=4), shares=st.one_of(st.none(), st.tuples(
+    st.sampled_from([-1, 1]), st.integers(1, 40).map(lambda p: 5.0 * p))))
+def test_random_strategies_match_dense_grid(legs: list[tuple[bool, float, int, float]],
+                                            shares: tuple[int, float] | None) -> None:
+    """Any 1-4 option legs, with or without shares bought or sold short (the fourth leg at most)."""
+    if shares is not None:
+        legs = [*legs[:3], (True, 0.0, shares[0], shares[1])]
     is_call, strike, ratio, premium = (list(c) for c in zip(*legs))
-    a = analyze_multileg(is_call, strike, ratio, premium)
+    stock = [shares is not None and i == len(legs) - 1 for i in range(len(legs))]
+    a = analyze_multileg(is_call, strike, ratio, premium, stock=stock)
     assert a.valid
-    args = (np.array(is_call, np.int8), np.array(strike), np.array(ratio, float), np.array(premium),
-            np.full(len(legs), 100.0))
+    kind = np.array([2 if s else int(c) for c, s in zip(is_call, stock)], np.int8)
+    args = (kind, np.array(strike), np.array(ratio, float), np.array(premium), np.full(len(legs), 100.0))
     grid = np.linspace(0.0, 400.0, 16001)  # strikes (5..200) lie on the grid
     payoff = payoff_at_expiry_nb(grid, *args)
-    tail = sum(r * 100.0 for c, r in zip(is_call, ratio) if c)
+    tail = sum(r * 100.0 for c, r in zip(is_call, ratio) if c)  # a stock leg is a call struck at 0
     assert a.max_profit == (INF if tail > 0 else pytest.approx(payoff.max(), abs=1e-7))
     assert a.max_loss == (INF if tail < 0 else pytest.approx(-payoff.min(), abs=1e-7))
     assert np.all(np.diff(a.breakevens) >= 0)
