@@ -17,9 +17,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cream.errors import ConfigurationError
+from cream.schemas.config import OptionModel
 from cream.schemas.decisions import Environment
 
 BOOK_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="Redis URL. Default: embedded Redis.")
     result_backend: str | None = Field(default=None, description="Default: the broker URL.")
     history_dir: Path | None = Field(default=None, description="Local bars for BACKTEST. Default: sample.")
+    option_model: OptionModel = OptionModel()  # BACKTEST's option pricing, as JSON (schemas.config.OptionModel)
     book: str = "default"  # BOOK_PATTERN
     # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
     # countdown (cream/timeouts.py). Default: 240 s with rule agents, 420 s with LLM agents; tests
@@ -83,6 +85,10 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigurationError(describe_invalid(exc)) from None
+        except SettingsError as exc:  # a JSON value that is not JSON (CREAM_OPTION_MODEL)
+            field = re.search(r'field "(\w+)"', str(exc))
+            name = (str(self.model_config.get("env_prefix") or "") + (field.group(1) if field else "?")).upper()
+            raise ConfigurationError(f"{name}: not a JSON object; fix or unset it") from None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -175,7 +181,8 @@ def describe_invalid(exc: ValidationError) -> str:
         message = str(error["msg"]).removeprefix("Value error, ")
         why = (f"must be one of {', '.join(choices)} (exact spelling, no spaces)" if choices
                else message[:1].lower() + message[1:])
-        parts.append(f"{variable}{value}: {why}")
+        inner = ".".join(str(k) for k in error["loc"][1:])  # a key inside a JSON value (CREAM_OPTION_MODEL)
+        parts.append(f"{variable}{value}: {inner + ' ' if inner else ''}{why}")
     return "; ".join(parts) + f"; fix or unset {'them' if len(parts) > 1 else 'it'}"
 
 

@@ -90,17 +90,19 @@ class MarketData(Protocol):
         ...
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
-                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
+                     expiration_lte: date | None = None, contract_type: str | None = None,
+                     as_of: datetime | None = None) -> list[ChainContract]:
         """Every listed contract on ``underlying`` (within the filters; ``contract_type`` "call" or "put")
-        with its quote, Greeks and implied volatility, as of now. Raises ``NoOptionData`` when the source
-        has no option chains (local history)."""
+        with its quote, Greeks and implied volatility: a live source's as of now, a historical one's
+        (local history: model-priced, ``cream.option_model``) as of ``as_of`` (default: its newest bar).
+        Raises ``NoOptionData`` when the source has no option chains."""
         ...
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
         """Premium and Greeks per unit of each OCC contract, from its quote at ``as_of`` (a live source:
-        its latest quote), keyed by the OCC symbol as ``OptionMark.instrument_id`` spells it. A contract
-        without a usable quote is left out: the caller fails closed on it. A source without option
-        quotes (local history) answers {}."""
+        its latest quote; local history: the model's price at ``as_of``), keyed by the OCC symbol as
+        ``OptionMark.instrument_id`` spells it. A contract without a usable quote is left out: the caller
+        fails closed on it."""
         ...
 
 

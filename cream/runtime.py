@@ -99,7 +99,7 @@ def agent_kind(environment: Environment) -> str:
 def market_data() -> MarketData:
     settings = get_settings()
     if settings.env is Environment.BACKTEST:
-        return LocalHistory(settings.history_dir)
+        return LocalHistory(settings.history_dir, settings.option_model)
     require_environment(settings.env)
     return _polygon(settings)
 

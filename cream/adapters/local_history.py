@@ -1,4 +1,5 @@
-"""``MarketData`` over local files: the bundled sample, or a directory of raw Polygon 5-minute bars.
+"""``MarketData`` over local files: the bundled sample, or a directory of raw Polygon 5-minute bars; options
+listed and priced by the model from those bars (``cream.option_model``).
 
 Two file formats, told apart by name, may share a directory:
 
@@ -25,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from cream.adapters.resample import BarTable, sort_unique, to_daily, to_hourly
-from cream.errors import ConfigurationError, NoOptionData, UnknownInstrument
+from cream.errors import ConfigurationError, UnknownInstrument
+from cream.option_model import ModelOptions
+from cream.schemas.config import OptionModel
 from cream.ports import Bars, ChainContract
 from cream.schemas.market import OptionMark, Timeframe
 
@@ -141,8 +144,9 @@ def _scan(directory: Path) -> dict[str, dict[Timeframe, tuple[Path, bool]]]:
 class LocalHistory:
     """Bars from local gzip CSV files (default: the sample bundled with Cream)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, option_model: OptionModel | None = None) -> None:
         self.directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
+        self.options = ModelOptions(self, option_model or OptionModel())
         if not self.directory.is_dir():
             raise ConfigurationError(f"market data directory {self.directory} does not exist: point "
                                      "LocalHistory at a directory of *.csv.gz bar files")
@@ -186,13 +190,18 @@ class LocalHistory:
         return _as_bars(table, lo, max(hi, lo))
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
-                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
-        """Local history holds bars only: there is no chain to read."""
-        raise NoOptionData(f"{self!r} holds bars only: no option chain of {underlying}")
+                     expiration_lte: date | None = None, contract_type: str | None = None,
+                     as_of: datetime | None = None) -> list[ChainContract]:
+        """Local history holds bars only: contracts listed by rule and priced by the model from the bars
+        up to ``as_of`` (default: the newest bar), ``cream.option_model``."""
+        self._table(underlying, Timeframe.H1)  # an unknown symbol says so
+        return self.options.chain(underlying, as_of or self.latest(), expiration_gte=expiration_gte,
+                                  expiration_lte=expiration_lte, contract_type=contract_type)
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
-        """No option quotes in local history: every contract is left out (and fails closed upstream)."""
-        return {}
+        """Model marks from the bars up to ``as_of`` (``cream.option_model``); a contract the model cannot
+        price is left out (and fails closed upstream)."""
+        return self.options.marks(contracts, as_of)
 
     def latest(self) -> datetime:
         """The newest bar end over all symbols, judged on each symbol's finest timeframe."""

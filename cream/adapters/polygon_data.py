@@ -172,8 +172,10 @@ class PolygonMarketData:
         return parse_quote(symbol, page)
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
-                     expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
-        """Every listed contract on ``underlying`` with its quote, Greeks and implied volatility."""
+                     expiration_lte: date | None = None, contract_type: str | None = None,
+                     as_of: datetime | None = None) -> list[ChainContract]:
+        """Every listed contract on ``underlying`` with its quote, Greeks and implied volatility: Polygon's
+        snapshot is of now, whatever ``as_of`` says (PAPER and LIVE cycles run the current hour)."""
         self._ticker(underlying)
         params: dict[str, Any] = {"limit": 250}
         if expiration_gte:

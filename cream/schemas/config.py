@@ -10,8 +10,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pydantic import Field
+
 from cream.schemas.agents import AgentType
 from cream.schemas.instruments import Frozen
+
+
+class OptionModel(Frozen):
+    """How BACKTEST lists and prices options, which the local data has no quotes for (``cream.option_model``,
+    ``engine.vol_model``). Set as JSON in ``CREAM_OPTION_MODEL``, e.g. ``{"iv_rv_ratio": 1.2, "skew": 0.8}``."""
+
+    iv_rv_ratio: float = Field(default=1.1, gt=0)  # implied over realised vol (the variance premium)
+    skew: float = Field(default=1.0, ge=-10, le=10)  # vol(K) = atm * (1 - skew * ln(K/S)): puts dearer for > 0
+    rv_window: int = Field(default=20, ge=2, le=252)  # daily closes the realised vol is measured over
+    spread_frac: float = Field(default=0.04, ge=0, lt=1)  # bid-ask spread as a fraction of the model price
+    min_half_spread: float = Field(default=0.025, ge=0)  # per unit of the underlying ($2.50 a contract a side)
+    rate: float = Field(default=0.04, ge=-0.05, le=0.5)
+    div_yield: float = Field(default=0.0, ge=0, le=0.5)
+    expiry_days: int = Field(default=60, ge=1, le=800)  # weekly expiries listed this far ahead
+    strike_range: float = Field(default=0.2, gt=0, lt=1)  # strikes listed within this fraction of the spot
 
 
 class TradingRules(Frozen):

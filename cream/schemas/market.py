@@ -71,6 +71,9 @@ class OptionMark(Frozen):
     vega: float
     theta: float
     implied_volatility: float | None = Field(default=None, gt=0)
+    bid: float | None = Field(default=None, ge=0)  # the quote around the premium, where the source has one
+    ask: float | None = Field(default=None, gt=0)
+    model_priced: bool = False  # BACKTEST: priced by the engine's volatility model, not quoted by a market
 
 
 class RegimeLabel(StrEnum):

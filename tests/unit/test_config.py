@@ -49,6 +49,23 @@ def test_each_invalid_variable_is_named_with_what_it_may_be(monkeypatch: pytest.
     assert message.endswith("; fix or unset them")
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    ('{"iv_rv_ratio": -1}', "CREAM_OPTION_MODEL='-1': iv_rv_ratio input should be greater than 0"),
+    ('{"ivv": 1}', "CREAM_OPTION_MODEL='1': ivv extra inputs are not permitted"),
+    ("nope", "CREAM_OPTION_MODEL: not a JSON object"),
+    ("[1, 2]", "CREAM_OPTION_MODEL='[1, 2]': input should be a valid dictionary"),
+])
+def test_the_option_model_is_json_and_each_bad_key_is_named(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                            said: str) -> None:
+    assert refusal(monkeypatch, CREAM_OPTION_MODEL=value).startswith(said)
+
+
+def test_the_option_model_reads_only_the_keys_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREAM_OPTION_MODEL", '{"iv_rv_ratio": 1.25, "skew": 0}')
+    model = Settings().option_model
+    assert (model.iv_rv_ratio, model.skew, model.rv_window) == (1.25, 0.0, 20)
+
+
 def test_a_long_value_is_shortened_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
     message = refusal(monkeypatch, CREAM_ENV="X" * 10_000)
     assert len(message) < 200 and "XXX...'" in message

@@ -1,4 +1,5 @@
-"""Option tools: the provider's chain (PAPER/LIVE only) and Black-Scholes Greeks from the engine."""
+"""Option tools: the chain (the provider's in PAPER/LIVE, the model's in BACKTEST) and Black-Scholes Greeks
+from the engine."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from cream.agents.tools.common import ToolError, iso, num, snapshot_of
 from cream.errors import NoOptionData
 from cream.market_calendar import NEW_YORK
 from cream.ports import ChainContract, MarketData
-from cream.schemas.decisions import Environment
 from engine.occ import OccContract, years_to_expiry
 from engine.options import bs_greeks
 
@@ -42,12 +42,12 @@ def _wanted(c: ChainContract, args: OptionChainArgs) -> bool:
 def option_chain(ctx: AgentContext, market: MarketData | None, args: OptionChainArgs) -> dict[str, Any]:
     """The ``limit`` contracts nearest the money from the provider's chain of a symbol of this cycle."""
     spot = snapshot_of(ctx, args.underlying).price
-    # A backtest replays the past: today's chain would be look-ahead, so it has none.
-    if market is None or ctx.environment is Environment.BACKTEST:
+    if market is None:
         raise ToolError(NO_CHAIN)
-    try:
+    try:  # as of the cycle's hour: a backtest's source (local history) lists and prices it then, by the model
         chain = list(market.option_chain(args.underlying, expiration_gte=args.expiration_gte,
-                                         expiration_lte=args.expiration_lte, contract_type=args.contract_type))
+                                         expiration_lte=args.expiration_lte, contract_type=args.contract_type,
+                                         as_of=ctx.as_of))
     except NoOptionData:  # a source with bars only (local history)
         raise ToolError(NO_CHAIN) from None
     except Exception as exc:  # the provider's failure is the tool's answer, not the agent's crash

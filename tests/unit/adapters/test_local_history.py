@@ -10,7 +10,7 @@ import pytest
 
 from cream import market_calendar
 from cream.adapters.local_history import LocalHistory
-from cream.errors import ConfigurationError, NoOptionData, UnknownInstrument
+from cream.errors import ConfigurationError, UnknownInstrument
 from cream.ports import Bars
 from cream.schemas.market import Timeframe
 from tests.shared_data import POLYGON_5M, require
@@ -180,9 +180,23 @@ def test_raw_mode_serves_5m_bars_as_they_are(raw: LocalHistory) -> None:
         raw.bars("ADBE", Timeframe.M15, utc(2024, 3, 5, 20), 5)
 
 
-def test_local_history_has_no_options_so_they_stay_unpriced(sample: LocalHistory) -> None:
-    # Bars only: the chain is refused by name (the agents' tool says "no option chain"), and no contract
-    # gets a mark, so the risk check fails closed on any option decision.
-    with pytest.raises(NoOptionData, match="no option chain of XLK"):
-        sample.option_chain("XLK", contract_type="call")
-    assert sample.option_marks(["XLK250620C00240000"], utc(2025, 6, 3, 15)) == {}
+def test_local_history_lists_and_prices_options_by_the_model_as_of_the_hour(sample: LocalHistory) -> None:
+    """Weekly expiries, the strike grid within 20% of the spot, model marks from the bars up to ``as_of``
+    (the next hour's marks move with its bar); what cannot be priced is left out, so it fails closed."""
+    at = utc(2025, 6, 3, 15)
+    chain = sample.option_chain("XLK", contract_type="call", as_of=at)
+    spot = float(sample.bars("XLK", Timeframe.H1, at, 1).close[-1])
+    assert {c.type for c in chain} == {"call"} and {c.underlying_price for c in chain} == {spot}
+    assert min(c.expiry for c in chain) == date(2025, 6, 6) and max(c.expiry for c in chain) <= date(2025, 8, 2)
+    assert {c.strike % 2.5 for c in chain} == {0.0} and all(0.8 * spot <= c.strike <= 1.2 * spot for c in chain)
+    listed = {c.occ_symbol for c in chain}
+    assert "XLK250620C00240000" in listed
+    marks = sample.option_marks(["XLK250620C00240000", "XLK250620P00240000", "XLK200619C00240000",
+                                 "NOPE250620C00240000", "not an option"], at)
+    call, put = marks["XLK250620C00240000"], marks["XLK250620P00240000"]
+    assert set(marks) == {"XLK250620C00240000", "XLK250620P00240000"}  # expired and unknown: unpriced
+    assert call.model_priced and call.bid < call.premium < call.ask and call.implied_volatility == put.implied_volatility
+    later = sample.option_marks(["XLK250620C00240000"], utc(2025, 6, 3, 16))["XLK250620C00240000"]
+    assert later.underlying_price == float(sample.bars("XLK", Timeframe.H1, utc(2025, 6, 3, 16), 1).close[-1])
+    with pytest.raises(UnknownInstrument):
+        sample.option_chain("NOPE", as_of=at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -208,10 +208,18 @@ def _paper(snaps: list[FeatureSnapshot]) -> AgentContext:
 def test_option_chain_without_option_data_says_so() -> None:
     msg = "no option chain in this environment"
     assert error(ToolBox(context([snapshot()])), "option_chain", underlying="XYZ") == msg
-    assert error(ToolBox(_paper([snapshot()]), LocalHistory()), "option_chain", underlying="XYZ") == msg
-    # A backtest never reads today's chain, even from a source that has one.
-    backtest = ToolBox(context([snapshot()]), ChainStandIn([_contract(100)]))  # type: ignore[arg-type]
-    assert error(backtest, "option_chain", underlying="XYZ") == msg
+
+
+def test_a_backtest_reads_the_chain_as_of_its_hour() -> None:
+    """Local history lists and prices contracts by the model from the bars closed by the cycle's hour."""
+    ctx = context([snapshot("XLK", 235.47)]).model_copy(update={"as_of": datetime(2025, 6, 3, 15, tzinfo=UTC)})
+    out = result(ToolBox(ctx, LocalHistory()), "option_chain", underlying="XLK", limit=2, contract_type="CALL")
+    assert out["contracts_listed"] > 10
+    assert min(c["expiry"] for c in out["contracts"]) == "2025-06-06"  # the first weekly after June 3
+    assert all(c["bid"] < c["mid"] < c["ask"] and 0.1 < c["iv"] < 1 for c in out["contracts"])
+    market = ChainStandIn([_contract(100)])
+    result(ToolBox(ctx, market), "option_chain", underlying="XLK")  # type: ignore[arg-type]
+    assert market.asked[0][1]["as_of"] == ctx.as_of
 
 
 def test_option_chain_returns_the_contracts_nearest_the_money() -> None:
@@ -221,7 +229,7 @@ def test_option_chain_returns_the_contracts_nearest_the_money() -> None:
     out = result(box, "option_chain", underlying="XYZ", contract_type="CALL", limit=3,
                  expiration_gte="2025-06-01")
     assert market.asked == [("XYZ", {"expiration_gte": date(2025, 6, 1), "expiration_lte": None,
-                                     "contract_type": "call"})]
+                                     "contract_type": "call", "as_of": box.ctx.as_of})]
     assert [(c["strike"], c["type"]) for c in out["contracts"]] == [(95.0, "call"), (100.0, "call"),
                                                                      (105.0, "call")]
     # The stand-in ignores the filters: the tool applies them again.

@@ -1,0 +1,152 @@
+"""Model-priced options for BACKTEST: the local data holds bars only, so contracts are listed by rule and
+priced by the engine (``engine.vol_model``) from the underlying's bars up to the cycle's hour.
+
+Listing: weekly expiries (every Friday that is a trading day, else the session day before it) from the
+next session to ``OptionModel.expiry_days`` ahead; strikes on the exchange's usual grid for the price
+(0.5 under $25, 1 under $100, 2.5 under $250, 5 under $1,000, 10 above), within ``strike_range`` of
+the spot. Pricing: the ATM vol is the realised vol of the last ``rv_window`` daily closes times
+``iv_rv_ratio``, tilted by ``skew`` per unit of log-moneyness; time to expiry runs to the close of the
+expiry day (Actual/365, to the minute); bid and ask from the spread model. Every mark says it is
+model-priced (``OptionMark.model_priced``). The model's parameters: ``cream.schemas.config.OptionModel``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+import numpy as np
+
+from cream import market_calendar
+from cream.errors import UnknownInstrument
+from cream.ports import Bars, ChainContract
+from cream.schemas.config import OptionModel
+from cream.schemas.instruments import OccSymbol, OptionRight
+from cream.schemas.market import OptionMark, Timeframe
+from engine.vol_model import ModelQuotes, model_quotes, realized_vol_nb
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+def strike_step(spot: float) -> float:
+    for below, step in ((25.0, 0.5), (100.0, 1.0), (250.0, 2.5), (1000.0, 5.0)):
+        if spot < below:
+            return step
+    return 10.0
+
+
+def expiries(as_of: datetime, days: int) -> list[date]:
+    """Weekly expiries after ``as_of``'s trading date, up to ``days`` ahead (module doc)."""
+    today = as_of.astimezone(market_calendar.NEW_YORK).date()
+    out = []
+    friday = today + timedelta(days=(4 - today.weekday()) % 7)
+    while friday <= today + timedelta(days=days):
+        day = friday
+        while not market_calendar.is_trading_day(day):
+            day -= timedelta(days=1)
+        if day > today:
+            out.append(day)
+        friday += timedelta(days=7)
+    return out
+
+
+def expiry_close(expiry: date) -> datetime:
+    """When a contract expiring on ``expiry`` stops trading: the close of that session (UTC)."""
+    hours = market_calendar.session(expiry)
+    if hours is None:
+        raise ValueError(f"{expiry} is not a trading day: no contract expires on it")
+    return hours[1]
+
+
+def years_between(as_of: datetime, expiry: date) -> float:
+    """Year fraction to the expiry's close; NaN for a date no contract expires on (no session)."""
+    hours = market_calendar.session(expiry)
+    return (hours[1] - as_of).total_seconds() / SECONDS_PER_YEAR if hours is not None else math.nan
+
+
+class BarSource(Protocol):
+    def bars(self, symbol: str, timeframe: Timeframe, as_of: datetime, lookback: int) -> Bars: ...
+
+
+class ModelOptions:
+    """Contracts and marks from the bars of a source and a model."""
+
+    def __init__(self, source: BarSource, model: OptionModel) -> None:
+        self.source, self.model = source, model
+
+    def _spot_and_vol(self, underlying: str, as_of: datetime) -> tuple[float, float]:
+        """The underlying's last hourly close and the model's ATM vol at ``as_of`` (NaN when unknown)."""
+        hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
+        daily = self.source.bars(underlying, Timeframe.D1, as_of, self.model.rv_window + 1)
+        spot = float(hourly.close[-1]) if len(hourly) else math.nan
+        rv = realized_vol_nb(np.ascontiguousarray(daily.close, dtype=np.float64), self.model.rv_window)
+        return spot, rv * self.model.iv_rv_ratio
+
+    def _quotes(self, underlying: str, as_of: datetime, contracts: list[OccSymbol]) -> tuple[float, ModelQuotes]:
+        spot, atm = self._spot_and_vol(underlying, as_of)
+        m = self.model
+        t = [years_between(as_of, c.expiration) for c in contracts]
+        quotes = model_quotes(spot, [float(c.strike) for c in contracts], t,
+                              [c.right is OptionRight.CALL for c in contracts], atm_vol=atm, skew=m.skew,
+                              rate=m.rate, div_yield=m.div_yield, spread_frac=m.spread_frac,
+                              min_half_spread=m.min_half_spread)
+        return spot, quotes
+
+    def chain(self, underlying: str, as_of: datetime, *, expiration_gte: date | None = None,
+              expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
+        """The listed contracts (module doc) within the filters, quoted at ``as_of``."""
+        hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
+        if not len(hourly):
+            return []
+        spot = float(hourly.close[-1])
+        step = strike_step(spot)
+        low = math.ceil(spot * (1 - self.model.strike_range) / step)
+        high = math.floor(spot * (1 + self.model.strike_range) / step)
+        rights = [r for r in (OptionRight.CALL, OptionRight.PUT)
+                  if contract_type is None or r.value.lower() == contract_type]
+        contracts = [OccSymbol(root=underlying, expiration=e, right=r, strike=Decimal(str(round(i * step, 3))))
+                     for e in expiries(as_of, self.model.expiry_days)
+                     if (expiration_gte is None or e >= expiration_gte) and (expiration_lte is None or e <= expiration_lte)
+                     for r in rights for i in range(low, high + 1)]
+        if not contracts:
+            return []
+        spot, q = self._quotes(underlying, as_of, contracts)
+        return [ChainContract(occ_symbol=c.format(), underlying=underlying, expiry=c.expiration,
+                              type=c.right.value.lower(), strike=float(c.strike), bid=_num(q.bid[i]),
+                              ask=_num(q.ask[i]), last=None, iv=_num(q.vol[i]), delta=_num(q.delta[i]),
+                              gamma=_num(q.gamma[i]), theta=_num(q.theta[i]), vega=_num(q.vega[i]),
+                              underlying_price=spot)
+                for i, c in enumerate(contracts)]
+
+    def marks(self, contracts: Iterable[str], as_of: datetime) -> dict[str, OptionMark]:
+        """Model marks of OCC contracts at ``as_of``; one that cannot be priced (unknown underlying, expired,
+        too few bars for the vol) is left out, and fails closed upstream."""
+        by_root: dict[str, list[OccSymbol]] = {}
+        for text in dict.fromkeys(contracts):
+            try:
+                occ = OccSymbol.parse(text)
+            except ValueError:
+                continue
+            by_root.setdefault(occ.root, []).append(occ)
+        out = {}
+        for root, listed in by_root.items():
+            try:
+                spot, q = self._quotes(root, as_of, listed)
+            except UnknownInstrument:  # not a symbol of the data
+                continue
+            for i, c in enumerate(listed):
+                if not (q.mid[i] > 0 and spot > 0 and math.isfinite(q.delta[i] + q.gamma[i] + q.vega[i] + q.theta[i])):
+                    continue
+                out[c.format()] = OptionMark(
+                    instrument_id=c.format(), premium=float(q.mid[i]), underlying_price=spot,
+                    delta=float(q.delta[i]), gamma=float(q.gamma[i]), vega=float(q.vega[i]),
+                    theta=float(q.theta[i]), implied_volatility=float(q.vol[i]), bid=float(q.bid[i]),
+                    ask=float(q.ask[i]), model_priced=True)
+        return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
