@@ -85,7 +85,7 @@ def run_fast_backtest(market: MarketData, symbols: list[str], start: date, end: 
     days = max(1, len({datetime.fromtimestamp(int(t), UTC).date() for t in ts[sl]}))
     return {
         "backtest_id": f"fast-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}", "mode": "fast",
-        "rule": rule.__dict__, "symbols": symbols, "bars": int(len(ts[sl])), "trades": int(len(result.orders.size)),
+        "rule": rule.__dict__, "symbols": symbols, "bars": len(ts[sl]), "trades": len(result.orders.size),
         "start": datetime.fromtimestamp(int(ts[first]), UTC).isoformat(),
         "end": datetime.fromtimestamp(int(ts[-1]), UTC).isoformat(), "initial_cash": cash,
         "environment": Environment.BACKTEST.value, **equity_metrics(equity, 252 * len(ts[sl]) / days),

@@ -141,7 +141,7 @@ def rsi_nb(close: FloatArray, n: int) -> FloatArray:
     loss = 0.0
     for i in range(start + 1, start + n + 1):
         d = close[i] - close[i - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         gain += g
         loss += g - d
     gain *= inv
@@ -150,7 +150,7 @@ def rsi_nb(close: FloatArray, n: int) -> FloatArray:
     m = n - 1.0
     for i in range(start + n + 1, close.shape[0]):
         d = close[i] - close[i - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         gain = (gain * m + g) * inv
         loss = ((g - d) + loss * m) * inv
         out[i] = _rsi_value_nb(gain, loss)

@@ -73,7 +73,7 @@ class CreamTask(Task):  # type: ignore[misc]
             return self.run(*args, **kwargs)
         except (Ignore, Reject, Retry):
             raise
-        except Exception as exc:  # the policy: retry what is transient, fail the cycle on anything else
+        except Exception as exc:  # noqa: BLE001 - the policy: retry what is transient, fail the cycle on anything else
             self._handle(exc, args)
 
     # --- admission ---------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class CreamTask(Task):  # type: ignore[misc]
         log.error("cycle %s fails: %s", args[0], reason, exc_info=not is_transient(exc))
         try:
             fail_cycle(args[0], reason)
-        except Exception as db_exc:  # the database is away: the task is retried, failing it is retried with it
+        except Exception as db_exc:  # noqa: BLE001 - the database is away: the task is retried, failing it is retried with it
             if is_transient(db_exc):
                 self._retry(db_exc, f"{self.name}: could not fail cycle {args[0]}: {db_exc}")
             log.error("cycle %s could not be marked FAILED (%s): the recovery sweep will", args[0], db_exc)
@@ -124,7 +124,7 @@ class CreamTask(Task):  # type: ignore[misc]
         if isinstance(exc, TimeLimitExceeded) and self.cycle_task and args and isinstance(args[0], str):
             try:
                 fail_cycle(args[0], f"{self.name}: hard time limit ({exc}) exceeded")
-            except Exception as db_exc:
+            except Exception as db_exc:  # noqa: BLE001 - logged: the recovery sweep fails the cycle later
                 log.error("cycle %s could not be marked FAILED after a hard time limit: %s", args[0], db_exc)
 
 

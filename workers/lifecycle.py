@@ -31,7 +31,7 @@ def refuse_on_error(step: str) -> Iterator[None]:
     """Run a start-up step; any failure ends the process with its reason on one line."""
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - fail closed: any failure of a start-up step refuses the worker
         refuse(f"{step}: {exc}" if str(exc) else f"{step}: {type(exc).__name__}")
 
 

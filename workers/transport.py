@@ -35,7 +35,7 @@ class Channel(redis.Channel):  # type: ignore[misc]
     def _deliver_fanout_message(self, message: Any, exchange: Any) -> Any:
         try:
             return super()._deliver_fanout_message(message, exchange)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broadcast that is not a message is dropped and logged, never fatal
             log.error("dropped a broadcast that is not a message (%s: %.200s)", type(exc).__name__, exc)
             raise redis.Empty() from None
 

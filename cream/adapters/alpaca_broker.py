@@ -234,7 +234,7 @@ def _is_bracket(order: OrderRequest) -> bool:
 def _ts(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def to_order_update(raw: dict[str, Any]) -> OrderUpdate:

@@ -141,7 +141,7 @@ class _ScenarioRun:
         for name in self.scenario.checks.get(agent, []):
             try:
                 reasons = CHECKS[agent][name](subject)
-            except Exception as exc:  # a check that cannot read the output counts against the output
+            except Exception as exc:  # noqa: BLE001 - a check that cannot read the output counts against the output
                 reasons = [f"check could not read the output: {type(exc).__name__}: {exc}"]
             self.report.results.append(CheckResult(self.scenario.name, agent, subject.symbol, name,
                                                    not reasons, "; ".join(reasons)[:300]))

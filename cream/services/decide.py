@@ -59,13 +59,13 @@ OUTPUT_SCHEMAS: dict[AgentType, type[BaseModel]] = {
 
 
 EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
-    **{a: () for a in ANALYSTS}, **{a: ANALYSTS for a in RESEARCHERS},
-    **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
+    **dict.fromkeys(ANALYSTS, ()), **dict.fromkeys(RESEARCHERS, ANALYSTS),
+    **dict.fromkeys((AgentType.TRADER, *APPROVERS), ANALYSTS + RESEARCHERS)}
 
 
 # The group whose join an agent's output counts towards (the trader's plan is a phase of its own).
 GROUP_OF: dict[AgentType, tuple[AgentType, ...]] = {
-    **{a: ANALYSTS for a in ANALYSTS}, **{a: RESEARCHERS for a in RESEARCHERS}, **{a: APPROVERS for a in APPROVERS}}
+    **dict.fromkeys(ANALYSTS, ANALYSTS), **dict.fromkeys(RESEARCHERS, RESEARCHERS), **dict.fromkeys(APPROVERS, APPROVERS)}
 
 
 class AgentRun(NamedTuple):
@@ -93,7 +93,7 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
     try:
         raw = backend.run(agent, ctx)
         output, error = validate_output(agent, raw, ctx), None
-    except Exception as exc:  # fail closed: any failure of the agent is recorded, never approved
+    except Exception as exc:  # noqa: BLE001 - fail closed: any failure of the agent is recorded, never approved
         output, error = None, f"{type(exc).__name__}: {exc}"
         log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
     values = {"cycle_id": cycle_id, "agent_type": agent.value, "symbol": key_symbol, "iteration": iteration,

@@ -66,7 +66,7 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
     pos = ctx.portfolio.positions.get(symbol)
     held = pos.quantity if pos else 0
     why = f"bull {bull:.2f} - bear {bear:.2f} = delta {delta:+.2f}"
-    if held > 0 and delta < -rules.conviction_delta_action or held < 0 and delta > rules.conviction_delta_action:
+    if (held > 0 and delta < -rules.conviction_delta_action) or (held < 0 and delta > rules.conviction_delta_action):
         assert pos is not None
         return _close(symbol, pos, tech, why), f"{symbol}: close, {why}"
     if held:
