@@ -221,7 +221,7 @@ def _as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-class SessionHourly(BaseSchedule):
+class SessionHourly(BaseSchedule):  # type: ignore[misc]  # celery has no types
     """Celery beat schedule that fires at each NYSE cycle time and at no other time.
 
     Never on weekends, holidays or outside the session; early closes end at the 12:00 ET cycle.

@@ -184,9 +184,10 @@ def simulate_schedule(side: int, schedule: tuple[IntArray, FloatArray, FloatArra
     offsets, qtys, limits = (np.asarray(a) for a in schedule)
     if side not in (BUY, -BUY) or ttl_bars < 1 or not 0 <= start < len(open_):
         raise ValueError("side must be BUY/SELL, ttl_bars >= 1 and start a bar index of the arrays.")
-    arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, volume)]
+    o, h, lo, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, volume))
     filled, avg, fees, begin = simulate_schedule_nb(
-        side, offsets.astype(np.int64), qtys.astype(np.float64), limits.astype(np.float64), start, *arrs,
+        side, offsets.astype(np.int64), qtys.astype(np.float64), limits.astype(np.float64), start,
+        o, h, lo, v,
         ttl_bars, float(costs.max_participation), float(costs.fixed_bps), float(costs.impact_bps),
         int(costs.impact_model), float(costs.multiplier), float(costs.per_unit), float(costs.minimum),
         float(costs.max_pct_of_value), float(costs.pct_fee))

@@ -25,7 +25,7 @@ import logging
 import random
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, get_type_hints, overload
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Task
@@ -42,7 +42,9 @@ from workers import redeliveries
 from workers.app import app, visibility_timeout
 
 log = logging.getLogger("cream.tasks")
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 PLAN = retry_plan(visibility_timeout())
 
 # Besides the cycle's own transient failures (cream.services.error_policy): the broker's, a soft time limit.
@@ -128,14 +130,32 @@ class CreamTask(Task):  # type: ignore[misc]
                 log.error("cycle %s could not be marked FAILED after a hard time limit: %s", args[0], db_exc)
 
 
+class TaskFunction(Protocol[P, R_co]):
+    """A cream task as the code sees it: the function (Celery passes a bound task its ``self``) and what
+    the code uses of Celery's Task, which has no types of its own."""
+
+    name: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def apply_async(self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
+                    **options: Any) -> Any: ...
+
+
+@overload
 def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
-               bind: bool = False) -> Callable[[F], F]:
+               bind: Literal[False] = False) -> Callable[[Callable[P, R]], TaskFunction[P, R]]: ...
+@overload
+def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
+               bind: Literal[True]) -> Callable[[Callable[Concatenate[Any, P], R]], TaskFunction[P, R]]: ...
+def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
+               bind: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Register ``name`` on the queue its prefix names, with the queue's time limits and the policy above."""
     queue = name.split(".", 1)[0]
     soft, hard = TIME_LIMITS[queue]
 
-    def wrap(fn: F) -> F:
-        return app.task(  # type: ignore[no-any-return]
+    def wrap(fn: Callable[..., Any]) -> Any:
+        return app.task(
             name=name, base=CreamTask, home_queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
             ignore_result=not keep_result, max_retries=PLAN.retries, cycle_task=cycle_task, typing=False,
         )(fn)

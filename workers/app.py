@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 
 import beat_schedule

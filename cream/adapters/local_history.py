@@ -162,7 +162,7 @@ class LocalHistory:
         if timeframes is None:
             raise UnknownInstrument(f"{symbol!r} is not in {self.directory}; known symbols: "
                                     f"{', '.join(self.symbols())}")
-        source = timeframes.get(timeframe) if timeframe in set(Timeframe) else None
+        source = timeframes.get(Timeframe(timeframe)) if timeframe in set(Timeframe) else None
         if source is None:
             offered = ", ".join(tf.value for tf in Timeframe if tf in timeframes)
             raise ValueError(f"timeframe {str(timeframe)!r} is not available for {symbol} in "

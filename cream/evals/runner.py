@@ -114,6 +114,7 @@ class _ScenarioRun:
     def _check_all(self, rows: list[AgentOutput]) -> None:
         sc = self.scenario
         analyses: dict[str, dict[str, dict[str, Any]]] = dict(sc.analyses) if sc.kind == "approvers" else {}
+        unsound: tuple[str, ...]
         plan, unsound = sc.plan if sc.kind == "approvers" else None, ()
         for row in rows:
             agent, symbol = AgentType(row.agent_type), None if row.symbol == PORTFOLIO else row.symbol

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from cream.schemas.decisions import Environment
 from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
-TRIGGER_KIND = "cream.cycle.trigger"
+TRIGGER_KIND: Final = "cream.cycle.trigger"
 TICKER = re.compile(TICKER_PATTERN)
 
 

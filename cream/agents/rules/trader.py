@@ -157,7 +157,9 @@ def _hold(symbol: str, pos: PositionView, tech: TechnicalAnalysisOutput, why: st
 def revise(plan: DecisionPlan, objections: list[Objection]) -> DecisionPlan:
     """Answer the approvers: halve what was too large, drop what was unsound."""
     critical = [o for o in objections if o.severity is Severity.CRITICAL]
-    halve, drop, notes = set(), set(), []
+    halve: set[int] = set()
+    drop: set[int] = set()
+    notes = []
     for o in critical:
         targets = [o.decision_index] if o.decision_index is not None else range(len(plan.decisions))
         for i in targets:
