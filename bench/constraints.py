@@ -25,13 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cream.risk import check_plan as cream_check  # noqa: E402
-from cream.schemas.decisions import Decision, DecisionPlan, Environment, RiskLevels, Size, SizeUnit  # noqa: E402
-from cream.schemas.instruments import Equity  # noqa: E402
-from cream.schemas.portfolio import PortfolioView, PositionView  # noqa: E402
-from cream.services.runtime_config import default_trading_config  # noqa: E402
-from engine import constraints as c  # noqa: E402
-from engine.risk_check import check_plan, held_rows, plan_rows  # noqa: E402
+from cream.risk import check_plan as cream_check
+from cream.schemas.decisions import Decision, DecisionPlan, Environment, RiskLevels, Size, SizeUnit
+from cream.schemas.instruments import Equity
+from cream.schemas.portfolio import PortfolioView, PositionView
+from cream.services.runtime_config import default_trading_config
+from engine import constraints as c
+from engine.risk_check import check_plan, held_rows, plan_rows
 
 SECTORS = ("Information Technology", "Financials", "Health Care", "Energy", "Industrials", "Utilities",
            "Materials", "Consumer Staples", "Consumer Discretionary", "Real Estate", "Communication Services")

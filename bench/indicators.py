@@ -15,8 +15,8 @@ import csv
 import gzip
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

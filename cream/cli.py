@@ -13,8 +13,20 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from cream import cli_checks
-from cream.cli_checks import (backtest_window, book_arg, count_arg, cycle_hour, day_arg, directory_arg, hour_arg,
-                              one_line, readable, require_replayable, seconds_arg, symbols_arg)
+from cream.cli_checks import (
+    backtest_window,
+    book_arg,
+    count_arg,
+    cycle_hour,
+    day_arg,
+    directory_arg,
+    hour_arg,
+    one_line,
+    readable,
+    require_replayable,
+    seconds_arg,
+    symbols_arg,
+)
 from cream.endpoints import redact_url
 from cream.errors import InvalidRequest
 

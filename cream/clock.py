@@ -38,7 +38,7 @@ def read_time(path: Path) -> datetime:
     """The time written in ``path``; ConfigurationError naming the file when it holds none."""
     try:
         text = path.read_text().strip()
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        at = datetime.fromisoformat(text)
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"{VARIABLE}={path} holds no ISO-8601 time ({type(exc).__name__}: {exc})") from None
     if at.tzinfo is None or at.utcoffset() is None:

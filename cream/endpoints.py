@@ -77,12 +77,12 @@ def _loopback_host(host: str) -> str:
     try:
         address = ipaddress.ip_address(literal)
     except ValueError:
-        raise ValueError(f"its host {ascii(host)} is not loopback") from None
+        raise ValueError(f"its host {host!a} is not loopback") from None
     if address.version == 4 and address.is_loopback and literal == host == str(address):
         return host
     if address.version == 6 and address == ipaddress.IPv6Address("::1") and literal != host:
         return "[::1]"
-    raise ValueError(f"its host {ascii(host)} is not loopback")
+    raise ValueError(f"its host {host!a} is not loopback")
 
 
 def redact_url(url: str) -> str:

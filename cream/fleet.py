@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from cream import embedded_redis
 from cream.config import Settings
@@ -74,7 +74,7 @@ def consumers(app: Celery, timeout: float = 1.0, nodes: list[str] | None = None)
     try:
         replies = app.control.inspect(timeout=timeout, destination=nodes,
                                       limit=len(nodes) if nodes else None).active_queues() or {}
-    except Exception as exc:  # the broker is down or restarting: nobody answers
+    except Exception as exc:  # noqa: BLE001 - the broker is down or restarting: nobody answers
         log.debug("no answer from the broker: %s", exc)
         return {}
     return {worker: {q["name"] for q in queues or []} for worker, queues in replies.items()}
@@ -114,7 +114,7 @@ class LocalFleet:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         return env
 
-    def __enter__(self) -> LocalFleet:
+    def __enter__(self) -> Self:
         private_dir(self.settings.data_dir)
         private_dir(self.logs)
         started = time.monotonic()

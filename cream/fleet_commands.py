@@ -53,7 +53,7 @@ def running_fleet(data_dir: Path) -> tuple[int, str] | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return None
     except BlockingIOError:
-        words = os.pread(fd, 64, 0).decode(errors="replace").split() + ["-1", "embedded"]
+        words = [*os.pread(fd, 64, 0).decode(errors="replace").split(), "-1", "embedded"]
         return (int(words[0]) if words[0].isdigit() else -1), words[1]
     finally:
         os.close(fd)

@@ -9,15 +9,15 @@ Every datetime in and out is tz-aware; outputs are UTC. Dates are New York tradi
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery.schedules import BaseSchedule, schedstate
 
 NEW_YORK = ZoneInfo("America/New_York")
-UTC = timezone.utc
 
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
@@ -81,7 +81,7 @@ def thanksgiving(year: int) -> date:
     return _nth_weekday(year, 11, 3, 4)
 
 
-@lru_cache(maxsize=None)
+@cache
 def holidays(year: int) -> frozenset[date]:
     """Full-day NYSE holidays (by rule) observed within ``year``; special closures not included."""
     days = {
@@ -221,7 +221,7 @@ def _as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-class SessionHourly(BaseSchedule):
+class SessionHourly(BaseSchedule):  # type: ignore[misc]  # celery has no types
     """Celery beat schedule that fires at each NYSE cycle time and at no other time.
 
     Never on weekends, holidays or outside the session; early closes end at the 12:00 ET cycle.

@@ -4,6 +4,7 @@ started never outlive it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -70,7 +71,5 @@ def python_dying_with_us(args: list[str]) -> list[str]:
 
 def signal_group(pgid: int, sig: signal.Signals) -> None:
     """Send ``sig`` to a process group, if any of it is left."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

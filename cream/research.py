@@ -37,7 +37,7 @@ class TrendRule:
 
 
 def aligned_closes(market: MarketData, symbols: list[str], start: date, end: date,
-                   warmup_bars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+                   warmup_bars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """(ts, open, high, low, close) hourly panels on the union of bar times, NaN where a symbol has
     no bar; ``first`` = index of the first bar inside [start, end] (earlier rows warm the averages)."""
     lo = datetime.combine(start, time(), UTC) - timedelta(days=warmup_bars // 6 * 7 // 5 + 10)
@@ -54,7 +54,7 @@ def aligned_closes(market: MarketData, symbols: list[str], start: date, end: dat
     first = int(np.searchsorted(ts, int(datetime.combine(start, time(), UTC).timestamp())))
     if first >= ts.size:
         raise ValueError(f"no hourly bars for {', '.join(symbols)} on or after {start}")
-    return ts, *panels, first
+    return ts, panels[0], panels[1], panels[2], panels[3], first
 
 
 def trend_signals(close: np.ndarray, rule: TrendRule) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +85,7 @@ def run_fast_backtest(market: MarketData, symbols: list[str], start: date, end: 
     days = max(1, len({datetime.fromtimestamp(int(t), UTC).date() for t in ts[sl]}))
     return {
         "backtest_id": f"fast-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}", "mode": "fast",
-        "rule": rule.__dict__, "symbols": symbols, "bars": int(len(ts[sl])), "trades": int(len(result.orders.size)),
+        "rule": rule.__dict__, "symbols": symbols, "bars": len(ts[sl]), "trades": len(result.orders.size),
         "start": datetime.fromtimestamp(int(ts[first]), UTC).isoformat(),
         "end": datetime.fromtimestamp(int(ts[-1]), UTC).isoformat(), "initial_cash": cash,
         "environment": Environment.BACKTEST.value, **equity_metrics(equity, 252 * len(ts[sl]) / days),

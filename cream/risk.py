@@ -18,7 +18,7 @@ from cream.market_calendar import NEW_YORK
 from cream.schemas.agents import Objection, Severity
 from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
-from cream.schemas.instruments import InstrumentType, OptionRight, underlying_of
+from cream.schemas.instruments import InstrumentType, OptionContract, OptionRight, underlying_of
 from cream.schemas.market import OptionMark
 from cream.schemas.portfolio import PortfolioView, PositionView
 from engine import constraints as ec
@@ -82,7 +82,7 @@ class _Marks:
     def __init__(self, prices: Mapping[str, float], options: Mapping[str, OptionMark]) -> None:
         self.prices, self.options = prices, options
 
-    def of(self, instrument_id: str, kind: InstrumentType, underlying: str) -> tuple[float, float, np.ndarray]:
+    def of(self, instrument_id: str, kind: str, underlying: str) -> tuple[float, float, np.ndarray]:
         """(price, underlying price, [delta, gamma, vega, theta])."""
         if kind == InstrumentType.EQUITY:
             return self.prices[underlying], self.prices[underlying], np.zeros(4)
@@ -106,7 +106,7 @@ def _level_sign(d: Decision, delta: float) -> float:
     """+1 when the levels rise with the position's value (shares, calls, premium levels), -1 for puts."""
     if d.instrument.type == InstrumentType.EQUITY or d.risk_levels.denomination is RiskDenomination.OPTION_PRICE:
         return 1.0
-    if d.instrument.type == InstrumentType.OPTION:
+    if isinstance(d.instrument, OptionContract):
         return 1.0 if d.instrument.parts.right is OptionRight.CALL else -1.0
     return 1.0 if delta >= 0 else -1.0
 
@@ -148,7 +148,7 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
                      ("opened_today", _opened_today(pos, as_of)), ("underlying", underlying),
                      ("delta", greeks[0]), ("gamma", greeks[1]), ("vega", greeks[2]), ("theta", greeks[3])):
             cols[k].append(float(v))
-    rows = plan_rows(**{k: np.array(v) for k, v in cols.items()})  # type: ignore[arg-type]
+    rows = plan_rows(**{k: np.array(v) for k, v in cols.items()})
     held = _held(portfolio, {d.instrument_id for d in plan.decisions}, marks, sectors, sector_ids)
     result = engine_check(rows, held, equity=portfolio.equity, buying_power=portfolio.buying_power,
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
@@ -184,7 +184,7 @@ def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: M
                      ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
                      ("theta", units * g[3])):
             cols[k].append(float(v))
-    return held_rows(**{k: np.array(v) for k, v in cols.items()})  # type: ignore[arg-type]
+    return held_rows(**{k: np.array(v) for k, v in cols.items()})
 
 
 def _where(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]

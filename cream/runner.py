@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError as DatabaseDown
 
 from cream.errors import CreamError, InvalidTrigger
+from cream.schemas.cycle import TERMINAL, CycleStatus
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles
-from cream.schemas.cycle import TERMINAL, CycleStatus
 from cream.storage.db import session_scope
 from cream.storage.models import AgentOutput, Checkpoint
 from cream.timeouts import ORPHANED_AFTER, TRIGGER_ANSWER_S

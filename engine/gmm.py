@@ -24,7 +24,7 @@ standardise the features).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -369,4 +369,4 @@ def predict_proba(fit: GaussianMixtureFit, X: npt.ArrayLike) -> FloatArray:
 
 def predict(fit: GaussianMixtureFit, X: npt.ArrayLike) -> IntArray:
     """Most probable component of each row of X."""
-    return np.argmax(predict_proba(fit, X), axis=1).astype(np.int64)
+    return cast(IntArray, np.argmax(predict_proba(fit, X), axis=1).astype(np.int64))

@@ -19,7 +19,7 @@ Known difference: RSI with period 1 and Bollinger with period 1 are defined here
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +54,7 @@ def _first_valid_nb(a: FloatArray, b: FloatArray, c: FloatArray) -> int:
     for i in range(a.shape[0]):
         if not (math.isnan(a[i]) or math.isnan(b[i]) or math.isnan(c[i])):
             return i
-    return a.shape[0]
+    return len(a)
 
 
 @njit(cache=True)
@@ -110,7 +110,7 @@ def ema_nb(x: FloatArray, n: int) -> FloatArray:
     prev = s / n
     out[start + n - 1] = prev
     for i in range(start + n, x.shape[0]):
-        prev = _fma(x[i] - prev, k, prev)
+        prev = _fma(x[i] - prev, k, prev)  # type: ignore[call-arg]  # numba's stub counts typingctx
         out[i] = prev
     return out
 
@@ -141,7 +141,7 @@ def rsi_nb(close: FloatArray, n: int) -> FloatArray:
     loss = 0.0
     for i in range(start + 1, start + n + 1):
         d = close[i] - close[i - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         gain += g
         loss += g - d
     gain *= inv
@@ -150,7 +150,7 @@ def rsi_nb(close: FloatArray, n: int) -> FloatArray:
     m = n - 1.0
     for i in range(start + n + 1, close.shape[0]):
         d = close[i] - close[i - 1]
-        g = d if d > 0.0 else 0.0
+        g = max(0.0, d)
         gain = (gain * m + g) * inv
         loss = ((g - d) + loss * m) * inv
         out[i] = _rsi_value_nb(gain, loss)
@@ -262,7 +262,7 @@ def atr_nb(high: FloatArray, low: FloatArray, close: FloatArray, n: int) -> Floa
     keep = (n - 1.0) / n
     alpha = 1.0 - keep
     for i in range(start + n + 1, close.shape[0]):
-        prev = _fma(prev, keep, _tr_nb(high[i], low[i], close[i - 1]) * alpha)
+        prev = _fma(prev, keep, _tr_nb(high[i], low[i], close[i - 1]) * alpha)  # type: ignore[call-arg]  # as above
         out[i] = prev
     return out
 
@@ -336,6 +336,13 @@ class Stochastic(NamedTuple):
     d: FloatArray
 
 
+@overload
+def as_series(x: npt.ArrayLike, /) -> tuple[FloatArray]: ...
+@overload
+def as_series(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, /
+              ) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+@overload
+def as_series(*arrays: npt.ArrayLike) -> tuple[FloatArray, ...]: ...
 def as_series(*arrays: npt.ArrayLike) -> tuple[FloatArray, ...]:
     out = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
     if any(a.ndim != 1 for a in out) or len({a.shape[0] for a in out}) > 1:

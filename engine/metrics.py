@@ -143,7 +143,8 @@ def annual_return_nb(returns: FloatArray, periods_per_year: float) -> float:
             value *= 1.0 + r
     if value <= 0.0:
         return -1.0
-    return value ** (periods_per_year / n) - 1.0
+    growth: float = value ** (periods_per_year / n)
+    return growth - 1.0
 
 
 @njit(cache=True)
@@ -210,7 +211,8 @@ def cagr_nb(equity: FloatArray, periods_per_year: float) -> float:
     ratio = equity[n - 1] / equity[0]
     if ratio <= 0.0:
         return -1.0
-    return ratio ** (periods_per_year / (n - 1)) - 1.0
+    growth: float = ratio ** (periods_per_year / (n - 1))
+    return growth - 1.0
 
 
 @njit(cache=True)

@@ -70,7 +70,7 @@ def slide_moments_nb(m: Moments, v_in: float, v_out: float) -> Moments:
 def settle_moments_nb(m: Moments, inv: float, x: FloatArray, lo: int, hi: int) -> tuple[Moments, float]:
     """(moments, sum of squared deviations) of window x[lo:hi] (inv = 1/count), recomputed if
     rounding could show."""
-    cnt, c, s1, s2, e2, e1 = m
+    cnt, _c, s1, s2, e2, e1 = m
     sq = s1 * s1 * inv
     m2 = s2 - sq
     bound = e2 + 2.0 * abs(s1) * e1 * inv + EPS * (s2 + sq)

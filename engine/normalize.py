@@ -34,7 +34,8 @@ def zscore_last_nb(x: FloatArray, window: int) -> float:
             break
     if cnt < 2 or flat or m2 <= 0.0:
         return np.nan
-    return (x[-1] - mean) / math.sqrt(m2 / cnt)
+    last: float = x[-1]
+    return (last - mean) / math.sqrt(m2 / cnt)
 
 
 @njit(cache=True)

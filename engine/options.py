@@ -345,7 +345,8 @@ def bs_greeks(
               and out.flags.writeable):
         raise ValueError(f"out must be a writeable C-contiguous float64 array of shape (6, {n}), "
                          f"got {out.dtype} {out.shape}.")
-    bs_greeks_into_nb(*arrs, _flags(is_call, n), out)
+    s, k, t, v, r, q = arrs
+    bs_greeks_into_nb(s, k, t, v, r, q, _flags(is_call, n), out)
     return Greeks(*out)
 
 
@@ -356,7 +357,8 @@ def implied_vol(
     """Implied vols (NaN where no vol in [IV_LOW, IV_HIGH] reproduces the price; see kernel doc)."""
     arrs = _inputs("implied_vol", ("price", price), ("spot", spot), ("strike", strike),
                    ("t_years", t_years), ("rate", rate), ("div_yield", div_yield))
-    return implied_vol_nb(*arrs, _flags(is_call, arrs[0].shape[0]))
+    p, s, k, t, r, q = arrs
+    return implied_vol_nb(p, s, k, t, r, q, _flags(is_call, p.shape[0]))
 
 
 def portfolio_greeks(
@@ -368,7 +370,7 @@ def portfolio_greeks(
     arrs = _inputs("portfolio_greeks", ("spot", spot), ("strike", strike), ("t_years", t_years),
                    ("vol", vol), ("rate", rate), ("div_yield", div_yield), ("qty", qty),
                    ("multiplier", multiplier))
-    flags = _flags(is_call, arrs[0].shape[0])
-    pos = position_greeks_nb(*arrs[:6], flags, arrs[6], arrs[7])
+    s, k, t, v, r, q, units, mult = arrs
+    pos = position_greeks_nb(s, k, t, v, r, q, _flags(is_call, s.shape[0]), units, mult)
     totals = [float(np.sum(a)) for a in pos]  # NaN-propagating on purpose
     return PortfolioGreeks(*pos, *totals)

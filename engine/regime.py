@@ -258,7 +258,7 @@ def classify_regime_gmm(
     if window < 2 or k < 1 or not (c > 0).all():
         raise ValueError("need window >= 2, k >= 1 and positive closes for log returns.")
     feats = regime_features_nb(c, int(window))
-    valid = np.isfinite(feats).all(axis=1)
+    valid: npt.NDArray[np.bool_] = np.all(np.isfinite(feats), axis=1)
     if valid.sum() < 10 * k:
         raise ValueError(f"need at least {10 * k} bars after the {window}-bar warm-up; pass a longer series.")
     mu = feats[valid].mean(axis=0)

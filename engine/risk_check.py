@@ -12,7 +12,7 @@ Column meanings and rules are in ``engine.constraints``.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -71,7 +71,7 @@ class CheckRecord(NamedTuple):
     """One evaluated check as fields: where it applies, which check, the measure against its limit, and the
     outcome. ``value`` and ``limit`` are None when the check measures nothing (NaN in the row)."""
 
-    index: int  # decision index, or constraints.PORTFOLIO_INDEX
+    index: int  # type: ignore[assignment]  # shadows tuple.index: decision index, or constraints.PORTFOLIO_INDEX
     sector: int  # sector id of a sector-concentration row, else -1
     code: int  # engine.constraint_codes
     severity: int  # constraints.PASS / WARNING / CRITICAL
@@ -129,12 +129,12 @@ class ConstraintCheck(NamedTuple):
 
     @property
     def critical(self) -> FloatArray:
-        return self.rows[self.rows[:, c.R_SEVERITY] == c.CRITICAL]
+        return cast(FloatArray, self.rows[self.rows[:, c.R_SEVERITY] == c.CRITICAL])
 
     @property
     def violations(self) -> FloatArray:
         """Critical and warning rows, in report order."""
-        return self.rows[self.rows[:, c.R_SEVERITY] != c.PASS]
+        return cast(FloatArray, self.rows[self.rows[:, c.R_SEVERITY] != c.PASS])
 
     def names(self, rows: FloatArray | None = None) -> tuple[str, ...]:
         """Violation names of ``rows`` (default: the critical rows)."""

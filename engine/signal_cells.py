@@ -29,7 +29,7 @@ def _scan_words_nb(e_words: WordArray, x_words: WordArray, e_flat: BoolArray, x_
     for q in range(q0, q1):
         z = e_words[q] | x_words[q]
         while z != 0:  # one set bit per signal byte (bools are 0 or 1): visit them lowest first
-            c = q * 8 + (trailing_zeros(z) >> 3)
+            c = q * 8 + (trailing_zeros(z) >> 3)  # type: ignore[call-arg]  # numba's stub counts typingctx
             out[k], k, z = 4 * c + e_flat[c] + 2 * x_flat[c], k + 1, z & (z - np.uint64(1))
     for c in range(q1 * 8, e_flat.shape[0] if tail else 0):
         if e_flat[c] or x_flat[c]:

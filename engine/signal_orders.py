@@ -52,7 +52,7 @@ def _buy_nb(cash: float, free: float, pos: float, debt: float, size: float, pric
     none = (cash, free, pos, debt, 0.0, np.nan, 0.0)
     adj_price = price * (1.0 + slip)
     limit = cash if np.isnan(percent) else min(cash, percent * cash)
-    if direction != DIR_SHORT_ONLY and limit == 0.0 or direction == DIR_SHORT_ONLY and pos == 0.0:
+    if (direction != DIR_SHORT_ONLY and limit == 0.0) or (direction == DIR_SHORT_ONLY and pos == 0.0):
         return none
     adj_size = min(-pos, size) if direction == DIR_SHORT_ONLY else size
     if adj_size == 0.0:
@@ -157,7 +157,7 @@ def signal_order_nb(pos: float, entry: bool, exit_: bool, direction: int, size: 
     lx = exit_ and direction == DIR_LONG_ONLY
     se = (entry and direction == DIR_SHORT_ONLY) or (exit_ and direction == DIR_BOTH)
     sx = exit_ and direction == DIR_SHORT_ONLY
-    if le and (lx or se) or se and sx:  # conflicting signals on one bar are ignored
+    if (le and (lx or se)) or (se and sx):  # conflicting signals on one bar are ignored
         return 0.0, size_type, DIR_BOTH
     extra = size / val_price if size_type == SIZE_VALUE else size
     if pos > 0.0:

@@ -31,7 +31,7 @@ closes plus the work of its few signals. Positions per bar are optional (``posit
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numba
 import numpy as np
@@ -322,8 +322,8 @@ def positions_from_orders(n_bars: int, n_symbols: int, orders: OrderRecords) -> 
 
 
 def _as_2d(name: str, x: object, shape: tuple[int, ...], dtype: type, keep_fortran: bool = False
-           ) -> npt.NDArray[np.generic]:
-    arr = np.asarray(x, dtype=dtype)
+           ) -> npt.NDArray[Any]:
+    arr: npt.NDArray[Any] = np.asarray(x, dtype=dtype)
     if arr.ndim == 1 and len(shape) == 2 and shape[1] == 1:
         arr = arr.reshape(-1, 1)
     if arr.shape != shape:
@@ -348,9 +348,9 @@ def _records(o_int: IntArray, o_flt: FloatArray, k: int) -> OrderRecords:  # vie
     return OrderRecords(o_int[0, :k], o_int[1, :k], o_int[2, :k], o_flt[0, :k], o_flt[1, :k], o_flt[2, :k])
 
 
-def _run(c: FloatArray, ohl: tuple[FloatArray, ...], ent: BoolArray, ex: BoolArray, prm: FloatArray,
-         codes: tuple[int, int, float], cash_sharing: bool, auto: bool, positions: FloatArray, curve: bool
-         ) -> tuple[FloatArray | None, FloatArray | None, FloatArray, OrderRecords]:
+def _run(c: FloatArray, ohl: tuple[FloatArray, FloatArray, FloatArray], ent: BoolArray, ex: BoolArray,
+         prm: FloatArray, codes: tuple[int, int, float], cash_sharing: bool, auto: bool, positions: FloatArray,
+         curve: bool) -> tuple[FloatArray | None, FloatArray | None, FloatArray, OrderRecords]:
     """Scan the signals, run the kernels -> (equity, cash, final values, order records)."""
     n, m = c.shape
     n = n if curve else 0  # length of the value and cash curves
@@ -412,11 +412,11 @@ def simulate_signals(
         raise ValueError("close must be 1-D or 2-D (n_bars, n_symbols).")
     ent = _as_2d("entries", entries, c.shape, np.bool_, keep_fortran=True)
     ex = _as_2d("exits", exits, c.shape, np.bool_, keep_fortran=True)
-    ohl = tuple(c if v is None else _as_2d(k, v, c.shape, np.float64)
+    o, h, lo = (c if v is None else _as_2d(k, v, c.shape, np.float64)
                 for k, v in (("open_", open_), ("high", high), ("low", low)))
     st, dr = _check_options(size, size_type, direction, call_seq, init_cash, slippage, fees + fixed_fees)
     prm = np.array([size, fees, fixed_fees, slippage, min_size, size_granularity, sl_stop, tp_stop])
     positions = np.empty((c.shape[0], c.shape[1]) if return_positions else (0, 0))
-    equity, cash, final, orders = _run(c, ohl, ent, ex, prm, (dr, st, float(init_cash)), cash_sharing,
+    equity, cash, final, orders = _run(c, (o, h, lo), ent, ex, prm, (dr, st, float(init_cash)), cash_sharing,
                                        call_seq == "auto", positions, equity_curve)
     return BacktestResult(equity, cash, positions if return_positions else None, final, orders)

@@ -57,7 +57,7 @@ def round_to_lot_nb(units: float, lot_size: int) -> int:
     if math.isnan(units):
         return 0
     mag = min(abs(units), float(MAX_UNITS))
-    whole = int(math.floor(mag + _UNIT_EPS))
+    whole = math.floor(mag + _UNIT_EPS)
     lot = max(int(lot_size), 1)
     whole = (whole // lot) * lot
     return -whole if units < 0.0 else whole

@@ -21,7 +21,15 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from engine.fills import BUY, ORDER_LIMIT, bar_fill_price_nb, fee_nb, fill_price_nb, fillable_qty_nb, impact_bps_nb
+from engine.fills import (
+    BUY,
+    ORDER_LIMIT,
+    bar_fill_price_nb,
+    fee_nb,
+    fill_price_nb,
+    fillable_qty_nb,
+    impact_bps_nb,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -91,7 +99,7 @@ def volume_profile_nb(volume: FloatArray, slot: IntArray, n_slots: int) -> Float
 def iceberg_schedule_nb(qty: float, display_qty: float, limit: float) -> tuple[IntArray, FloatArray, FloatArray]:
     """ICEBERG: slices of display_qty (the last one smaller); slice 0 at bar 0, each next one
     refills when its predecessor is fully filled (offset REFILL)."""
-    k = max(int(math.ceil(qty / display_qty - 1e-9)), 1)
+    k = max(math.ceil(qty / display_qty - 1e-9), 1)
     qtys = np.full(k, display_qty)
     qtys[k - 1] = qty - display_qty * (k - 1)
     offsets = np.full(k, REFILL, dtype=np.int64)
@@ -176,9 +184,10 @@ def simulate_schedule(side: int, schedule: tuple[IntArray, FloatArray, FloatArra
     offsets, qtys, limits = (np.asarray(a) for a in schedule)
     if side not in (BUY, -BUY) or ttl_bars < 1 or not 0 <= start < len(open_):
         raise ValueError("side must be BUY/SELL, ttl_bars >= 1 and start a bar index of the arrays.")
-    arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, volume)]
+    o, h, lo, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (open_, high, low, volume))
     filled, avg, fees, begin = simulate_schedule_nb(
-        side, offsets.astype(np.int64), qtys.astype(np.float64), limits.astype(np.float64), start, *arrs,
+        side, offsets.astype(np.int64), qtys.astype(np.float64), limits.astype(np.float64), start,
+        o, h, lo, v,
         ttl_bars, float(costs.max_participation), float(costs.fixed_bps), float(costs.impact_bps),
         int(costs.impact_model), float(costs.multiplier), float(costs.per_unit), float(costs.minimum),
         float(costs.max_pct_of_value), float(costs.pct_fee))

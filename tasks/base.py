@@ -25,7 +25,7 @@ import logging
 import random
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, get_type_hints, overload
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Task
@@ -42,7 +42,9 @@ from workers import redeliveries
 from workers.app import app, visibility_timeout
 
 log = logging.getLogger("cream.tasks")
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 PLAN = retry_plan(visibility_timeout())
 
 # Besides the cycle's own transient failures (cream.services.error_policy): the broker's, a soft time limit.
@@ -73,7 +75,7 @@ class CreamTask(Task):  # type: ignore[misc]
             return self.run(*args, **kwargs)
         except (Ignore, Reject, Retry):
             raise
-        except Exception as exc:  # the policy: retry what is transient, fail the cycle on anything else
+        except Exception as exc:  # noqa: BLE001 - the policy: retry what is transient, fail the cycle on anything else
             self._handle(exc, args)
 
     # --- admission ---------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ class CreamTask(Task):  # type: ignore[misc]
         log.error("cycle %s fails: %s", args[0], reason, exc_info=not is_transient(exc))
         try:
             fail_cycle(args[0], reason)
-        except Exception as db_exc:  # the database is away: the task is retried, failing it is retried with it
+        except Exception as db_exc:  # noqa: BLE001 - the database is away: the task is retried, failing it is retried with it
             if is_transient(db_exc):
                 self._retry(db_exc, f"{self.name}: could not fail cycle {args[0]}: {db_exc}")
             log.error("cycle %s could not be marked FAILED (%s): the recovery sweep will", args[0], db_exc)
@@ -124,18 +126,36 @@ class CreamTask(Task):  # type: ignore[misc]
         if isinstance(exc, TimeLimitExceeded) and self.cycle_task and args and isinstance(args[0], str):
             try:
                 fail_cycle(args[0], f"{self.name}: hard time limit ({exc}) exceeded")
-            except Exception as db_exc:
+            except Exception as db_exc:  # noqa: BLE001 - logged: the recovery sweep fails the cycle later
                 log.error("cycle %s could not be marked FAILED after a hard time limit: %s", args[0], db_exc)
 
 
+class TaskFunction(Protocol[P, R_co]):
+    """A cream task as the code sees it: the function (Celery passes a bound task its ``self``) and what
+    the code uses of Celery's Task, which has no types of its own."""
+
+    name: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def apply_async(self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None,
+                    **options: Any) -> Any: ...
+
+
+@overload
 def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
-               bind: bool = False) -> Callable[[F], F]:
+               bind: Literal[False] = False) -> Callable[[Callable[P, R]], TaskFunction[P, R]]: ...
+@overload
+def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
+               bind: Literal[True]) -> Callable[[Callable[Concatenate[Any, P], R]], TaskFunction[P, R]]: ...
+def cream_task(name: str, *, keep_result: bool = False, cycle_task: bool = True,
+               bind: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Register ``name`` on the queue its prefix names, with the queue's time limits and the policy above."""
     queue = name.split(".", 1)[0]
     soft, hard = TIME_LIMITS[queue]
 
-    def wrap(fn: F) -> F:
-        return app.task(  # type: ignore[no-any-return]
+    def wrap(fn: Callable[..., Any]) -> Any:
+        return app.task(
             name=name, base=CreamTask, home_queue=queue, soft_time_limit=soft, time_limit=hard, bind=bind,
             ignore_result=not keep_result, max_retries=PLAN.retries, cycle_task=cycle_task, typing=False,
         )(fn)

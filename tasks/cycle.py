@@ -92,7 +92,7 @@ def recover_stalled() -> list[str]:
         try:
             if resume(cycle_id):
                 resumed.append(cycle_id)
-        except Exception as exc:  # this cycle cannot be resumed: it ends, the sweep goes on
+        except Exception as exc:  # noqa: BLE001 - this cycle cannot be resumed: it ends, the sweep goes on
             log.error("cycle %s cannot be resumed: %s: %s", cycle_id, type(exc).__name__, exc)
             with session_scope() as s:
                 cycles.fail(s, cycle_id, f"could not be resumed: {type(exc).__name__}: {exc}")

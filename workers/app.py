@@ -6,11 +6,11 @@ Queues: ``cycles`` (orchestration), ``agents`` (agent calls), ``data`` (market d
 
 from __future__ import annotations
 
-from celery import Celery
-from kombu import Exchange, Queue
-from kombu.transport import TRANSPORT_ALIASES
-
 from datetime import timedelta
+
+from celery import Celery
+from kombu.entity import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 import beat_schedule
 from cream import embedded_redis, timeouts

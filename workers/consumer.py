@@ -100,7 +100,7 @@ def _check_eta(eta: Any, now: datetime) -> None:
 def _shown(value: Any) -> str:
     try:
         return json.dumps(value, default=str)[:300]
-    except Exception:  # a body json cannot show (too deep): its type is enough
+    except Exception:  # noqa: BLE001 - a body json cannot show (too deep): its type is enough
         return f"<{type(value).__name__}>"
 
 
@@ -110,7 +110,7 @@ def _drop(message: Any, reason: str) -> None:
               getattr(message, "content_type", "?"), _shown(getattr(message, "headers", None)))
     try:
         message.ack()
-    except Exception as exc:  # already acknowledged or rejected by Celery before it raised
+    except Exception as exc:  # noqa: BLE001 - already acknowledged or rejected by Celery before it raised
         log.debug("message already settled: %s", exc)
 
 
@@ -133,7 +133,7 @@ class GuardedConsumer(Consumer):  # type: ignore[misc]
                 handle(message)
             except lost_connection:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - fail closed: a message the checks cannot pass is dropped with its reason
                 _drop(message, f"{type(exc).__name__}: {str(exc)[:200]}")
 
         return on_task_received
@@ -152,7 +152,7 @@ class GuardedConsumer(Consumer):  # type: ignore[misc]
         """A message without a task header must be JSON, and not a task of Celery's protocol 1."""
         try:
             body = message.decode()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - undecodable: handed to on_decode_error, as Celery's own consumer does
             self.on_decode_error(message, exc)
             return False
         if isinstance(body, dict) and "task" in body:

@@ -31,7 +31,7 @@ def refuse_on_error(step: str) -> Iterator[None]:
     """Run a start-up step; any failure ends the process with its reason on one line."""
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - fail closed: any failure of a start-up step refuses the worker
         refuse(f"{step}: {exc}" if str(exc) else f"{step}: {type(exc).__name__}")
 
 
@@ -46,7 +46,7 @@ def _consumes(instance: Any) -> set[str]:
     return set(getattr(queues, "consume_from", None) or {})
 
 
-@worker_init.connect
+@worker_init.connect  # type: ignore[untyped-decorator]  # celery has no types
 def _prepare(sender: Any = None, **_: Any) -> None:
     from cream.config import get_settings
     from cream.runtime import require_environment
@@ -63,7 +63,7 @@ def _prepare(sender: Any = None, **_: Any) -> None:
     db.reset_after_fork()
 
 
-@celeryd_after_setup.connect
+@celeryd_after_setup.connect  # type: ignore[untyped-decorator]  # celery has no types
 def _reconcile_before_work(instance: Any = None, **_: Any) -> None:
     """An execution worker brings open orders and positions up to the broker's view before it consumes."""
     if "execution" not in _consumes(instance):
@@ -111,7 +111,7 @@ def _restart_tactic_chains(environment: str) -> None:
         log.info("restarted the chains of %d working tactic order(s): %s", len(restarted), restarted)
 
 
-@worker_process_init.connect
+@worker_process_init.connect  # type: ignore[untyped-decorator]  # celery has no types
 def _fresh_connections(**_: Any) -> None:
     db.reset_after_fork()
 

@@ -31,7 +31,9 @@ def count(broker_url: str, task_id: str, retries: int, add: bool = False) -> int
         client = _client(broker_url)
         if add:
             with client.pipeline() as pipe:
-                again, _ = pipe.incr(key).expire(key, 86400).execute()
+                pipe.incr(key)
+                pipe.expire(key, 86400)
+                again, _ = pipe.execute()
         else:
             again = client.get(key) or 0
     except redis.RedisError:

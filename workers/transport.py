@@ -11,6 +11,7 @@ error"). The item has already been popped, so dropping it, with a logged reason,
 from __future__ import annotations
 
 import logging
+from queue import Empty
 from typing import Any
 
 from kombu.transport import redis
@@ -18,11 +19,11 @@ from kombu.transport import redis
 log = logging.getLogger("cream.transport")
 
 
-class Channel(redis.Channel):  # type: ignore[misc]
+class Channel(redis.Channel):
     def _brpop_read(self, **options: Any) -> Any:
         try:
-            return super()._brpop_read(**options)
-        except redis.Empty:
+            return super()._brpop_read(**options)  # type: ignore[no-untyped-call]  # kombu leaves it untyped
+        except Empty:
             raise
         except Exception as exc:
             # kombu counts KeyError as a lost connection; from a popped item it means a malformed envelope.
@@ -34,11 +35,11 @@ class Channel(redis.Channel):  # type: ignore[misc]
 
     def _deliver_fanout_message(self, message: Any, exchange: Any) -> Any:
         try:
-            return super()._deliver_fanout_message(message, exchange)
-        except Exception as exc:
+            return super()._deliver_fanout_message(message, exchange)  # type: ignore[no-untyped-call]  # as above
+        except Exception as exc:  # noqa: BLE001 - a broadcast that is not a message is dropped and logged, never fatal
             log.error("dropped a broadcast that is not a message (%s: %.200s)", type(exc).__name__, exc)
-            raise redis.Empty() from None
+            raise Empty() from None
 
 
-class Transport(redis.Transport):  # type: ignore[misc]
+class Transport(redis.Transport):
     Channel = Channel

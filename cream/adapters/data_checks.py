@@ -12,16 +12,15 @@ Kinds of issue:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-
+from datetime import UTC, date, datetime
 
 from cream import market_calendar
 from cream.ports import Bars
 from cream.schemas.market import Timeframe
 
-UTC = timezone.utc
 _MAX_LISTED = 5  # issues of one kind named in the summary
 
 
@@ -103,7 +102,7 @@ def _intraday_gaps(bars: Bars) -> list[DataIssue]:
     issues = []
     # Judged in time order, so an out-of-order bar is reported once, not also as a gap.
     order = sorted(range(len(bars)), key=lambda i: int(bars.ts[i]))
-    for p, i in zip(order, order[1:]):
+    for p, i in itertools.pairwise(order):
         prev_end, cur = int(bars.end[p]), int(bars.ts[i])
         if cur <= prev_end:
             continue
@@ -142,10 +141,10 @@ def check_bars(bars: Bars, timeframe: Timeframe | str = "", symbol: str = "") ->
     for check in checks:
         try:
             issues.extend(check(bars))
-        except Exception as exc:  # a report, never a crash: the check's own failure is an issue
+        except Exception as exc:  # noqa: BLE001 - a report, never a crash: the check's own failure is an issue
             issues.append(DataIssue("check_failed", 0, f"{check.__name__.strip('_')}: {exc!r}"))
     try:
         count = len(bars)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a table len() cannot read has no bars to report
         count = 0
     return DataReport(symbol=symbol, timeframe=str(timeframe), bars=count, issues=tuple(issues))

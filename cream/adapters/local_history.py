@@ -19,8 +19,8 @@ import csv
 import gzip
 import io
 import math
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ def _read_columns(path: Path, required: tuple[str, ...]) -> dict[str, list[str]]
 
 def _epoch_seconds(stamps: list[str]) -> np.ndarray:
     # numpy parses ISO-8601 without a zone designator; every stamp here is UTC.
-    naive = [s[:-1] if s.endswith("Z") else s for s in stamps]
+    naive = [s.removesuffix("Z") for s in stamps]
     return np.array(naive, dtype="datetime64[s]").astype(np.int64)
 
 
@@ -101,12 +101,12 @@ def _read_only(table: BarTable) -> BarTable:
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_raw(path: Path) -> BarTable:
     return _read_only(read_polygon_5m(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path, timeframe: Timeframe, raw: bool) -> BarTable:
     if not raw:
         return _read_only(read_sample(path))
@@ -135,7 +135,7 @@ def _scan(directory: Path) -> dict[str, dict[Timeframe, tuple[Path, bool]]]:
         if symbol and suffix in {tf.value for tf in Timeframe}:
             explicit.append((symbol, Timeframe(suffix), path))
         else:
-            sources.setdefault(stem, {}).update({tf: (path, True) for tf in RAW_TIMEFRAMES})
+            sources.setdefault(stem, {}).update(dict.fromkeys(RAW_TIMEFRAMES, (path, True)))
     for symbol, timeframe, path in explicit:
         sources.setdefault(symbol, {})[timeframe] = (path, False)
     return sources
@@ -166,7 +166,7 @@ class LocalHistory:
         if timeframes is None:
             raise UnknownInstrument(f"{symbol!r} is not in {self.directory}; known symbols: "
                                     f"{', '.join(self.symbols())}")
-        source = timeframes.get(timeframe) if timeframe in set(Timeframe) else None
+        source = timeframes.get(Timeframe(timeframe)) if timeframe in set(Timeframe) else None
         if source is None:
             offered = ", ".join(tf.value for tf in Timeframe if tf in timeframes)
             raise ValueError(f"timeframe {str(timeframe)!r} is not available for {symbol} in "
@@ -205,11 +205,11 @@ class LocalHistory:
 
     def latest(self) -> datetime:
         """The newest bar end over all symbols, judged on each symbol's finest timeframe."""
-        return datetime.fromtimestamp(max(self._bar_ends(-1)), tz=timezone.utc)
+        return datetime.fromtimestamp(max(self._bar_ends(-1)), tz=UTC)
 
     def earliest(self) -> datetime:
         """The oldest bar end over all symbols, judged on each symbol's finest timeframe."""
-        return datetime.fromtimestamp(min(self._bar_ends(0)), tz=timezone.utc)
+        return datetime.fromtimestamp(min(self._bar_ends(0)), tz=UTC)
 
     def _bar_ends(self, index: int) -> list[int]:
         ends = []

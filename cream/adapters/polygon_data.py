@@ -44,7 +44,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -56,7 +56,12 @@ from cream.adapters.data_checks import DataReport, check_bars
 from cream.adapters.polygon_aggs import FRAMES, as_bars, empty, parse_aggs, to_frame
 from cream.adapters.polygon_http import Limiter, MalformedResponse, PolygonHttp
 from cream.adapters.polygon_records import (
-    Dividend, Split, parse_dividend, parse_option, parse_quote, parse_split,
+    Dividend,
+    Split,
+    parse_dividend,
+    parse_option,
+    parse_quote,
+    parse_split,
 )
 from cream.adapters.resample import BarTable, sort_unique
 from cream.errors import UnknownInstrument
@@ -66,11 +71,10 @@ from cream.schemas.instruments import OccSymbol
 from cream.schemas.market import OptionMark, Quote, Timeframe
 
 log = logging.getLogger(__name__)
-UTC = timezone.utc
 DAY = 86400
 
 _TICKER = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
-HISTORY_START = datetime(2003, 9, 10, tzinfo=timezone.utc)
+HISTORY_START = datetime(2003, 9, 10, tzinfo=UTC)
 _MAX_WIDENINGS = 12  # lookback windows double at most this often (a few decades of daily bars)
 
 
@@ -309,7 +313,7 @@ class PolygonMarketData:
             what,
             lambda: client.get_aggs(symbol, frame.multiplier, frame.timespan, lo, hi, adjusted=True,
                                     sort="asc", limit=self.page_limit, raw=True),
-            lambda p, q: self._follow_aggs(p, q))
+            self._follow_aggs)
         raw = parse_aggs([agg for page in pages for agg in _results(page, what)], frame, what)
         # Judged as Polygon sent them (out-of-order and duplicate windows show), at the window asked for.
         report = check_bars(as_bars(raw), Timeframe.M5 if frame.session else tf, symbol)

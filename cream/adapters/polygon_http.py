@@ -18,6 +18,7 @@ contacts ``POLYGON_URL`` or a loopback stand-in, nothing else (``cream.endpoints
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -148,5 +149,5 @@ class PolygonHttp:
             parsed = urlparse(next_url)
             query = dict(parse_qsl(parsed.query))
             query.pop("apiKey", None)  # the key goes in the header, never in a logged URL
-            page = self.get(what, lambda p=parsed.path, q=query: follow(p, q))
+            page = self.get(what, functools.partial(follow, parsed.path, query))
         raise TransientError(f"Polygon {what}: more than {MAX_PAGES} pages: narrow the request")

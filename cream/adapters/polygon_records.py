@@ -7,7 +7,7 @@ Field names follow Polygon's public API documentation. A missing required field 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,8 +15,6 @@ from pydantic import ValidationError
 from cream.adapters.polygon_http import MalformedResponse
 from cream.ports import ChainContract
 from cream.schemas.market import Quote
-
-UTC = timezone.utc
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ class SimulatedBroker:
         reference = self.last_price(order.symbol, order.as_of)
         side = 1 if order.side is OrderSide.BUY else -1
         if order.execution_tactic is not None and order.order_type in (OrderType.MARKET, OrderType.LIMIT):
-            return self._work(order, broker_id, reference)
+            return self._work(order, broker_id, reference, order.execution_tactic)
         if order.order_type is OrderType.LIMIT and order.limit_price is not None \
                 and side * (order.limit_price - reference) < 0:
             return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
@@ -102,10 +102,9 @@ class SimulatedBroker:
         fee = commission_nb(order.quantity, price, order.multiplier, self.per_unit, self.minimum, self.max_pct)
         return FillReport(quantity=order.quantity, price=round(float(price), 4), fee=round(float(fee), 4), ts=ts)
 
-    def _work(self, order: OrderRequest, broker_id: str, reference: float) -> OrderUpdate:
+    def _work(self, order: OrderRequest, broker_id: str, reference: float, tactic: ExecutionTactic) -> OrderUpdate:
         """Child orders over the next WORK_BARS bars; market children pay slippage, limit ones do not.
         PASSIVE_LIMIT rests at the order's limit (default: the reference price)."""
-        tactic = ExecutionTactic(order.execution_tactic)
         bars = self.market.bars_between(order.symbol, Timeframe.H1, order.as_of,
                                         order.as_of + timedelta(days=7))
         done = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,

@@ -73,7 +73,7 @@ def neutral_without_news(s: Subject) -> list[str]:
 
 def score_matches_valuation(s: Subject) -> list[str]:
     valuation, score = s.output["valuation"], s.output["fundamental_score"]
-    wrong = valuation == "UNDERVALUED" and score < 0 or valuation == "OVERVALUED" and score > 0
+    wrong = (valuation == "UNDERVALUED" and score < 0) or (valuation == "OVERVALUED" and score > 0)
     return [f"{s.symbol}: valuation {valuation} with fundamental_score {score:+.2f}"] if wrong else []
 
 

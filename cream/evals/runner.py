@@ -114,6 +114,7 @@ class _ScenarioRun:
     def _check_all(self, rows: list[AgentOutput]) -> None:
         sc = self.scenario
         analyses: dict[str, dict[str, dict[str, Any]]] = dict(sc.analyses) if sc.kind == "approvers" else {}
+        unsound: tuple[str, ...]
         plan, unsound = sc.plan if sc.kind == "approvers" else None, ()
         for row in rows:
             agent, symbol = AgentType(row.agent_type), None if row.symbol == PORTFOLIO else row.symbol
@@ -141,7 +142,7 @@ class _ScenarioRun:
         for name in self.scenario.checks.get(agent, []):
             try:
                 reasons = CHECKS[agent][name](subject)
-            except Exception as exc:  # a check that cannot read the output counts against the output
+            except Exception as exc:  # noqa: BLE001 - a check that cannot read the output counts against the output
                 reasons = [f"check could not read the output: {type(exc).__name__}: {exc}"]
             self.report.results.append(CheckResult(self.scenario.name, agent, subject.symbol, name,
                                                    not reasons, "; ".join(reasons)[:300]))

@@ -167,9 +167,9 @@ class GeminiModel:
             if not request.tools_allowed or not request.tools:
                 raise InvalidAgentOutput(f"Gemini asked for tools {[c.name for c in calls]} for {who}, "
                                          "where none were allowed.")
-            return LlmReply(text=text, tool_calls=calls, **accounting)  # type: ignore[arg-type]
+            return LlmReply(text=text, tool_calls=calls, **accounting)
         parsed = parse_answer(text, schema, f"Gemini for {who}")
-        return LlmReply(text=text, parsed=parsed, **accounting)  # type: ignore[arg-type]
+        return LlmReply(text=text, parsed=parsed, **accounting)
 
     @staticmethod
     def _time_left(request: LlmRequest, needed: float) -> bool:
@@ -188,7 +188,8 @@ class GeminiModel:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base * 2^(n-1), scaled by a random factor in [0.5, 1.5)."""
-        return min(_MAX_BACKOFF_S, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random())
+        doubling: float = 2 ** (attempt - 1)
+        return min(_MAX_BACKOFF_S, self.backoff_base * doubling) * (0.5 + random.random())
 
     def _scrub(self, message: str) -> str:
         return message.replace(self._api_key, "***")

@@ -17,6 +17,8 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    if not url:
+        raise RuntimeError("no database URL: cream.storage.db passes it as config.attributes['url']")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)

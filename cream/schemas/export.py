@@ -38,4 +38,4 @@ def write_schemas(out: Path) -> list[Path]:
         written.append(path)
     path = out / "Instrument.schema.json"
     path.write_text(json.dumps(TypeAdapter(Instrument).json_schema(), indent=2) + "\n")
-    return written + [path]
+    return [*written, path]

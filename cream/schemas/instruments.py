@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -135,12 +135,12 @@ class MultiLeg(Frozen):
         return 100
 
 
-Instrument = Annotated[Union[Equity, OptionContract, MultiLeg], Field(discriminator="type")]
+Instrument = Annotated[Equity | OptionContract | MultiLeg, Field(discriminator="type")]
 
 
 def underlying_of(instrument_id: str) -> str:
     """The underlying symbol of any instrument id (share symbol, OCC symbol, multi-leg id)."""
-    first = instrument_id.split("+")[0]
+    first = instrument_id.split("+", maxsplit=1)[0]
     if "x" in first:
         first = first.split("x", 1)[1]
     try:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
 from cream.schemas.decisions import Environment
 from cream.schemas.instruments import TICKER_PATTERN, Frozen
 
-TRIGGER_KIND = "cream.cycle.trigger"
+TRIGGER_KIND: Final = "cream.cycle.trigger"
 TICKER = re.compile(TICKER_PATTERN)
 
 
@@ -48,8 +48,8 @@ class CycleTrigger(Frozen):
         if v is None:
             return None
         out: list[str] = []
-        for s in v:
-            s = s.strip().upper()
+        for raw in v:
+            s = raw.strip().upper()
             if not TICKER.fullmatch(s):
                 raise ValueError(f"{s!r} is not a ticker")
             if s not in out:
@@ -66,5 +66,5 @@ def parse_trigger(body: Any) -> CycleTrigger:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
         raise ValueError(problems) from None
-    except Exception as exc:  # e.g. OverflowError from a date that cannot be moved to UTC
+    except Exception as exc:  # noqa: BLE001 - e.g. OverflowError from a date that cannot be moved to UTC
         raise ValueError(f"{type(exc).__name__}: {exc}") from None

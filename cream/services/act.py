@@ -4,7 +4,7 @@ written (client_order_id derived from cycle and decision) and sent to the broker
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -147,6 +147,7 @@ def _conclude(s: Session, cycle_id: str, lock_held: dict[str, str]) -> Acted:
     else:
         status, reason = CycleStatus.NO_TRADE, "approved plan has no orders"
     cycles.conclude(s, cycle_id, status, reason)
+    worked: Iterable[str]
     worked = s.scalars(select(WorkRow.order_id).where(WorkRow.order_id.in_([o.id for o in orders]),
                                                       WorkRow.status == child_orders.WORKING)) if orders else []
     # working: parents whose children go over the next bars; the caller starts their chains

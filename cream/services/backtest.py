@@ -14,10 +14,10 @@ from sqlalchemy import select
 from cream import market_calendar
 from cream.errors import InvalidRequest
 from cream.ports import MarketData, Runner
+from cream.schemas.cycle import CycleStatus
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, portfolio, reports
-from cream.schemas.cycle import CycleStatus
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
 from cream.storage.models import BacktestRow, Cycle
@@ -104,5 +104,5 @@ def _abort(book: str, reason: str) -> None:
                                                        Cycle.status == CycleStatus.RUNNING.value)).all()
             for cycle_id in running:
                 cycles.conclude(s, cycle_id, CycleStatus.FAILED, f"backtest aborted: {reason}")
-    except Exception as exc:  # the original error propagates; this one is only reported
+    except Exception as exc:  # noqa: BLE001 - the original error propagates; this one is only reported
         log.error("backtest %s could not be marked FAILED (%s: %s)", book, type(exc).__name__, exc)

@@ -36,6 +36,7 @@ was not: the superseded link finds itself stale.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,12 +50,12 @@ from sqlalchemy.orm import Session
 from cream import clock, ids, market_calendar
 from cream.errors import RejectedDefinitively, UnknownInstrument
 from cream.ports import Broker, MarketData
+from cream.schemas.cycle import Observed
 from cream.schemas.decisions import ExecutionTactic, OrderType, TimeInForce
 from cream.schemas.instruments import underlying_of
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import OrderPurpose, OrderStatus
 from cream.services import cycles, order_lifecycle, protection
-from cream.schemas.cycle import Observed
 from cream.storage.book_lock import HeldBookLock, book_lock
 from cream.storage.db import session_scope
 from cream.storage.models import Book, OrderRow, WorkRow
@@ -240,10 +241,8 @@ def _refresh(child_id: str, broker: Broker, now: datetime, send: Callable[[str],
         return
     found = broker.lookup(child_id)
     if found is not None and expired and not found.is_final:
-        try:
+        with contextlib.suppress(RejectedDefinitively):  # filled or canceled meanwhile: the next look says which
             broker.cancel(found.broker_order_id or broker_id or "")
-        except RejectedDefinitively:  # filled or canceled meanwhile: the next look says which
-            pass
         found = broker.lookup(child_id)
     with session_scope() as s:
         if found is not None:

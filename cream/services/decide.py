@@ -59,13 +59,13 @@ OUTPUT_SCHEMAS: dict[AgentType, type[BaseModel]] = {
 
 
 EARLIER_PHASES: dict[AgentType, tuple[AgentType, ...]] = {
-    **{a: () for a in ANALYSTS}, **{a: ANALYSTS for a in RESEARCHERS},
-    **{a: ANALYSTS + RESEARCHERS for a in (AgentType.TRADER, *APPROVERS)}}
+    **dict.fromkeys(ANALYSTS, ()), **dict.fromkeys(RESEARCHERS, ANALYSTS),
+    **dict.fromkeys((AgentType.TRADER, *APPROVERS), ANALYSTS + RESEARCHERS)}
 
 
 # The group whose join an agent's output counts towards (the trader's plan is a phase of its own).
 GROUP_OF: dict[AgentType, tuple[AgentType, ...]] = {
-    **{a: ANALYSTS for a in ANALYSTS}, **{a: RESEARCHERS for a in RESEARCHERS}, **{a: APPROVERS for a in APPROVERS}}
+    **dict.fromkeys(ANALYSTS, ANALYSTS), **dict.fromkeys(RESEARCHERS, RESEARCHERS), **dict.fromkeys(APPROVERS, APPROVERS)}
 
 
 class AgentRun(NamedTuple):
@@ -93,7 +93,7 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
     try:
         raw = backend.run(agent, ctx)
         output, error = validate_output(agent, raw, ctx), None
-    except Exception as exc:  # fail closed: any failure of the agent is recorded, never approved
+    except Exception as exc:  # noqa: BLE001 - fail closed: any failure of the agent is recorded, never approved
         output, error = None, f"{type(exc).__name__}: {exc}"
         log.warning("agent %s failed for %s/%s: %s", agent.value, cycle_id, key_symbol, error)
     values = {"cycle_id": cycle_id, "agent_type": agent.value, "symbol": key_symbol, "iteration": iteration,
@@ -155,8 +155,9 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
         model = OUTPUT_SCHEMAS[agent].model_validate(raw)
     except ValidationError as exc:
         raise ValueError(f"output does not match {OUTPUT_SCHEMAS[agent].__name__}: {exc.errors()[:3]}") from exc
-    if ctx.symbol is not None and getattr(model, "symbol", ctx.symbol) != ctx.symbol:
-        raise ValueError(f"output is about {model.symbol}, asked about {ctx.symbol}")
+    about = getattr(model, "symbol", ctx.symbol)
+    if ctx.symbol is not None and about != ctx.symbol:
+        raise ValueError(f"output is about {about}, asked about {ctx.symbol}")
     if isinstance(model, DecisionPlan):
         if model.cycle_id != ctx.cycle_id or model.environment is not ctx.environment:
             raise ValueError("plan names another cycle or environment")
@@ -261,10 +262,10 @@ def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:
     row = _output_row(s, cycle_id, AgentType.TRADER, PORTFOLIO, iteration)
     if row is None or row.status != "OK":
         return None
-    plan = getattr(row, "plan", None)  # validated once per row object (outputs never change)
+    plan: DecisionPlan | None = getattr(row, "plan", None)  # validated once per row object (outputs never change)
     if plan is None:
-        plan = row.plan = DecisionPlan.model_validate(row.output)
-    return plan  # type: ignore[no-any-return]
+        plan = row.plan = DecisionPlan.model_validate(row.output)  # type: ignore[attr-defined]  # a cache, no column
+    return plan
 
 
 def verdicts(s: Any, cycle_id: str, iteration: int) -> dict[AgentType, ApprovalVerdict]:

@@ -77,8 +77,8 @@ Next = tuple[Step, ...]  # the steps that follow, to be run side by side
 
 # The join each group of agents hands on to.
 JOIN_OF: dict[AgentType, StepKind] = {
-    **{a: StepKind.ANALYSTS_DONE for a in ANALYSTS}, **{a: StepKind.RESEARCH_DONE for a in RESEARCHERS},
-    **{a: StepKind.GATE for a in APPROVERS}}
+    **dict.fromkeys(ANALYSTS, StepKind.ANALYSTS_DONE), **dict.fromkeys(RESEARCHERS, StepKind.RESEARCH_DONE),
+    **dict.fromkeys(APPROVERS, StepKind.GATE)}
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,7 @@ def mirror(s: Session, book: str, account: AccountSnapshot, ts: datetime) -> lis
         changes.append(f"cash {row.cash} -> {cash}")
         row.cash = cash
     ours = {p.instrument_id: p for p in positions(s, book)}
+    pos: PositionRow | None
     for key, pos in ours.items():
         if key not in account.positions:
             changes.append(f"{key} {pos.quantity} -> 0")

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cream.schemas.agents import APPROVERS, AgentType
-from cream.services import cycles, llm_budget
 from cream.schemas.cycle import Observed
+from cream.services import cycles, llm_budget
 from cream.services.decide import PORTFOLIO, outputs
 from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
 from engine.metrics import performance_summary, returns_nb

@@ -196,15 +196,15 @@ def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
     if readonly and engine.dialect.name == "postgresql":
         # Each statement of a read on READ COMMITTED sees its own snapshot anyway: without a transaction
         # around them the same reads cost no BEGIN and no COMMIT round trip.
-        engine = engine.execution_options(cream_readonly=True, isolation_level="AUTOCOMMIT")  # type: ignore[assignment]
+        engine = engine.execution_options(cream_readonly=True, isolation_level="AUTOCOMMIT")
     elif readonly:
-        engine = engine.execution_options(cream_readonly=True)  # type: ignore[assignment]
+        engine = engine.execution_options(cream_readonly=True)
     return sessionmaker(engine, expire_on_commit=False, info={"url": url})
 
 
 def session_url(session: Session) -> str | None:
     """The database URL a ``session_scope`` session works on (None for a session made elsewhere)."""
-    return session.info.get("url")  # type: ignore[no-any-return]
+    return session.info.get("url")
 
 
 _AMBIENT: ContextVar[tuple[str, Session] | None] = ContextVar("cream_ambient_session", default=None)

@@ -156,7 +156,7 @@ def running_rows(data_dir: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         return [(table, row[0]) for table in ("cycles", "backtests") if table in tables
-                for row in db.execute(f"SELECT id FROM {table} WHERE status = 'RUNNING'")]  # noqa: S608
+                for row in db.execute(f"SELECT id FROM {table} WHERE status = 'RUNNING'")]
 
 
 def _fill(text: str, places: dict[str, str]) -> str:

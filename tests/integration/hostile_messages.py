@@ -145,7 +145,7 @@ def task_message(draw: st.DrawFn) -> tuple[str, bytes]:
     for key in draw(st.lists(st.sampled_from(["eta", "expires", "retries", "timelimit", "id", "lang", "group",
                                               "ignore_result", "shadow", "stamps", "replaced_task_nesting"]),
                              max_size=3, unique=True)):
-        headers[key] = draw(st.sampled_from(BAD_DATES[:4] + ("2099-01-01T00:00:00Z",)) | json_value)
+        headers[key] = draw(st.sampled_from((*BAD_DATES[:4], "2099-01-01T00:00:00Z")) | json_value)
     embed = draw(st.sampled_from([{"callbacks": None, "errbacks": None, "chain": None, "chord": None}, {}, None])
                  | json_value)
     body = json.dumps([args, kwargs, embed] if draw(st.integers(0, 4)) else draw(json_value))

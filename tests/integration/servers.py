@@ -112,7 +112,7 @@ def _wait(probe: object, what: str, timeout: float = 30.0) -> None:
         try:
             probe()  # type: ignore[operator]
             return
-        except Exception:
+        except Exception:  # noqa: BLE001 - not up yet: probed again until the deadline
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what} did not start within {timeout}s") from None
             time.sleep(0.1)

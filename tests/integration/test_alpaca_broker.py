@@ -249,7 +249,7 @@ def test_malformed_json_on_get_is_a_clear_transient_error(alpaca: AlpacaStandIn,
 def test_every_request_has_a_timeout(alpaca: AlpacaStandIn, broker: AlpacaBroker) -> None:
     alpaca.fail_next(standin.SLOW, method="GET", path="/v2/clock", seconds=3.0)
     started = time.monotonic()
-    with pytest.raises(TransientError, match="within 0.5s"):
+    with pytest.raises(TransientError, match=r"within 0\.5s"):
         broker.clock()
     assert time.monotonic() - started < 2.0
 

@@ -64,7 +64,7 @@ def test_a_60s_database_outage_loses_no_trigger_and_no_cycle(fleet, backend, req
     tag = uuid.uuid4().hex[:6]
     _pause(fleet, "data.orient")
     inflight = fleet.runner.start(trigger(f"out{tag}", ORDER_HOUR))["cycle_id"]
-    wait_for(lambda: (fleet.data_dir / "slow-task.pids").exists(), what="a cycle in flight")
+    wait_for((fleet.data_dir / "slow-task.pids").exists, what="a cycle in flight")
     books = [f"out{tag}{n}" for n in range(len(HOURS))]
     with outage(backend, request):
         (fleet.data_dir / "slow-task").unlink()  # the cycle in flight runs into the outage

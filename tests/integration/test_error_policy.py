@@ -74,7 +74,7 @@ def test_a_message_on_the_wrong_queue_or_with_wrong_arguments_is_refused_and_the
     _pause(fleet, "data.orient")
     answer = fleet.runner.start(trigger(_book(), ORDER_HOUR))
     cycle_id = answer["cycle_id"]
-    wait_for(lambda: (fleet.data_dir / "slow-task.pids").exists(), what="orient to pause")
+    wait_for((fleet.data_dir / "slow-task.pids").exists, what="orient to pause")
     app = fleet.runner.app
     app.send_task("execution.act", args=[cycle_id], queue="cycles", routing_key="cycles")  # act before approval
     app.send_task("cycles.gate", args=[cycle_id, "1"], queue="cycles")

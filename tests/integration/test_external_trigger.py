@@ -4,6 +4,7 @@ import needed); malformed or invalid messages never start a cycle and the reason
 from __future__ import annotations
 
 import pickle
+
 from kombu import Connection, Exchange
 from sqlalchemy import func, select
 

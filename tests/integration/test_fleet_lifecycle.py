@@ -159,7 +159,7 @@ def test_a_killed_redis_comes_back_with_its_data_and_the_workers_reconnect(fleet
 
 def test_nothing_in_the_logs_carries_the_password(fleet: RunningFleet) -> None:
     secret = (fleet.data_dir / "redis" / "password").read_text()
-    logs = list((fleet.data_dir / "logs").glob("*.log")) + [fleet.data_dir / "redis" / "redis.log"]
+    logs = [*(fleet.data_dir / "logs").glob("*.log"), fleet.data_dir / "redis" / "redis.log"]
     assert len(logs) >= 6
     assert [p.name for p in logs if secret in p.read_text(errors="replace")] == []
     assert secret not in fleet.out.read_text() + fleet.err.read_text()
@@ -231,7 +231,7 @@ def concurrent_cycles(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Pa
     for trial in range(3):
         data_dir = tmp_path_factory.mktemp(f"concurrent{trial}")  # fresh: both migrate it at once, too
         with ThreadPoolExecutor(2) as pool:
-            runs = list(pool.map(lambda _: cream(data_dir, "cycle", "--at", HOUR, "--json", "--symbols", "MA"),
+            runs = list(pool.map(lambda _: cream(data_dir, "cycle", "--at", HOUR, "--json", "--symbols", "MA"),  # noqa: B023 - used up in this iteration
                                  range(2)))
         trials.append((data_dir, runs))
     return trials

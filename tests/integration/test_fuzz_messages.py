@@ -26,7 +26,7 @@ from tests.integration.hostile_messages import GOOD_TRIGGER, hostile_message, js
 BATCHES = int(os.environ.get("FUZZ_BATCHES", "12"))
 BATCH = 100
 # Session hours inside the sample data, one per valid trigger.
-HOURS = [t for t in market_calendar.cycle_times_between(datetime(2025, 6, 2).date(), datetime(2025, 9, 24).date())]
+HOURS = list(market_calendar.cycle_times_between(datetime(2025, 6, 2).date(), datetime(2025, 9, 24).date()))
 CRASHES = ("Unrecoverable error", "WorkerLostError", "exited prematurely", "Process 'ForkPoolWorker")
 
 def _log_sizes(fleet) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import time
@@ -14,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from cream.errors import ConfigurationError, InvalidAgentOutput, TransientError
 from cream.llm import LanguageModel, LlmRequest
-from cream.llm.port import ToolCall, ToolResult, ToolSpec, Turn
 from cream.llm.gemini import GeminiModel
+from cream.llm.port import ToolCall, ToolResult, ToolSpec, Turn
 from tests.standins.gemini_server import GeminiStandIn, gemini_standin
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,7 @@ def test_backoff_grows_between_attempts(standin: GeminiStandIn) -> None:
     standin.script(GOOD)
     model.generate(request(), TradeIdea)
     at = [r.at for r in standin.requests]
-    gaps = [b - a for a, b in zip(at, at[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(at)]
     # base * 2^(n-1) * jitter in [0.5, 1.5): 0.05-0.15, 0.1-0.3, 0.2-0.6 seconds
     assert 0.05 <= gaps[0] < 0.3 and 0.1 <= gaps[1] < 0.5 and 0.2 <= gaps[2] < 0.8
     model.close()

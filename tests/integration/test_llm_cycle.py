@@ -4,7 +4,6 @@ threads talks to the Gemini stand-in; then a replay of the same hour from the re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,7 +117,7 @@ def test_an_llm_cycle_records_everything_and_its_replay_gives_the_same_plan(
     calls = len(llm.server.requests)
     llm.server.stop()
     replay_env = {**llm.env, "CREAM_AGENTS": "replay", "CREAM_BROKER_URL": llm.env["CREAM_BROKER_URL"][:-1] + "5"}
-    with cream_environment(replay_env), LocalFleet(Settings()) as fleet:
+    with cream_environment(replay_env), LocalFleet(Settings()):
         runner = CycleRunner(replay_env["CREAM_BROKER_URL"])
         cycle_id, _ = runner.run(trigger("llm-rep"), timeout=180)
         runner.close()

@@ -161,7 +161,7 @@ def _ended(cycle_id: str) -> bool:
 
 def test_paper_runs_only_the_current_hour(paper: tuple[PolygonStandIn, AlpacaStandIn, GeminiStandIn, str]) -> None:
     """A stale trigger and a future one start nothing and say why; the trigger of the hour that is now runs."""
-    _, alpaca, _, broker_url = paper
+    _, _, _, broker_url = paper
     now_hour = HOURS[1]  # Wednesday 11:00 New York: an hour before it and one after are cycle hours too
     clock_at(now_hour)
     stale, future = datetime(2024, 1, 2, 15, tzinfo=UTC), datetime(2030, 6, 3, 15, tzinfo=UTC)

@@ -8,7 +8,7 @@ import multiprocessing
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ from tests.shared_data import POLYGON_5M, require
 from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
-UTC = timezone.utc
 KEY = "pk-test-0123456789"
 SPLITS = {"ADBE": [{"execution_date": "2024-01-10", "split_from": 1, "split_to": 2}]}
 DIVIDENDS = {"COST": [{"cash_amount": 1.16, "currency": "USD", "declaration_date": "2024-04-17",
@@ -205,7 +204,7 @@ def test_a_500_then_success(market: PolygonMarketData, stand_in: PolygonStandIn)
 def test_malformed_json_is_a_clear_error_and_leaves_the_cache_untouched(
         market: PolygonMarketData, stand_in: PolygonStandIn) -> None:
     stand_in.fail_next(1, "malformed", "/v2/aggs/")
-    with pytest.raises(MalformedResponse, match="not valid JSON.*nothing was stored") as caught:
+    with pytest.raises(MalformedResponse, match=r"not valid JSON.*nothing was stored") as caught:
         market.bars("XLK", Timeframe.M5, utc(2024, 3, 1, 20), 30)
     assert isinstance(caught.value, TransientError)
     assert market.cache.read("XLK", "5m", 0, 2_000_000_000).ts.size == 0
@@ -266,7 +265,7 @@ def test_the_limiter_times_out_with_a_transient_error(redis_url: str) -> None:
     bucket = RedisTokenBucket.from_url(redis_url, f"t-{uuid.uuid4().hex}", rate=0.1, capacity=1)
     bucket.acquire(1)
     started = time.monotonic()
-    with pytest.raises(TransientError, match="no token within 0.3s"):
+    with pytest.raises(TransientError, match=r"no token within 0\.3s"):
         bucket.acquire(0.3)
     assert 0.25 < time.monotonic() - started < 2
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,6 @@ from tests.shared_data import POLYGON_5M, require
 from tests.standins.polygon_server import PolygonStandIn
 
 pytestmark = pytest.mark.integration
-UTC = timezone.utc
 KEY = "pk-session-bars-0123"
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
 

@@ -45,8 +45,8 @@ def migrated(tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("env, says", [
-    ({"CREAM_ENV": "PAPER"}, "environment: PAPER needs POLYGON_API_KEY, ALPACA_API_KEY, ALPACA_SECRET_KEY, "
-                             "GEMINI_API_KEY in the environment"),
+    ({"CREAM_ENV": "PAPER"}, ("environment: PAPER needs POLYGON_API_KEY, ALPACA_API_KEY, ALPACA_SECRET_KEY, "
+                              "GEMINI_API_KEY in the environment")),
     ({"CREAM_ENV": "LIVE"}, "LIVE refused: no ACTIVE LIVE trading_config"),
     ({"CREAM_FOO": "1"}, "CREAM_FOO"),
     ({"CREAM_ENVIRONMENT": "LIVE"}, "CREAM_ENVIRONMENT"),

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from cream import clock, market_calendar
@@ -92,7 +92,7 @@ class AlpacaStandIn:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def __enter__(self) -> AlpacaStandIn:
+    def __enter__(self) -> Self:
         stand_in = self
 
         class Handler(_Handler):
@@ -309,7 +309,7 @@ class AlpacaStandIn:
             if not (body.get("stop_loss") or {}).get("stop_price"):
                 return bad(f"{order_class} orders require stop_loss.stop_price")
         held = self.positions.get(symbol, {}).get("qty", 0.0)
-        closing = held > 0 and body["side"] == "sell" or held < 0 and body["side"] == "buy"
+        closing = (held > 0 and body["side"] == "sell") or (held < 0 and body["side"] == "buy")
         if closing and qty > abs(held) - self._held(symbol, body["side"]):
             return 403, {"code": 40310000, "message": f"insufficient qty available for order (requested: {_num(qty)}, "
                                                       f"available: {_num(abs(held) - self._held(symbol, body['side']))})"}
@@ -480,7 +480,7 @@ def _next_session_edges(now: datetime) -> tuple[datetime, datetime]:
 
 
 def _time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return datetime.fromisoformat(stamp)
 
 
 def _str(x: object) -> str | None:
@@ -508,13 +508,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout): exactly what a stalled gateway looks like
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:

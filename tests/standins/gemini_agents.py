@@ -16,9 +16,9 @@ from typing import Any
 
 from cream.agents.port import AgentContext
 from cream.agents.prompts import context_from_prompt
-from cream.schemas.decisions import Environment
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.schemas.agents import AgentType
+from cream.schemas.decisions import Environment
 
 TOOL_FIRST = frozenset({AgentType.TECHNICAL_ANALYST, AgentType.TRADER})
 STAMPED = ("cycle_id", "as_of_timestamp", "environment")  # the system stamps these on the trader's draft

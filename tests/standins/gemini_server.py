@@ -151,7 +151,7 @@ class GeminiStandIn:
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                     pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:  # http.server's naming
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 match = _PATH.match(self.path.split("?", 1)[0])
                 if match is None:

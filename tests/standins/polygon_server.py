@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlparse
 from zoneinfo import ZoneInfo
 
@@ -119,13 +119,13 @@ class PolygonStandIn:
 
     # --- lifecycle and knobs ---------------------------------------------------------------------
 
-    def __enter__(self) -> PolygonStandIn:
+    def __enter__(self) -> Self:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:  # http.server's name
                 stand_in._handle(self)
 
             def log_message(self, *args: Any) -> None:

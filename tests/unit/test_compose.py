@@ -81,7 +81,7 @@ class _Reader:
         if text == "":
             nxt = self.peek()
             # A mapping's value is its deeper lines, or a sequence written at the key's own indentation.
-            deeper = nxt is not None and (nxt[0] > indent or in_mapping and nxt[0] == indent and _is_item(nxt[1]))
+            deeper = nxt is not None and (nxt[0] > indent or (in_mapping and nxt[0] == indent and _is_item(nxt[1])))
             result = self.block(nxt[0]) if deeper and nxt is not None else None
         elif text == "|":
             result = self.literal(indent)

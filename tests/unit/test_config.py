@@ -35,7 +35,7 @@ def refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
 def test_an_environment_that_is_not_exactly_one_of_three_is_refused(monkeypatch: pytest.MonkeyPatch,
                                                                     value: str) -> None:
     message = refusal(monkeypatch, CREAM_ENV=value)
-    assert message.startswith(f"CREAM_ENV={ascii(value)}: must be one of BACKTEST, PAPER, LIVE")
+    assert message.startswith(f"CREAM_ENV={value!a}: must be one of BACKTEST, PAPER, LIVE")
 
 
 def test_each_invalid_variable_is_named_with_what_it_may_be(monkeypatch: pytest.MonkeyPatch) -> None:

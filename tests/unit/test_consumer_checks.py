@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import tasks.agents  # noqa: F401  (register the tasks, as a worker does)
-import tasks.cycle  # noqa: F401
-import tasks.data  # noqa: F401
+import tasks.agents  # register the tasks, as a worker does
+import tasks.cycle
+import tasks.data
 import tasks.execution  # noqa: F401
 from cream.schemas.cycle import Phase
 from cream.services.pipeline import following

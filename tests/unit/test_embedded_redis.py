@@ -72,7 +72,7 @@ def test_every_file_is_the_users_alone(tmp_path: Path) -> None:
         modes = _modes(data_dir)
     assert "data/redis/appendonly.aof" in modes and "data/redis/url" in modes and "data/redis/redis.log" in modes
     dirs = {p for p in modes if (tmp_path / p).is_dir()}
-    assert {p: m for p, m in modes.items() if p in dirs} == {p: "0o700" for p in dirs}
+    assert {p: m for p, m in modes.items() if p in dirs} == dict.fromkeys(dirs, "0o700")
     assert {p: m for p, m in modes.items() if p not in dirs} == {p: "0o600" for p in modes if p not in dirs}
 
 

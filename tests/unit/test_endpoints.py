@@ -229,7 +229,7 @@ def test_a_bad_gemini_override_stops_a_backtest_with_gemini_agents(tmp_path: Pat
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     with fleet_environment(tmp_path, monkeypatch, CREAM_ENV="BACKTEST", CREAM_AGENTS="gemini",
                            CREAM_GEMINI_BASE_URL="http://127.0.0.1@generativelanguage.googleapis.com"):
-        with pytest.raises(ConfigurationError, match="^CREAM_GEMINI_BASE_URL is refused"):
+        with pytest.raises(ConfigurationError, match=r"^CREAM_GEMINI_BASE_URL is refused"):
             runtime.require_environment(Environment.BACKTEST)
 
 

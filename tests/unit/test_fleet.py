@@ -22,8 +22,8 @@ SCHEMA = "database schema is at nothing, code expects 0005: run `cream db upgrad
 
 @pytest.mark.parametrize("log, reason", [
     (f"cream worker refused to start: {SCHEMA}\n", SCHEMA),
-    ("celery banner\n[2025-09-25 10:00:00,000: INFO/MainProcess] warming\n"
-     "cream worker refused to start: LIVE refused: no ACTIVE LIVE trading_config\n",
+    (("celery banner\n[2025-09-25 10:00:00,000: INFO/MainProcess] warming\n"
+      "cream worker refused to start: LIVE refused: no ACTIVE LIVE trading_config\n"),
      "LIVE refused: no ACTIVE LIVE trading_config"),
     ("cream worker refused to start: first\nother\ncream worker refused to start: second  \n", "second"),
     ("cream worker refused to start:\n", "no reason given"),

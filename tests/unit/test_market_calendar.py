@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 import shelve
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from celery import Celery
@@ -28,8 +28,6 @@ from cream.market_calendar import (
     session,
     trading_days,
 )
-
-UTC = timezone.utc
 
 
 def ny(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:

@@ -24,7 +24,7 @@ def panels() -> tuple[np.ndarray, ...]:
 
 
 def test_panels_align_every_symbol_on_one_clock(panels: tuple[np.ndarray, ...]) -> None:
-    ts, open_, high, low, close, first = panels
+    ts, _open, high, low, close, first = panels
     assert np.all(np.diff(ts) > 0) and close.shape == (ts.size, 4) and first > 50
     assert np.isnan(close).mean() < 0.01  # the four trade the same regular sessions
     assert np.all((low <= close) | np.isnan(close)) and np.all((high >= close) | np.isnan(close))

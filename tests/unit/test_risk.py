@@ -28,7 +28,7 @@ from engine import constraints as ec
 
 RULES = default_trading_config(Environment.BACKTEST).rules
 AS_OF = datetime(2025, 6, 2, 15, tzinfo=UTC)
-SECTORS = {s: "Industrials" for s in ("XYZ", "OK")} | {"A": "Energy", "B": "Utilities", "ABC": "Materials"}
+SECTORS = dict.fromkeys(("XYZ", "OK"), "Industrials") | {"A": "Energy", "B": "Utilities", "ABC": "Materials"}
 
 
 def d(symbol: str, qty: int, *, action: str = "BUY", direction: str = "LONG", stop: float = 95.0,

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from cream.ids import cycle_id
-from cream.schemas.trigger import CycleTrigger
-from cream.schemas.trigger import parse_trigger
+from cream.schemas.trigger import CycleTrigger, parse_trigger
 
 VALID: dict[str, Any] = {"kind": "cream.cycle.trigger", "version": 1, "environment": "PAPER",
                          "scheduled_for": "2026-11-20T15:20:00Z", "book": "default",

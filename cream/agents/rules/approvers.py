@@ -69,13 +69,13 @@ def _check_decision(ctx: AgentContext, i: int, d: Decision) -> list[Objection]:
         if held == 0 or d.size.quantity > abs(held):
             out.append(_objection("NO_POSITION_TO_CLOSE", i, d, f"closes {d.size.quantity} but holds {held}"))
         return out
-    if d.action not in (Action.BUY, Action.SELL, Action.INCREASE) or abs(held) > 0 and d.action is not Action.INCREASE:
+    if d.action not in (Action.BUY, Action.SELL, Action.INCREASE) or (abs(held) > 0 and d.action is not Action.INCREASE):
         return out
     try:
         delta = analyses["bullish_researcher"]["conviction"] - analyses["bearish_researcher"]["conviction"]
         tech = analyses["technical_analyst"]
     except KeyError:
-        return out + [_objection("NO_RESEARCH", i, d, f"no research behind a new position in {symbol}")]
+        return [*out, _objection("NO_RESEARCH", i, d, f"no research behind a new position in {symbol}")]
     threshold = ctx.rules.conviction_delta_action
     agrees = delta > threshold if d.direction is Direction.LONG else delta < -threshold
     if not agrees:

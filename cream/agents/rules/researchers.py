@@ -37,7 +37,8 @@ def _conviction(sign: float, t: TechnicalAnalysisOutput, n: SentimentAnalysisOut
     setup_ok = t.trend is favoured and t.setup in (Setup.BREAKOUT, Setup.PULLBACK)
     c = BASE_CONVICTION + 0.45 * max(tech, 0) + 0.1 * max(sent, 0) + 0.1 * max(fund, 0) + 0.1 * setup_ok
     c -= 0.15 * n.event_risk + 0.1 * (f.macro_risk != "LOW")
-    points, against = [], []
+    points: list[str] = []
+    against: list[str] = []
     (points if tech > 0 else against).append(f"technical score {t.technical_score:+.2f}, trend {t.trend.value}")
     if setup_ok:
         points.append(f"{t.setup.value} setup in the direction of the trend")

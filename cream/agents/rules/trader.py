@@ -66,7 +66,7 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
     pos = ctx.portfolio.positions.get(symbol)
     held = pos.quantity if pos else 0
     why = f"bull {bull:.2f} - bear {bear:.2f} = delta {delta:+.2f}"
-    if held > 0 and delta < -rules.conviction_delta_action or held < 0 and delta > rules.conviction_delta_action:
+    if (held > 0 and delta < -rules.conviction_delta_action) or (held < 0 and delta > rules.conviction_delta_action):
         assert pos is not None
         return _close(symbol, pos, tech, why), f"{symbol}: close, {why}"
     if held:
@@ -157,7 +157,9 @@ def _hold(symbol: str, pos: PositionView, tech: TechnicalAnalysisOutput, why: st
 def revise(plan: DecisionPlan, objections: list[Objection]) -> DecisionPlan:
     """Answer the approvers: halve what was too large, drop what was unsound."""
     critical = [o for o in objections if o.severity is Severity.CRITICAL]
-    halve, drop, notes = set(), set(), []
+    halve: set[int] = set()
+    drop: set[int] = set()
+    notes = []
     for o in critical:
         targets = [o.decision_index] if o.decision_index is not None else range(len(plan.decisions))
         for i in targets:

@@ -50,7 +50,7 @@ def option_chain(ctx: AgentContext, market: MarketData | None, args: OptionChain
                                          as_of=ctx.as_of))
     except NoOptionData:  # a source with bars only (local history)
         raise ToolError(NO_CHAIN) from None
-    except Exception as exc:  # the provider's failure is the tool's answer, not the agent's crash
+    except Exception as exc:  # noqa: BLE001 - the provider's failure is the tool's answer, not the agent's crash
         raise ToolError(f"the option chain of {args.underlying} could not be fetched "
                         f"({type(exc).__name__}: {str(exc)[:200]}).") from None
     chain = [c for c in chain if _wanted(c, args)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,6 @@ import pytest
 from cream.adapters.candle_cache import CachedBar, CandleCache, CorporateAction, ny_midnight
 from cream.storage import db
 
-UTC = timezone.utc
 HOUR, DAY = 3600, 86400
 START = int(datetime(2025, 6, 2, tzinfo=UTC).timestamp())  # Monday
 EX_DATE = date(2025, 6, 4)  # Wednesday

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -10,7 +10,6 @@ from cream.adapters.data_checks import check_bars
 from cream.ports import Bars
 from cream.schemas.market import Timeframe
 
-UTC = timezone.utc
 OPEN = int(datetime(2024, 3, 1, 14, 30, tzinfo=UTC).timestamp())  # 09:30 ET, a Friday
 
 

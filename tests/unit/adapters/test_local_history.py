@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,6 @@ from cream.ports import Bars
 from cream.schemas.market import Timeframe
 from tests.shared_data import POLYGON_5M, require
 
-UTC = timezone.utc
 POLYGON_DIR = POLYGON_5M
 SYMBOLS = ["ADBE", "COST", "MA", "XLK"]
 

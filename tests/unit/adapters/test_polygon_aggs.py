@@ -52,7 +52,7 @@ def test_minute_frames_are_polygons_windows_as_sent(five_minutes: BarTable) -> N
 def test_a_broken_aggregate_is_a_malformed_response(five_minutes: BarTable) -> None:
     frame = FRAMES[Timeframe.H1]
     aggs = as_aggs(five_minutes)
-    with pytest.raises(MalformedResponse, match="lacks a field.*nothing was stored"):
+    with pytest.raises(MalformedResponse, match=r"lacks a field.*nothing was stored"):
         parse_aggs([*aggs[:3], {k: v for k, v in aggs[3].items() if k != "c"}], frame, "1h bars XLK")
     # 15:55 UTC moved to 15:57 (mid-session): off the 5-minute grid, it would straddle the 16:00 bin boundary
     at_55 = next(a for a in aggs if a["t"] // 1000 % 3600 == 3300 and 15 <= a["t"] // 1000 % 86400 // 3600 < 18)

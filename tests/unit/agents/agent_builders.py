@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from cream.adapters.local_history import LocalHistory
@@ -135,7 +135,7 @@ def plan(*decisions: Decision) -> DecisionPlan:
                         decisions=list(decisions))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _real_snapshots(as_of: datetime) -> tuple[FeatureSnapshot, ...]:
     history = LocalHistory()
     return tuple(build_snapshot(s, as_of, history.bars(s, Timeframe.H1, as_of, 200),

@@ -40,7 +40,15 @@ from cream.schemas.agents import (
     TechnicalAnalysisOutput,
     Verdict,
 )
-from cream.schemas.decisions import Decision, DecisionPlan, References, RiskDenomination, RiskLevels, Size, SizeUnit
+from cream.schemas.decisions import (
+    Decision,
+    DecisionPlan,
+    References,
+    RiskDenomination,
+    RiskLevels,
+    Size,
+    SizeUnit,
+)
 from cream.schemas.instruments import OptionContract
 from cream.schemas.market import EventKind, ExternalEvent, OptionMark
 from cream.services.decide import OUTPUT_SCHEMAS
@@ -88,14 +96,14 @@ def test_a_full_rule_based_cycle_on_the_sample_is_grounded() -> None:
     assert isinstance(first, DecisionPlan) and first.decisions  # the sample trades: its levels were checked
     # A tight sector limit makes the risk manager object to a whole sector, not to one instrument.
     tight = RULES.model_copy(update={"max_sector_pct": 0.12})
-    approvers = {"rules": tight, "sectors": {s: "Technology" for s in snaps}, "plan": first}
+    approvers = {"rules": tight, "sectors": dict.fromkeys(snaps, "Technology"), "plan": first}
     verdicts = [run(a, context(snaps, found, **approvers)) for a in (AgentType.RISK_MANAGER, AgentType.CRITIC)]
     objections = [o for v in verdicts if isinstance(v, ApprovalVerdict) for o in v.objections]
     assert "sector:Technology" in {o.instrument_id for o in objections}
     revised = run(AgentType.TRADER, context(snaps, found, previous_plan=first, objections=objections))
     assert isinstance(revised, DecisionPlan)
     for agent in (AgentType.RISK_MANAGER, AgentType.CRITIC):
-        run(agent, context(snaps, found, plan=revised, sectors={s: "Technology" for s in snaps}))
+        run(agent, context(snaps, found, plan=revised, sectors=dict.fromkeys(snaps, "Technology")))
 
 
 # --- per-symbol outputs -------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Environment
 from cream.schemas.market import OptionMark
 
-SYMBOL_AGENTS = ANALYSTS + (AgentType.BULLISH_RESEARCHER, AgentType.BEARISH_RESEARCHER)
+SYMBOL_AGENTS = (*ANALYSTS, AgentType.BULLISH_RESEARCHER, AgentType.BEARISH_RESEARCHER)
 FENCE = re.compile(r"^```json\n(.*?)\n```$", re.MULTILINE | re.DOTALL)
 OBJECTION = Objection(code="MAX_NOTIONAL", severity=Severity.CRITICAL, decision_index=0, instrument_id="ADBE",
                       message="notional $60,000 above $50,000\n```json {\"oops\": 1}")

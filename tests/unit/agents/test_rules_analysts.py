@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from agent_builders import AS_OF, INDICATORS, fundamentals, news, real_snapshots, regime, snapshot, technical
 
-from cream.agents.rules.analysts import fundamentals_analyst, invalidation_levels, news_analyst, technical_analyst
+from cream.agents.rules.analysts import (
+    fundamentals_analyst,
+    invalidation_levels,
+    news_analyst,
+    technical_analyst,
+)
 from cream.agents.rules.researchers import bearish_researcher, bullish_researcher
 from cream.schemas.agents import Setup, Trend
 from cream.schemas.market import RegimeLabel

@@ -54,7 +54,7 @@ def test_same_context_gives_the_same_output(agent: AgentType) -> None:
 @pytest.mark.parametrize("agent", SYMBOL_AGENTS)
 def test_per_symbol_agent_without_a_symbol_is_refused(agent: AgentType) -> None:
     ctx = cycle_context(AgentType.TRADER)
-    with pytest.raises(ValueError, match="needs context.symbol"):
+    with pytest.raises(ValueError, match=r"needs context\.symbol"):
         RuleBasedAgents().run(agent, ctx)
 
 

@@ -372,8 +372,8 @@ def memory_db(tmp_path: Path) -> Iterator[str]:
     rows += _order(ALPHA, NOW - H, "XYZ", "ENTRY", "BUY", [(102.0, NOW - H)])
     rows += _order(ALPHA, NOW - H, "XYZ", "TAKE_PROFIT", "SELL", [(110.0, NOW + 0.5 * H)], decision=False)
     for at in (NOW, NOW + H):  # the asking cycle itself and a later one: never visible
-        rows += _rows(ALPHA, at, {"XYZ": "BULL_TREND"}) + [_decision(ALPHA, at, "XYZ")]
-    rows += _rows(BETA, NOW - H, {"XYZ": "BULL_TREND"}) + [_decision(BETA, NOW - H, "XYZ")]
+        rows += [*_rows(ALPHA, at, {"XYZ": "BULL_TREND"}), _decision(ALPHA, at, "XYZ")]
+    rows += [*_rows(BETA, NOW - H, {"XYZ": "BULL_TREND"}), _decision(BETA, NOW - H, "XYZ")]
     rows += _rows(BETA, NOW, {"XYZ": "BULL_TREND"})
     with db.session_scope(url) as s:
         for row in rows:  # parents first: the foreign keys are enforced

@@ -7,8 +7,8 @@ import gzip
 
 import numpy as np
 import pytest
-from tests.shared_data import POLYGON_5M, require
 
+from tests.shared_data import POLYGON_5M, require
 
 ADBE_PATH = POLYGON_5M / "ADBE.csv.gz"
 N_ROWS = 3000

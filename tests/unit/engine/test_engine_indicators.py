@@ -6,7 +6,6 @@ import math
 import statistics
 
 import numpy as np
-import pandas as pd
 import pytest
 import talib
 from hypothesis import given, settings
@@ -100,7 +99,7 @@ def test_flat_series_rsi_is_zero_and_stochastic_zero_as_talib() -> None:
 def test_period_one_is_defined_where_talib_rejects_it() -> None:
     close = np.array([10.0, 11.0, 10.5, 10.5])
     np.testing.assert_allclose(rsi_nb(close, 1), [NAN, 100.0, 0.0, 0.0])
-    mid, up, low = bollinger_nb(close, 1, 2.0)
+    mid, up, _low = bollinger_nb(close, 1, 2.0)
     np.testing.assert_array_equal(mid, close)
     np.testing.assert_array_equal(up, close)
 

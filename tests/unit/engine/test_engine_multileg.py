@@ -3,7 +3,6 @@ brute-force grid check of random strategies."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 
 from engine.normalize import percentile_rank_last_nb, rolling_percentile_nb, rolling_zscore_nb, zscore_last_nb
 
+
 @pytest.mark.parametrize("window", [2, 20, 100, 5000])
 def test_zscore_and_percentile_rank_of_last_value(adbe: dict[str, np.ndarray], window: int) -> None:
     x = adbe["close"].copy()

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from engine.occ import OccContract, occ_arrays, parse_occ, years_to_expiry
 from engine.options import (
     Greeks,
     bs_greeks,
@@ -21,7 +22,6 @@ from engine.options import (
     norm_cdf_nb,
     portfolio_greeks,
 )
-from engine.occ import OccContract, occ_arrays, parse_occ, years_to_expiry
 from tests.shared_data import OPTION_CHAIN, require
 
 ql = pytest.importorskip("QuantLib")

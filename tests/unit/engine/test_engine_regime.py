@@ -28,7 +28,7 @@ from engine.regime import (
     regime_features_nb,
 )
 
-I = np.arange(300.0)
+I = np.arange(300.0)  # noqa: E741 - the bar index, as in the formulas below
 FLAT = 100.0 + 0.05 * np.sin(I)
 RISING = 100.0 * 1.002**I
 FALLING = 100.0 * 0.998**I

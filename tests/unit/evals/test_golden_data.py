@@ -107,5 +107,5 @@ def test_unknown_scenarios_and_checks_are_configuration_errors(tmp_path: Path) -
     data["checks"]["trader"].append("reads_tea_leaves")
     path = tmp_path / "bull_trend.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ConfigurationError, match="trader.reads_tea_leaves"):
+    with pytest.raises(ConfigurationError, match=r"trader\.reads_tea_leaves"):
         load_scenario(path)

@@ -60,7 +60,7 @@ def test_occ_parse_reads_root_expiry_right_and_strike() -> None:
     assert occ.root == "AAPL"
     assert occ.expiration == date(2024, 8, 2)
     assert occ.right is OptionRight.CALL
-    assert occ.strike == Decimal("100")
+    assert occ.strike == Decimal(100)
 
 
 def test_occ_parse_fractional_put_strike() -> None:
@@ -129,7 +129,7 @@ def test_option_contract_exposes_underlying_and_multiplier() -> None:
     assert c.instrument_id == "MSFT240920P00400000"
     assert c.underlying == "MSFT"
     assert c.multiplier == 100
-    assert c.parts.strike == Decimal("400")
+    assert c.parts.strike == Decimal(400)
 
 
 # --- legs and multi-leg strategies ---------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_cream_cycle_in_paper_without_at_runs_the_current_hour(market: LocalHist
     clock.set_time(path, HOUR + timedelta(minutes=7))
     assert cycle_hour(None, None, Environment.PAPER, market) == HOUR
     clock.set_time(path, datetime(2025, 9, 24, 22, tzinfo=UTC))  # 18:00 New York
-    with pytest.raises(InvalidRequest, match="no cycle hour is current .* the next is 2025-09-25T14:00Z"):
+    with pytest.raises(InvalidRequest, match=r"no cycle hour is current .* the next is 2025-09-25T14:00Z"):
         cycle_hour(None, None, Environment.PAPER, market)
     with pytest.raises(InvalidTrigger, match="is a past hour"):
         cycle_hour(None, HOUR, Environment.PAPER, market)

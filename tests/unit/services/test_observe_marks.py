@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from cream.schemas.decisions import Environment
-from cream.schemas.trigger import CycleTrigger
 from cream import runtime
 from cream.schemas.cycle import Observed
+from cream.schemas.decisions import Environment
+from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline, portfolio
 from cream.services.runtime_config import seed_defaults
 from cream.storage import db

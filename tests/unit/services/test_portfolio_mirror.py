@@ -22,10 +22,10 @@ def test_the_book_takes_the_brokers_cash_and_positions() -> None:
     book = f"mirror{next(_books)}"
     with session_scope() as s:
         portfolio.ensure_book(s, book, Environment.PAPER, 100_000.0)
-        s.add_all([PositionRow(book=book, instrument_id="XLK", quantity=40, avg_entry_price=Decimal("250"),
-                               stop_loss=Decimal("240"), take_profit=Decimal("270"), opened_at=AT),
-                   PositionRow(book=book, instrument_id="MA", quantity=10, avg_entry_price=Decimal("550"),
-                               stop_loss=Decimal("530"), take_profit=Decimal("590"), opened_at=AT)])
+        s.add_all([PositionRow(book=book, instrument_id="XLK", quantity=40, avg_entry_price=Decimal(250),
+                               stop_loss=Decimal(240), take_profit=Decimal(270), opened_at=AT),
+                   PositionRow(book=book, instrument_id="MA", quantity=10, avg_entry_price=Decimal(550),
+                               stop_loss=Decimal(530), take_profit=Decimal(590), opened_at=AT)])
     # At the broker: MA's stop-loss filled, XLK was partly sold by hand, an AAPL call appeared.
     account = AccountSnapshot(cash=95_400.0, buying_power=190_000.0, day_trades=1,
                               positions={"XLK": (25, 250.0), "AAPL250117C00200000": (2, 7.5)})
@@ -35,9 +35,9 @@ def test_the_book_takes_the_brokers_cash_and_positions() -> None:
                                       "AAPL250117C00200000 0 -> 2"])
     with session_scope(readonly=True) as s:
         held = {p.instrument_id: p for p in portfolio.positions(s, book)}
-        assert s.get(Book, book).cash == Decimal("95400")  # type: ignore[union-attr]
+        assert s.get(Book, book).cash == Decimal(95400)  # type: ignore[union-attr]
     assert set(held) == {"XLK", "AAPL250117C00200000"}
-    assert held["XLK"].quantity == 25 and held["XLK"].stop_loss == Decimal("240")  # same side: bracket kept
+    assert held["XLK"].quantity == 25 and held["XLK"].stop_loss == Decimal(240)  # same side: bracket kept
     call = held["AAPL250117C00200000"]
     assert (call.quantity, call.multiplier, call.stop_loss) == (2, 100, None)  # opened outside Cream
     with session_scope() as s:
