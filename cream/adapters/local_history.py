@@ -28,8 +28,8 @@ import numpy as np
 from cream.adapters.resample import BarTable, sort_unique, to_daily, to_hourly
 from cream.errors import ConfigurationError, UnknownInstrument
 from cream.option_model import ModelOptions
-from cream.schemas.config import OptionModel
 from cream.ports import Bars, ChainContract
+from cream.schemas.config import OptionModel
 from cream.schemas.market import OptionMark, Timeframe
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "data" / "sample"
