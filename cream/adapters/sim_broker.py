@@ -1,6 +1,7 @@
 """The simulated broker of BACKTEST: fills at the last price with slippage and commission (engine.fills),
 works execution tactics as child-order schedules over the bars that follow (engine.tactics), and works
-each position's bracket (stop-loss / take-profit) against later bars."""
+each position's bracket (stop-loss / take-profit) against later bars. Options fill at the model's quote
+(``cream.option_model``): buys at the ask, sells at the bid."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from cream.errors import RejectedDefinitively
 from cream.ports import BracketExit, MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType
+from cream.schemas.instruments import is_option
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.tactic_schedule import (
@@ -60,6 +62,8 @@ class SimulatedBroker:
 
     def submit(self, order: OrderRequest) -> OrderUpdate:
         broker_id = "sim-" + hashlib.sha256(order.client_order_id.encode()).hexdigest()[:16]
+        if is_option(order.instrument_id):
+            return self._option(order, broker_id)
         reference = self.last_price(order.symbol, order.as_of)
         side = 1 if order.side is OrderSide.BUY else -1
         if order.execution_tactic is not None and order.order_type in (OrderType.MARKET, OrderType.LIMIT):
@@ -72,6 +76,28 @@ class SimulatedBroker:
             return self._stop(order, broker_id)
         return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
                            status=OrderStatus.FILLED, fills=[self.fill(order, reference, order.as_of)])
+
+    def _option(self, order: OrderRequest, broker_id: str) -> OrderUpdate:
+        """An option contract at once at the model's quote at ``as_of`` (``MarketData.option_marks``): a buy
+        at the ask, a sell at the bid (the spread crossed, no further slippage); a limit that the quote
+        does not reach is not filled (a DAY order, canceled). Market and limit orders only, no tactic."""
+        update = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
+                             status=OrderStatus.REJECTED)
+        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT) or order.execution_tactic is not None:
+            return update.model_copy(update={"reason": f"options take market or limit orders without a tactic, "
+                                                       f"not {order.order_type} {order.execution_tactic or ''}"})
+        mark = self.market.option_marks([order.instrument_id], order.as_of).get(order.instrument_id)
+        buy = order.side is OrderSide.BUY
+        price = None if mark is None else mark.ask if buy else mark.bid
+        if price is None or not price > 0:
+            return update.model_copy(update={"reason": f"no {'ask' if buy else 'bid'} for {order.instrument_id} "
+                                                       f"at {order.as_of:%Y-%m-%d %H:%M}Z"})
+        if order.order_type is OrderType.LIMIT and order.limit_price is not None \
+                and (order.limit_price < price if buy else order.limit_price > price):
+            return update.model_copy(update={"status": OrderStatus.CANCELED,
+                                             "reason": "limit not marketable; DAY order expired"})
+        return update.model_copy(update={"status": OrderStatus.FILLED, "reason": None,
+                                         "fills": [self._at(order, price, order.as_of)]})
 
     def _stop(self, order: OrderRequest, broker_id: str) -> OrderUpdate:
         """A stop (or stop-limit) DAY order rests for the rest of the session's bars after ``as_of`` and

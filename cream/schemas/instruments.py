@@ -138,6 +138,15 @@ class MultiLeg(Frozen):
 Instrument = Annotated[Equity | OptionContract | MultiLeg, Field(discriminator="type")]
 
 
+def is_option(instrument_id: str) -> bool:
+    """Whether the id is one option contract (an OCC symbol), not shares or a multi-leg strategy."""
+    try:
+        OccSymbol.parse(instrument_id)
+    except ValueError:
+        return False
+    return True
+
+
 def underlying_of(instrument_id: str) -> str:
     """The underlying symbol of any instrument id (share symbol, OCC symbol, multi-leg id)."""
     first = instrument_id.split("+", maxsplit=1)[0]

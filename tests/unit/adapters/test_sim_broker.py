@@ -124,3 +124,33 @@ def test_no_bracket_exit_when_neither_level_trades_or_no_bar_closed() -> None:
     sim = broker()
     assert sim.bracket_exit("XLK", 100, 1, stop=100.0, target=1000.0, since=AS_OF, until=AS_OF + timedelta(days=3)) is None
     assert sim.bracket_exit("XLK", 100, 1, stop=235.4, target=236.0, since=AS_OF, until=AS_OF) is None
+
+
+def option(side: str, order_type: str = "MARKET", **kw: object) -> OrderRequest:
+    return OrderRequest(client_order_id=f"o-{side}-{order_type}", symbol="XLK250620C00240000",
+                        instrument_id="XLK250620C00240000", side=side, quantity=3, multiplier=100,
+                        order_type=order_type, as_of=AS_OF, **kw)
+
+
+def test_an_option_crosses_the_model_spread() -> None:
+    """Buys at the ask, sells at the bid of the model's quote at the hour; commission per contract."""
+    mark = MARKET.option_marks(["XLK250620C00240000"], AS_OF)["XLK250620C00240000"]
+    assert mark.bid is not None and mark.ask is not None
+    bought, sold = broker().submit(option("BUY")), broker().submit(option("SELL"))
+    assert bought.status is OrderStatus.FILLED and sold.status is OrderStatus.FILLED
+    assert bought.fills[0].price == round(mark.ask, 4) and sold.fills[0].price == round(mark.bid, 4)
+    assert bought.fills[0].fee == 1.0 and bought.fills[0].ts == AS_OF  # the minimum: 3 x 0.005 < 1
+
+
+def test_an_option_limit_the_quote_does_not_reach_is_canceled_and_what_is_unpriced_rejected() -> None:
+    mark = MARKET.option_marks(["XLK250620C00240000"], AS_OF)["XLK250620C00240000"]
+    assert mark.ask is not None
+    low = broker().submit(option("BUY", "LIMIT", limit_price=round(mark.ask - 0.05, 2)))
+    assert low.status is OrderStatus.CANCELED and "not marketable" in (low.reason or "")
+    high = broker().submit(option("BUY", "LIMIT", limit_price=round(mark.ask + 0.05, 2)))
+    assert high.status is OrderStatus.FILLED and high.fills[0].price == round(mark.ask, 4)
+    expired = broker().submit(option("BUY").model_copy(update={"instrument_id": "XLK250530C00240000",
+                                                               "symbol": "XLK250530C00240000"}))
+    assert expired.status is OrderStatus.REJECTED and "no ask for XLK250530C00240000" in (expired.reason or "")
+    stop = broker().submit(option("SELL", "STOP", stop_price=1.0))
+    assert stop.status is OrderStatus.REJECTED and "market or limit" in (stop.reason or "")
