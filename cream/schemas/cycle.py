@@ -59,6 +59,7 @@ class Observed(CheckpointData):
     portfolio: PortfolioView
     option_marks: dict[str, OptionMark] = Field(default_factory=dict)
     bracket_exits: list[str] = Field(default_factory=list)  # the simulated broker's stop/target fills
+    expiries: list[str] = Field(default_factory=list)  # BACKTEST: options expired, exercised or assigned
     broker_changes: list[str] = Field(default_factory=list)  # PAPER/LIVE: the book brought to the account
     reconciliation: dict[str, Any] = Field(default_factory=dict)  # PAPER/LIVE: orders, exits, protection
 

@@ -32,6 +32,9 @@ class OrderPurpose(StrEnum):
     STOP_LOSS = "STOP_LOSS"  # bracket leg triggered by the stop level
     TAKE_PROFIT = "TAKE_PROFIT"  # bracket leg triggered by the target level
     PROTECTION = "PROTECTION"  # a held position's stop and target re-placed at the broker as one OCO exit
+    EXPIRY = "EXPIRY"  # BACKTEST: an option that expired out of the money, closed at 0
+    EXERCISE = "EXERCISE"  # BACKTEST: a long option exercised in the money, and the shares it moved
+    ASSIGNMENT = "ASSIGNMENT"  # BACKTEST: a short option assigned in the money, and the shares it moved
 
 
 class OrderRecord(Frozen):

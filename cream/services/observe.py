@@ -14,8 +14,9 @@ from cream.ports import AccountSnapshot, Broker, MarketData
 from cream.schemas.config import TradingConfig
 from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import Environment
-from cream.schemas.market import Timeframe
-from cream.services import cycles, portfolio
+from cream.schemas.instruments import is_option
+from cream.schemas.market import OptionMark, Timeframe
+from cream.services import cycles, expiry, portfolio
 from cream.storage.models import OrderRow
 
 STALE_AFTER = timedelta(days=4)  # a last bar older than this at as_of means the data is missing
@@ -35,31 +36,37 @@ def last_prices(market: MarketData, symbols: list[str], held: list[str], as_of: 
             raise UnknownInstrument(f"no recent hourly bar for {symbol} at {as_of:%Y-%m-%d %H:%M}Z")
         prices[symbol] = float(bars.close[-1])
     for symbol in sorted(set(held) - prices.keys()):  # positions outside today's universe still need a mark
+        if is_option(symbol):  # marked by its quote (MarketData.option_marks), not by bars
+            continue
         last = market.bars(symbol, Timeframe.H1, as_of, 1)
         if len(last):
             prices[symbol] = float(last.close[-1])
     return prices
 
 
-def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
-            config: TradingConfig, account: AccountSnapshot | None = None) -> Observed:
-    """Book the cycle's observation: the book mirrors the broker's ``account`` (PAPER, LIVE) or the
-    simulated broker works its brackets (BACKTEST); positions marked; the portfolio view."""
+def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker, config: TradingConfig,
+            account: AccountSnapshot | None = None, option_marks: dict[str, OptionMark] | None = None,
+            settlements: dict[str, Decimal] | None = None) -> Observed:
+    """Book the cycle's observation: the book mirrors the broker's ``account`` (PAPER, LIVE), or expired
+    options are settled (``settlements``: contract -> the underlying's close, ``services.expiry``) and the
+    simulated broker works its brackets (BACKTEST); positions marked (options at their mark's premium);
+    the portfolio view."""
     cycle = cycles.get_cycle(s, cycle_id)
     as_of = cycle.scheduled_for
     env = Environment(cycle.environment)
+    marks = option_marks or {}
     portfolio.ensure_book(s, cycle.book, env, config.initial_cash)
     mirrored = portfolio.mirror(s, cycle.book, account, as_of) if account is not None else []
+    expired = expiry.settle_expired(s, cycle.book, cycle_id, settlements) if settlements else []
     # The simulated broker works brackets here; a real broker holds them as orders of its own, answers
     # no bracket exit, and their fills reach the book through reconciliation.
     exits = work_brackets(s, cycle.book, cycle_id, as_of, broker)
-    portfolio.mark(s, cycle.book, prices)
-    # Option marks (premium and Greeks) come from the option-chain feed; local history has none, so in
-    # BACKTEST any option decision fails the risk check as unpriced.
+    portfolio.mark(s, cycle.book, {**prices, **{k: m.premium for k, m in marks.items()}})
     view = portfolio.view(s, cycle.book, as_of)
     if account is not None:  # the broker's own buying power and day-trade count
         view = view.model_copy(update={"buying_power": account.buying_power, "day_trades_5d": account.day_trades})
-    return Observed(as_of=as_of, prices=prices, bracket_exits=exits, broker_changes=mirrored, portfolio=view)
+    return Observed(as_of=as_of, prices=prices, option_marks=marks, bracket_exits=exits, expiries=expired,
+                    broker_changes=mirrored, portfolio=view)
 
 
 def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: Broker) -> list[str]:
@@ -68,7 +75,8 @@ def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker:
     done = []
     for pos in portfolio.positions(s, book):
         since = pos.checked_until or as_of
-        if pos.stop_loss is None or pos.take_profit is None or since >= as_of:
+        # Options have no bars to work a bracket on: their levels are the agents' to act on at each cycle.
+        if pos.stop_loss is None or pos.take_profit is None or since >= as_of or is_option(pos.instrument_id):
             continue
         hit = broker.bracket_exit(pos.instrument_id, pos.quantity, pos.multiplier, float(pos.stop_loss),
                                   float(pos.take_profit), since, as_of)

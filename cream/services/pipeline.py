@@ -44,9 +44,10 @@ from cream.schemas.cycle import (
     Resumed,
 )
 from cream.schemas.decisions import Environment
+from cream.schemas.instruments import is_option, underlying_of
 from cream.schemas.trigger import CycleTrigger, parse_trigger
 from cream.services import act as acting
-from cream.services import cycles, decide, observe, portfolio, protection
+from cream.services import cycles, decide, expiry, observe, portfolio, protection
 from cream.services.approval import gate as decide_gate
 from cream.services.cycle_hours import require_cycle_hour
 from cream.services.llm_budget import over_budget
@@ -243,11 +244,18 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     reconciled = protection.reconcile_book(broker, book, cycle_id)
     account = broker.snapshot()  # PAPER/LIVE: the account as the broker records it
     held = sorted(set(held) | set(account.positions if account else ()))
-    prices = observe.last_prices(ports.market(), symbols, held, as_of)
+    market = ports.market()
+    # BACKTEST settles what expired (PAPER/LIVE: the broker has, and the book mirrors it); the rest of the
+    # held options are marked; the shares an exercise moves need a price like any held shares.
+    settling = expiry.expired(held, as_of) if account is None else {}
+    spots = expiry.settlement_prices(market, settling)
+    held_options = [h for h in held if is_option(h) and h not in settling]
+    prices = observe.last_prices(market, symbols, [*held, *(underlying_of(c) for c in settling)], as_of)
+    marks = market.option_marks(held_options, as_of) if held_options else {}
     with session_scope() as s:
         if cycles.load(s, cycle_id, Observed) is not None:
             return following(symbols, Phase.OBSERVE) if again else ()
-        seen = observe.observe(s, cycle_id, prices, broker, config, account)
+        seen = observe.observe(s, cycle_id, prices, broker, config, account, marks, spots)
         _, wrote = cycles.record(s, cycle_id, seen.model_copy(update={"reconciliation": reconciled}))
     return following(symbols, Phase.OBSERVE) if wrote or again else ()
 

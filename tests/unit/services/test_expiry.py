@@ -1,0 +1,84 @@
+"""Options held in BACKTEST: marked at each observe by the model (so the book and the risk check price
+them), and settled at the first observe after their expiration close: worthless out of the money,
+exercised or assigned in the money with the shares booked, cash moved by the strike, once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from cream import runtime
+from cream.adapters.local_history import LocalHistory
+from cream.schemas.cycle import Observed
+from cream.schemas.decisions import Environment
+from cream.schemas.market import Timeframe
+from cream.schemas.trigger import CycleTrigger
+from cream.services import cycles, pipeline, portfolio
+from cream.services.runtime_config import seed_defaults
+from cream.storage import db
+from cream.storage.db import session_scope
+from cream.storage.models import Book, OrderRow, PositionRow
+
+EXPIRY_CLOSE = datetime(2025, 6, 20, 20, tzinfo=UTC)  # Friday June 20, 2025, 16:00 New York
+MONDAY = datetime(2025, 6, 23, 14, tzinfo=UTC)
+MARKET = LocalHistory()
+
+
+def xlk_close() -> Decimal:
+    return Decimal(str(float(MARKET.bars("XLK", Timeframe.H1, EXPIRY_CLOSE, 1).close[-1])))
+
+
+def book_holding(positions: dict[str, int]) -> str:
+    db.migrate()
+    with session_scope() as s:
+        seed_defaults(s)
+    book = f"opt-{uuid.uuid4().hex[:8]}"
+    with session_scope() as s:
+        portfolio.ensure_book(s, book, Environment.BACKTEST, 100_000.0)
+        for instrument_id, qty in positions.items():
+            s.add(PositionRow(book=book, instrument_id=instrument_id, quantity=qty, avg_entry_price=Decimal(2),
+                              multiplier=100, opened_at=datetime(2025, 6, 2, 15, tzinfo=UTC)))
+    return book
+
+
+def observe_at(book: str, at: datetime) -> Observed:
+    with session_scope() as s:
+        cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=at, book=book),
+                                     ["XLK"])
+    pipeline.observe_phase(cycle.id, runtime.PORTS, again=False)
+    with session_scope(readonly=True) as s:
+        observed = cycles.load(s, cycle.id, Observed)
+    assert observed is not None
+    return observed
+
+
+def test_a_held_option_is_marked_by_the_model_and_the_book_values_it() -> None:
+    book = book_holding({"XLK250620C00240000": 2})
+    seen = observe_at(book, datetime(2025, 6, 3, 15, tzinfo=UTC))
+    mark = seen.option_marks["XLK250620C00240000"]
+    assert mark.model_priced and mark.premium > 0 and mark.bid is not None
+    held = seen.portfolio.positions["XLK250620C00240000"]
+    assert held.market_price == pytest.approx(mark.premium)
+    assert seen.portfolio.equity == pytest.approx(100_000.0 + 2 * 100 * mark.premium)  # cash untouched by the test
+
+
+def test_expired_options_are_settled_once_at_the_expiry_close() -> None:
+    spot = xlk_close()
+    itm_call, otm_call = f"XLK250620C{int((spot - 5) * 1000):08d}", f"XLK250620C{int((spot + 20) * 1000):08d}"
+    itm_put = f"XLK250620P{int((spot + 5) * 1000):08d}"
+    book = book_holding({itm_call: 1, otm_call: 3, itm_put: -2})  # long calls, a short (assigned) put
+    seen = observe_at(book, MONDAY)
+    assert len(seen.expiries) == 3 and not seen.option_marks
+    with session_scope(readonly=True) as s:
+        held = {p.instrument_id: p for p in portfolio.positions(s, book)}
+        cash = s.get(Book, book).cash  # type: ignore[union-attr]
+        orders = {o.purpose for o in s.query(OrderRow).filter(OrderRow.book == book)}
+    # 100 shares bought by exercising the call at spot-5, 200 bought at spot+5 by the assigned put
+    assert set(held) == {"XLK"} and held["XLK"].quantity == 300 and held["XLK"].avg_entry_price == spot
+    assert cash == Decimal(100_000) - 100 * (spot - 5) - 200 * (spot + 5)
+    assert orders == {"EXERCISE", "ASSIGNMENT", "EXPIRY"}
+    again = observe_at(book, MONDAY.replace(hour=15))
+    assert again.expiries == [] and again.portfolio.positions["XLK"].quantity == 300
