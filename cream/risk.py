@@ -18,10 +18,18 @@ from cream.market_calendar import NEW_YORK
 from cream.schemas.agents import Objection, Severity
 from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
-from cream.schemas.instruments import InstrumentType, OptionContract, OptionRight, underlying_of
+from cream.schemas.instruments import (
+    InstrumentType,
+    OccSymbol,
+    OptionContract,
+    OptionRight,
+    is_option,
+    underlying_of,
+)
 from cream.schemas.market import OptionMark
 from cream.schemas.portfolio import PortfolioView, PositionView
 from engine import constraints as ec
+from engine.multileg import analyze_multileg
 from engine.risk_check import CheckRecord, held_rows, plan_rows
 from engine.risk_check import check_plan as engine_check
 
@@ -111,6 +119,33 @@ def _level_sign(d: Decision, delta: float) -> float:
     return 1.0 if delta >= 0 else -1.0
 
 
+def _exposure_price(d: Decision, side: int, cur: float, premium: float, portfolio: PortfolioView) -> float:
+    """What one unit of an option position after this order can lose, per unit of the underlying (the
+    engine multiplies by quantity and multiplier): the price the limits count its exposure at.
+
+    Long: its premium. Short: a put loses at most its strike less the credit (S = 0: cash-secured);
+    a call covered by shares held loses nothing more than the shares would (counted at its premium); an
+    uncovered short call loses without bound (inf: refused). From ``engine.multileg``'s payoff analysis."""
+    contract = d.instrument
+    assert isinstance(contract, OptionContract)
+    after = cur + side * d.size.quantity
+    if after >= 0:
+        return premium
+    parts = contract.parts
+    call = parts.right is OptionRight.CALL
+    shares = portfolio.positions.get(contract.underlying)
+    if call and shares is not None and shares.quantity >= -after * contract.multiplier:
+        return premium  # covered
+    loss = analyze_multileg([call], [float(parts.strike)], [-1.0], [premium], multiplier=1.0).max_loss
+    return loss if loss > 0 else premium
+
+
+def _unbounded(i: int, d: Decision) -> Objection:
+    return Objection(code="UNBOUNDED_LOSS", severity=Severity.CRITICAL, decision_index=i, instrument_id=d.instrument_id,
+                     message=f"selling {d.instrument_id} uncovered can lose without limit: only defined-risk "
+                             "strategies (spreads, covered calls, cash-secured puts) are allowed")
+
+
 def _opened_today(pos: PositionView | None, as_of: datetime | None) -> bool:
     if pos is None or pos.opened_at is None or as_of is None:
         return False
@@ -133,13 +168,21 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
     cols: dict[str, list[float]] = {k: [] for k in (
         "side", "qty", "price", "stop", "target", "current_qty", "multiplier", "level_price", "level_sign",
         "sector", "opened_today", "underlying", "delta", "gamma", "vega", "theta")}
-    for d in plan.decisions:
+    unbounded = []
+    for i, d in enumerate(plan.decisions):
         pos = portfolio.positions.get(d.instrument_id)
         cur = float(pos.quantity) if pos else 0.0
         working = portfolio.working_orders.get(d.instrument_id)  # what open entries may still add
         price, underlying, greeks = marks.of(d.instrument_id, d.instrument.type, d.instrument.underlying)
+        side = order_side(d, cur)
+        exposure = price
+        if isinstance(d.instrument, OptionContract) and side != 0:  # limits count what it can lose
+            exposure = _exposure_price(d, side, cur + (working.quantity if working else 0), price, portfolio)
+            if not np.isfinite(exposure):
+                unbounded.append(_unbounded(i, d))
+                exposure = price
         premium_levels = d.risk_levels.denomination is RiskDenomination.OPTION_PRICE
-        for k, v in (("side", order_side(d, cur)), ("qty", d.size.quantity), ("price", price),
+        for k, v in (("side", side), ("qty", d.size.quantity), ("price", exposure),
                      ("stop", d.risk_levels.stop_loss_level), ("target", d.risk_levels.take_profit_level),
                      ("current_qty", cur + (working.quantity if working else 0)), ("multiplier", d.instrument.multiplier),
                      ("level_price", price if premium_levels else underlying),
@@ -153,9 +196,9 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
     result = engine_check(rows, held, equity=portfolio.equity, buying_power=portfolio.buying_power,
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
     names = {i: n for n, i in sector_ids.items()}
-    violations = [_objection(plan, r, names) for r in result.records(result.violations)]
-    return RiskReport(result.approved, int((rows[:, ec.P_SIDE] != 0).sum()), violations, result.records(), plan,
-                      names)
+    violations = unbounded + [_objection(plan, r, names) for r in result.records(result.violations)]
+    return RiskReport(result.approved and not unbounded, int((rows[:, ec.P_SIDE] != 0).sum()), violations,
+                      result.records(), plan, names)
 
 
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
@@ -180,6 +223,10 @@ def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: M
                 price, spot, g = marks.of(key, InstrumentType.OPTION, underlying)
             except KeyError:
                 price, spot, g = np.nan, np.nan, np.full(4, np.nan)
+            if units < 0 and is_option(key):  # a short put held counts what it can lose, as when it was sold
+                parts = OccSymbol.parse(key)
+                if parts.right is OptionRight.PUT:
+                    price = max(float(parts.strike) - price, price)
         for k, v in (("notional", units * price), ("sector", sector_ids.get(sectors.get(underlying, ""), -1)),
                      ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
                      ("theta", units * g[3])):

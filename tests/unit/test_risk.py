@@ -318,3 +318,66 @@ def test_an_open_entry_that_cannot_be_marked_blocks_the_plan() -> None:
 def test_a_book_without_open_entries_serialises_as_before() -> None:
     assert "working_orders" not in book().model_dump(mode="json")
     assert working(book(), A=(1, 2.0)).model_dump(mode="json")["working_orders"]["A"]["quantity"] == 1
+
+
+PUT = OptionContract(occ_symbol="XYZ250620P00095000")
+PUT_MARK = OptionMark(instrument_id=PUT.instrument_id, premium=2.0, underlying_price=100.0, delta=-0.3, gamma=0.03,
+                      vega=0.1, theta=-0.04)
+CALL_MARKS = {CALL.instrument_id: MARK, PUT.instrument_id: PUT_MARK}
+
+
+def sold(contract: OptionContract, qty: int, *, action: str = "SELL") -> Decision:
+    """A short option with its levels on the premium: bought back at 1.3 times the credit, or at 0.4 of it
+    (a reward of 0.6 for a risk of 0.3)."""
+    premium = CALL_MARKS[contract.instrument_id].premium
+    return Decision(instrument=contract, action=action, direction="SHORT",
+                    size=Size(quantity=qty, unit=SizeUnit.CONTRACTS),
+                    risk_levels=RiskLevels(stop_loss_level=1.3 * premium, take_profit_level=0.4 * premium,
+                                           denomination=RiskDenomination.OPTION_PRICE),
+                    strategy_family="MEAN_REVERSION", rationale="test", confidence=0.6)
+
+
+def limit(report: RiskReport, check: str) -> float:
+    return float(next(c for c in report.checks() if c["check"] == check)["value"])
+
+
+def test_a_cash_secured_put_counts_what_it_can_lose_not_its_premium() -> None:
+    """Sold for $2 at a $95 strike: it loses at most $93 a share if XYZ goes to 0, and the limits count that."""
+    ok = run(plan(sold(PUT, 1)), book(), {"XYZ": 100.0}, option_marks=CALL_MARKS)
+    assert ok.approved, ok.reasons()
+    assert limit(ok, "MAX_NOTIONAL") == pytest.approx(100 * 93.0)
+    # two: $18,600 at risk is 18.6% of the book (the premium, $400, would have been 0.4%)
+    assert codes(run(plan(sold(PUT, 2)), book(), {"XYZ": 100.0}, option_marks=CALL_MARKS)) == ["MAX_PCT_EQUITY"]
+    tight = RULES.model_copy(update={"max_notional": 5_000.0})
+    assert codes(run(plan(sold(PUT, 1)), book(), {"XYZ": 100.0}, tight, option_marks=CALL_MARKS)) == ["MAX_NOTIONAL"]
+
+
+def test_an_uncovered_short_call_is_refused_for_its_unbounded_loss() -> None:
+    report = run(plan(sold(CALL, 1)), book(), {"XYZ": 100.0}, option_marks=CALL_MARKS)
+    assert not report.approved and codes(report) == ["UNBOUNDED_LOSS"]
+    assert "defined-risk" in report.reasons()
+    # partly covered: 100 shares cover one contract, not two
+    half = run(plan(sold(CALL, 2)), book(XYZ=(100, 100.0)), {"XYZ": 100.0}, option_marks=CALL_MARKS)
+    assert codes(half) == ["UNBOUNDED_LOSS"]
+
+
+def test_a_covered_call_is_allowed_and_closing_a_long_call_is_not_a_short_sale() -> None:
+    covered = run(plan(sold(CALL, 1)), book(XYZ=(100, 100.0)), {"XYZ": 100.0}, option_marks=CALL_MARKS)
+    assert covered.approved, covered.reasons()
+    assert limit(covered, "MAX_NOTIONAL") == pytest.approx(100 * 3.0)
+    held_call = PositionView(instrument_id=CALL.instrument_id, quantity=2, avg_entry_price=3.0, market_price=3.0,
+                             multiplier=100)
+    long_calls = book().model_copy(update={"positions": {CALL.instrument_id: held_call}})
+    close = option(2, action="SELL")
+    assert run(plan(close), long_calls, {"XYZ": 100.0}, option_marks=CALL_MARKS).approved
+    past_flat = run(plan(option(3, action="SELL")), long_calls, {"XYZ": 100.0}, option_marks=CALL_MARKS)
+    assert "UNBOUNDED_LOSS" in codes(past_flat)  # selling 3 against 2 held leaves one call short, uncovered
+
+
+def test_a_short_put_held_counts_its_strike_less_premium_in_the_book() -> None:
+    held_put = PositionView(instrument_id=PUT.instrument_id, quantity=-1, avg_entry_price=2.0, market_price=2.0,
+                            multiplier=100)
+    short_put = book().model_copy(update={"positions": {PUT.instrument_id: held_put}})
+    report = run(plan(d("ABC", 10, stop=45.0, target=60.0)), short_put, {"ABC": 50.0}, option_marks=CALL_MARKS)
+    assert report.approved, report.reasons()
+    assert limit(report, "MAX_GROSS_NOTIONAL") == pytest.approx(100 * 93.0 + 10 * 50.0)
