@@ -6,9 +6,9 @@ import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from cream import ids
@@ -54,6 +54,50 @@ def get_cycle(session: Session, cycle_id: str) -> Cycle:
             raise LookupError(f"no cycle {cycle_id}")
         known[cycle_id] = row  # held for the session (its identity map is weak)
     return row
+
+
+class CycleView(NamedTuple):
+    """A cycle as a step reads it: its row in one statement, no ORM object (nothing but the status and
+    the outcome ever changes on a cycle's row, and a step that ends the cycle does so through ``get_cycle``)."""
+
+    id: str
+    environment: str
+    book: str
+    scheduled_for: datetime
+    symbols: list[str]
+    status: str
+    started_at: datetime
+
+
+_CYCLES = Cycle.__table__
+_CYCLE_VIEW = select(*(_CYCLES.c[f] for f in CycleView._fields)).where(_CYCLES.c.id == bindparam("id"))
+
+
+def view(session: Session, cycle_id: str) -> CycleView:
+    """The cycle, read once per session like ``get_cycle``, without building an ORM object: the steps of the
+    fleet read their cycle on every task. A session holding the ORM row (``one_transaction``, or one that
+    changed it) answers from that row."""
+    row = session.info.get("cycles", {}).get(cycle_id)
+    if row is None and sole_writer(session):
+        row = get_cycle(session, cycle_id)
+    if row is not None:
+        return CycleView(*(getattr(row, f) for f in CycleView._fields))
+    known: dict[str, CycleView] = session.info.setdefault("cycle_views", {})
+    found = known.get(cycle_id)
+    if found is None:
+        read = session.execute(_CYCLE_VIEW, {"id": cycle_id}).first()
+        if read is None:
+            raise LookupError(f"no cycle {cycle_id}")
+        found = known[cycle_id] = CycleView(*read)
+    return found
+
+
+def running_view(session: Session, cycle_id: str) -> CycleView:
+    """Like ``running``, as a ``CycleView``."""
+    found = view(session, cycle_id)
+    if CycleStatus(found.status) in TERMINAL:
+        raise CycleEnded(cycle_id, found.status)
+    return found
 
 
 class CycleEnded(Exception):
@@ -111,10 +155,22 @@ def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, pha
     key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
     known = _known(session, cycle_id)
     shared = _shared_key(session, cycle_id, key)
-    if shared is not None:
+    if shared is None:
+        return _read(session, key, kind, known, None)
+    hit = _COMMITTED.get(shared)
+    if isinstance(hit, kind):
+        return hit
+    # One thread of the process reads and validates it; the others, started by the same phase at the same
+    # moment (the agents' threads pool), wait for it instead of each doing the same.
+    with _COMMITTED.filling(shared):
         hit = _COMMITTED.get(shared)
         if isinstance(hit, kind):
             return hit
+        return _read(session, key, kind, known, shared)
+
+
+def _read(session: Session, key: str, kind: type[T], known: dict[str, Checkpoint] | None,
+          shared: tuple[str, str, datetime] | None) -> T | None:
     row = session.get(Checkpoint, key) if known is None else known.get(key)
     if row is None:
         return None
@@ -133,6 +189,11 @@ class _Memo:
 
     def __init__(self, size: int) -> None:
         self.size, self.items, self.lock = size, OrderedDict[tuple[str, str, datetime], CheckpointData](), threading.Lock()
+        self.fills = tuple(threading.Lock() for _ in range(32))  # striped: one key's readers queue on one
+
+    def filling(self, key: tuple[str, str, datetime]) -> threading.Lock:
+        """Held by the thread that reads ``key`` into the memo, while it does."""
+        return self.fills[hash(key) % len(self.fills)]
 
     def get(self, key: tuple[str, str, datetime]) -> CheckpointData | None:
         with self.lock:
@@ -153,10 +214,10 @@ _COMMITTED = _Memo(256)
 
 def _shared_key(session: Session, cycle_id: str, checkpoint: str) -> tuple[str, str, datetime] | None:
     """The process-wide key of a checkpoint, when this session may use the memo: it has read its cycle
-    already (``get_cycle``: its start is known without a query) and is not ``one_transaction``'s, whose
-    rows are not committed until the whole cycle is."""
+    already (``get_cycle`` or ``view``: its start is known without a query) and is not
+    ``one_transaction``'s, whose rows are not committed until the whole cycle is."""
     url = session_url(session)
-    cycle = session.info.get("cycles", {}).get(cycle_id)
+    cycle = session.info.get("cycles", {}).get(cycle_id) or session.info.get("cycle_views", {}).get(cycle_id)
     if url is None or cycle is None or sole_writer(session):
         return None
     return url, checkpoint, cycle.started_at
@@ -196,6 +257,7 @@ def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | N
     if row.status != CycleStatus.RUNNING.value:
         return False
     row.status, row.reason, row.completed_at = status.value, reason, utcnow()
+    session.info.get("cycle_views", {}).pop(cycle_id, None)  # its status as read has changed
     log.info("cycle %s ended %s%s", cycle_id, status.value, f": {reason}" if reason else "")
     return True
 
