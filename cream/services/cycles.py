@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -154,7 +154,7 @@ def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, pha
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
     key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
     known = _known(session, cycle_id)
-    shared = _shared_key(session, cycle_id, key)
+    shared = memo_key(session, cycle_id, key)
     if shared is None:
         return _read(session, key, kind, known, None)
     hit = _COMMITTED.get(shared)
@@ -170,7 +170,7 @@ def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, pha
 
 
 def _read(session: Session, key: str, kind: type[T], known: dict[str, Checkpoint] | None,
-          shared: tuple[str, str, datetime] | None) -> T | None:
+          shared: MemoKey | None) -> T | None:
     row = session.get(Checkpoint, key) if known is None else known.get(key)
     if row is None:
         return None
@@ -182,45 +182,50 @@ def _read(session: Session, key: str, kind: type[T], known: dict[str, Checkpoint
     return typed
 
 
-class _Memo:
-    """Checkpoints this process has read, validated, by (database, checkpoint, the cycle's start): a
-    checkpoint never changes once recorded, and another database, or the same cycle id opened again after
-    its rows were deleted, gives another key. Bounded (least recently used go first); shared by threads."""
+V = TypeVar("V")
+MemoKey = tuple[str, str, datetime]
+
+
+class Memo(Generic[V]):
+    """What this process has read and validated of a cycle's records, by (database, record, the cycle's
+    start): a checkpoint (or an agent's output) never changes once recorded, and another database, or the
+    same cycle id opened again after its rows were deleted, gives another key. Bounded (least recently
+    used go first); shared by threads."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[tuple[str, str, datetime], CheckpointData](), threading.Lock()
+        self.size, self.items, self.lock = size, OrderedDict[MemoKey, V](), threading.Lock()
         self.fills = tuple(threading.Lock() for _ in range(32))  # striped: one key's readers queue on one
 
-    def filling(self, key: tuple[str, str, datetime]) -> threading.Lock:
+    def filling(self, key: MemoKey) -> threading.Lock:
         """Held by the thread that reads ``key`` into the memo, while it does."""
         return self.fills[hash(key) % len(self.fills)]
 
-    def get(self, key: tuple[str, str, datetime]) -> CheckpointData | None:
+    def get(self, key: MemoKey) -> V | None:
         with self.lock:
             found = self.items.get(key)
             if found is not None:
                 self.items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, datetime], value: CheckpointData) -> None:
+    def put(self, key: MemoKey, value: V) -> None:
         with self.lock:
             self.items[key] = value
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
 
-_COMMITTED = _Memo(256)
+_COMMITTED = Memo[CheckpointData](256)
 
 
-def _shared_key(session: Session, cycle_id: str, checkpoint: str) -> tuple[str, str, datetime] | None:
-    """The process-wide key of a checkpoint, when this session may use the memo: it has read its cycle
-    already (``get_cycle`` or ``view``: its start is known without a query) and is not
-    ``one_transaction``'s, whose rows are not committed until the whole cycle is."""
+def memo_key(session: Session, cycle_id: str, record: str) -> MemoKey | None:
+    """The process-wide key of a record of the cycle (a checkpoint's id), when this session may use a
+    ``Memo``: it has read its cycle already (``get_cycle`` or ``view``: its start is known without a
+    query) and is not ``one_transaction``'s, whose rows are not committed until the whole cycle is."""
     url = session_url(session)
     cycle = session.info.get("cycles", {}).get(cycle_id) or session.info.get("cycle_views", {}).get(cycle_id)
     if url is None or cycle is None or sole_writer(session):
         return None
-    return url, checkpoint, cycle.started_at
+    return url, record, cycle.started_at
 
 
 def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:
@@ -242,13 +247,17 @@ def _known(session: Session, cycle_id: str) -> dict[str, Checkpoint] | None:
     return memo[cycle_id]
 
 
-def checkpoints(session: Session, cycle_id: str) -> list[Checkpoint]:
+def checkpoints(session: Session, cycle_id: str, phase: Phase | None = None) -> list[Checkpoint]:
+    """The cycle's checkpoints in the order they were recorded (of ``phase`` only, if given: the others
+    are not read, observe's and orient's are the cycle's largest rows)."""
     known = _known(session, cycle_id)
     if known is not None:
-        return sorted(known.values(), key=lambda c: (c.created_at, c.id))
-    return list(session.scalars(
-        select(Checkpoint).where(Checkpoint.cycle_id == cycle_id).order_by(Checkpoint.created_at, Checkpoint.id)
-    ))
+        return sorted((c for c in known.values() if phase is None or c.phase == phase.value),
+                      key=lambda c: (c.created_at, c.id))
+    query = select(Checkpoint).where(Checkpoint.cycle_id == cycle_id)
+    if phase is not None:
+        query = query.where(Checkpoint.phase == phase.value)
+    return list(session.scalars(query.order_by(Checkpoint.created_at, Checkpoint.id)))
 
 
 def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | None) -> bool:

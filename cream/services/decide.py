@@ -290,13 +290,24 @@ def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, 
         option_marks=dict(observed.option_marks) if agent in APPROVERS else {})
 
 
+_PLANS = cycles.Memo[DecisionPlan](32)  # trader plans read from the database, validated, in this process
+
+
 def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:
     row = _output_row(s, cycle_id, AgentType.TRADER, PORTFOLIO, iteration)
     if row is None or row.status != "OK":
         return None
     plan = getattr(row, "plan", None)  # validated once per row object (outputs never change)
     if plan is None:
-        plan = row.plan = DecisionPlan.model_validate(row.output)  # type: ignore[union-attr]
+        # Once per process as well (both approvers of an iteration run in the agents worker): a row read
+        # through the statements above was committed, a first record that never changes.
+        shared = cycles.memo_key(s, cycle_id, f"{cycle_id}:plan:{iteration}") if isinstance(row, OutputRow) else None
+        plan = _PLANS.get(shared) if shared is not None else None
+        if plan is None:
+            plan = DecisionPlan.model_validate(row.output)
+            if shared is not None:
+                _PLANS.put(shared, plan)
+        row.plan = plan  # type: ignore[union-attr]
     return plan  # type: ignore[no-any-return]
 
 
