@@ -6,9 +6,12 @@ import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Generic, NamedTuple, TypeVar
+from functools import cache
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import CursorResult, Insert, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cream import ids
@@ -134,12 +137,20 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     if not isinstance(data, CHECKPOINTS[phase]):
         raise TypeError(f"{phase.value} records a {CHECKPOINTS[phase].__name__}, not a {type(data).__name__}")
     key = checkpoint_id(cycle_id, phase, iteration)
-    row = Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
-                     data=data.model_dump(mode="json"), created_at=utcnow())
+    values = {"id": key, "cycle_id": cycle_id, "phase": phase.value, "iteration": iteration,
+              "data": data.model_dump(mode="json"), "created_at": utcnow()}
     known = _known(session, cycle_id)
-    if known is None:
-        row, created = insert_once(session, row, key)
-    elif key in known:
+    if known is None:  # one statement: a checkpoint recorded first is left as it is (no savepoint, no read)
+        inserted = cast(CursorResult[Any], session.execute(_insert_checkpoint(session), values)).rowcount
+        if inserted:
+            session.info.setdefault("checkpoints_written", {})[key] = data  # read back without validating
+            return data, True
+        first = session.get(Checkpoint, key)
+        if first is None:
+            raise LookupError(f"checkpoint {key} was neither inserted nor found")
+        return type(data).model_validate(first.data), False
+    row = Checkpoint(**values)
+    if key in known:
         row, created = known[key], False
     else:
         session.add(row)
@@ -150,9 +161,26 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     return type(data).model_validate(row.data), False
 
 
+_CHECKPOINTS = cast(Table, Checkpoint.__table__)
+
+
+@cache
+def _insert_for(dialect: str) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(_CHECKPOINTS).on_conflict_do_nothing(index_elements=[_CHECKPOINTS.c.id])
+
+
+def _insert_checkpoint(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT (id) DO NOTHING, built once per dialect."""
+    return _insert_for(session.get_bind().dialect.name)
+
+
 def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T | None:
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
     key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
+    written = session.info.get("checkpoints_written", {}).get(key)
+    if isinstance(written, kind):  # this session recorded it: not committed yet, so never in the memo
+        return written
     known = _known(session, cycle_id)
     shared = memo_key(session, cycle_id, key)
     if shared is None:

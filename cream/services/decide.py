@@ -39,7 +39,7 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import insert_later, session_scope, sole_writer, writes_serialized
+from cream.storage.db import autocommitted, insert_later, session_scope, sole_writer, writes_serialized
 from cream.storage.models import AgentOutput
 from cream.storage.types import utcnow
 
@@ -100,7 +100,8 @@ class AgentRun(NamedTuple):
     status: str  # OK | ERROR: the recorded output's (the first record wins)
     symbols: list[str]  # the cycle's
     # Every output of the agent's group is recorded, as seen by the transaction that recorded this one when
-    # no other writer could commit meanwhile (SQLite, one transaction); None: ask after the commit.
+    # no other writer could commit meanwhile (SQLite, one transaction), or by a count made after its commit
+    # (PostgreSQL); None: ask after the commit.
     group_complete: bool | None = None
 
 
@@ -128,10 +129,14 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
               "status": "ERROR" if error else "OK", "output": output, "error": error,
               "implementation": backend.implementation, "prompt_version": backend.version(agent),
               "duration_ms": round((time.perf_counter() - started) * 1000, 3), "created_at": utcnow()}
-    with session_scope() as s:
+    # PostgreSQL: the insert commits on its own, and the group is counted after it, on the same connection.
+    with session_scope(autocommit=True) as s:
         status = _record_output(s, values)
         complete = None
-        if agent in GROUP_OF and writes_serialized(s):  # the last to record sees its whole group
+        # The last to record sees its whole group: no other writer commits while this transaction is open
+        # (SQLite), or this count starts after the output's own commit (PostgreSQL: of members finishing
+        # together, the last to commit sees every output; two may both see it, the join checks again).
+        if agent in GROUP_OF and (writes_serialized(s) or autocommitted(s)):
             complete = phase_complete(s, cycle_id, GROUP_OF[agent], iteration, symbols)
     return AgentRun(status, symbols, complete)
 

@@ -191,15 +191,22 @@ def scratch_database() -> Iterator[str]:
 
 
 @lru_cache(maxsize=8)
-def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
+def _sessions(url: str, readonly: bool, autocommit: bool = False) -> sessionmaker[Session]:
     engine = engine_for(url)
-    if readonly and engine.dialect.name == "postgresql":
+    if (readonly or autocommit) and engine.dialect.name == "postgresql":
         # Each statement of a read on READ COMMITTED sees its own snapshot anyway: without a transaction
-        # around them the same reads cost no BEGIN and no COMMIT round trip.
-        engine = engine.execution_options(cream_readonly=True, isolation_level="AUTOCOMMIT")  # type: ignore[assignment]
-    elif readonly:
+        # around them the same reads cost no BEGIN and no COMMIT round trip. So does a write of one
+        # statement (``autocommit``), which is a transaction of its own.
+        engine = engine.execution_options(cream_readonly=readonly, isolation_level="AUTOCOMMIT")  # type: ignore[assignment]
+        return sessionmaker(engine, expire_on_commit=False, info={"url": url, "autocommit": True})
+    if readonly:
         engine = engine.execution_options(cream_readonly=True)  # type: ignore[assignment]
     return sessionmaker(engine, expire_on_commit=False, info={"url": url})
+
+
+def autocommitted(session: Session) -> bool:
+    """Each statement of the session commits on its own (PostgreSQL: ``readonly`` and ``autocommit`` sessions)."""
+    return bool(session.info.get("autocommit"))
 
 
 def session_url(session: Session) -> str | None:
@@ -235,17 +242,20 @@ def one_transaction(url: str | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def session_scope(url: str | None = None, readonly: bool = False) -> Iterator[Session]:
+def session_scope(url: str | None = None, readonly: bool = False, autocommit: bool = False) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any exception (inside ``one_transaction``:
     part of its transaction, which an exception rolls back whole).
 
     ``readonly`` sessions must not write: on SQLite they take no lock, so they never wait on writers.
+    ``autocommit``: on PostgreSQL each statement is a transaction of its own, committed when it returns
+    (``autocommitted`` tells; for writes of one statement each, and what they read after); on SQLite
+    this is an ordinary session, one transaction.
     """
     ambient = _AMBIENT.get()
     if ambient is not None and (url is None or url == ambient[0]):
         yield ambient[1]
         return
-    with _committed(_sessions(url or current_url(), readonly)()) as session:
+    with _committed(_sessions(url or current_url(), readonly, autocommit and not readonly)()) as session:
         yield session
 
 
