@@ -50,12 +50,22 @@ def engine_for(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def _autocommit_engine(url: str) -> Engine:
+    """PostgreSQL: a pool of AUTOCOMMIT connections beside the transactional one. Switching a pooled
+    connection to AUTOCOMMIT for one session and back when it returns cost several calls into the driver
+    per session, more than the session's statement."""
+    key = f"{url}#autocommit"
+    if key not in _ENGINES:
+        _ENGINES[key] = _create_engine(url, isolation_level="AUTOCOMMIT")
+    return _ENGINES[key]
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Readers take no lock in WAL mode; writers take the write lock up front (see _sqlite_pragmas).
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cream_readonly") else "BEGIN IMMEDIATE")
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, **extra: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -71,7 +81,7 @@ def _create_engine(url: str) -> Engine:
     # Nothing waits on PostgreSQL past a soft time limit: a lost server or a held lock raises, and is retried.
     options = f"-c lock_timeout={PG_LOCK_S * 1000} -c statement_timeout={PG_STATEMENT_S * 1000}"
     engine = create_engine(url, pool_size=5, max_overflow=5,
-                           connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
+                           connect_args={"connect_timeout": PG_CONNECT_S, "options": options}, **extra)
     event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
     event.listen(engine, "checkin", _note_use)
     return engine
@@ -197,8 +207,7 @@ def _sessions(url: str, readonly: bool, autocommit: bool = False) -> sessionmake
         # Each statement of a read on READ COMMITTED sees its own snapshot anyway: without a transaction
         # around them the same reads cost no BEGIN and no COMMIT round trip. So does a write of one
         # statement (``autocommit``), which is a transaction of its own.
-        engine = engine.execution_options(cream_readonly=readonly, isolation_level="AUTOCOMMIT")  # type: ignore[assignment]
-        return sessionmaker(engine, expire_on_commit=False, info={"url": url, "autocommit": True})
+        return sessionmaker(_autocommit_engine(url), expire_on_commit=False, info={"url": url, "autocommit": True})
     if readonly:
         engine = engine.execution_options(cream_readonly=True)  # type: ignore[assignment]
     return sessionmaker(engine, expire_on_commit=False, info={"url": url})
