@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,9 +61,25 @@ def _autocommit_engine(url: str) -> Engine:
     return _ENGINES[key]
 
 
+# SQLite: the writers of this process queue here before BEGIN IMMEDIATE, one database file each. A writer
+# that finds the database locked sleeps in SQLite's busy handler (1, 2, 5, 10, 15 ms ... between tries) and
+# can sleep past the moment it was freed; the agents' threads pool records its outputs side by side, and
+# the last of a group to record was kept waiting so. Other processes still wait in the busy handler.
+_WRITERS: dict[str, threading.RLock] = {}
+_SCOPES = threading.local()  # per thread: the write locks each open session_scope holds, innermost last
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Readers take no lock in WAL mode; writers take the write lock up front (see _sqlite_pragmas).
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cream_readonly") else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("cream_readonly"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    scopes = getattr(_SCOPES, "held", None)
+    if scopes:  # a session_scope's session, which releases it when it ends (after its COMMIT or ROLLBACK)
+        lock = _WRITERS.setdefault(str(conn.engine.url), threading.RLock())
+        if lock.acquire(timeout=SQLITE_BUSY_S):  # else on to SQLite's own wait, as before
+            scopes[-1].append(lock)
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_engine(url: str, **extra: Any) -> Engine:
@@ -270,6 +287,9 @@ def session_scope(url: str | None = None, readonly: bool = False, autocommit: bo
 
 @contextmanager
 def _committed(session: Session) -> Iterator[Session]:
+    held: list[threading.RLock] = []
+    scopes = _SCOPES.__dict__.setdefault("held", [])
+    scopes.append(held)
     try:
         yield session
         session.commit()
@@ -277,7 +297,12 @@ def _committed(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
-        session.close()
+        try:
+            session.close()
+        finally:
+            scopes.pop()
+            for lock in held:
+                lock.release()
 
 
 def _alembic_config(url: str) -> AlembicConfig:
