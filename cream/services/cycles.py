@@ -7,9 +7,9 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 from functools import cache
-from typing import Any, Generic, NamedTuple, TypeVar, cast
+from typing import Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import CursorResult, Insert, Table, bindparam, func, select
+from sqlalchemy import Insert, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -141,8 +141,8 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
               "data": data.model_dump(mode="json"), "created_at": utcnow()}
     known = _known(session, cycle_id)
     if known is None:  # one statement: a checkpoint recorded first is left as it is (no savepoint, no read)
-        inserted = cast(CursorResult[Any], session.execute(_insert_checkpoint(session), values)).rowcount
-        if inserted:
+        inserted = session.execute(_insert_checkpoint(session), values).first()  # None: it was there
+        if inserted is not None:
             session.info.setdefault("checkpoints_written", {})[key] = data  # read back without validating
             return data, True
         first = session.get(Checkpoint, key)
@@ -167,11 +167,13 @@ _CHECKPOINTS = cast(Table, Checkpoint.__table__)
 @cache
 def _insert_for(dialect: str) -> Insert:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(_CHECKPOINTS).on_conflict_do_nothing(index_elements=[_CHECKPOINTS.c.id])
+    # RETURNING, not the row count: psycopg reports -1 for this statement as SQLAlchemy runs it.
+    return insert(_CHECKPOINTS).on_conflict_do_nothing(index_elements=[_CHECKPOINTS.c.id]).returning(
+        _CHECKPOINTS.c.id)
 
 
 def _insert_checkpoint(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT (id) DO NOTHING, built once per dialect."""
+    """INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id, built once per dialect."""
     return _insert_for(session.get_bind().dialect.name)
 
 
