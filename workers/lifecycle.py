@@ -60,6 +60,22 @@ def _prepare(sender: Any = None, **_: Any) -> None:
         require_environment(get_settings().env)  # keys present; LIVE only past the LIVE gate
     with refuse_on_error("engine warm-up"):
         warm_engine()
+    with refuse_on_error("market data warm-up"):
+        warm_market_data()
+    db.reset_after_fork()
+
+
+@celeryd_after_setup.connect  # type: ignore[untyped-decorator]  # celery has no types
+def _warm_agents(instance: Any = None, **_: Any) -> None:
+    """An agents worker builds its agents (the model client, its TLS context) before it consumes: the
+    first phase's runs, all started at once, waited for it."""
+    if "agents" not in _consumes(instance):
+        return
+    from cream import runtime
+    from cream.config import get_settings
+
+    with refuse_on_error("agents"):
+        runtime.agents(get_settings().env)
     db.reset_after_fork()
 
 
@@ -114,6 +130,25 @@ def _restart_tactic_chains(environment: str) -> None:
 @worker_process_init.connect  # type: ignore[untyped-decorator]  # celery has no types
 def _fresh_connections(**_: Any) -> None:
     db.reset_after_fork()
+
+
+def warm_market_data() -> None:
+    """BACKTEST: the local history read into this process before it forks its pool or takes a message
+    (PAPER and LIVE read bars from Polygon as a cycle asks for them)."""
+    from cream import runtime
+    from cream.adapters.local_history import LocalHistory
+
+    market = runtime.market_data() if _backtest() else None
+    if isinstance(market, LocalHistory):
+        market.preload()
+        log.info("market data read: %d symbol(s)", len(market.symbols()))
+
+
+def _backtest() -> bool:
+    from cream.config import get_settings
+    from cream.schemas.decisions import Environment
+
+    return get_settings().env is Environment.BACKTEST
 
 
 def warm_engine() -> None:

@@ -46,7 +46,7 @@ def act(cycle_id: str, broker: Broker, market: Callable[[], MarketData] | None =
         done = cycles.load(s, cycle_id, Acted)
         if done is not None:
             return done
-        book = cycles.get_cycle(s, cycle_id).book
+        book = cycles.view(s, cycle_id).book
     asked_at = utcnow()
     with book_lock(book) as held:
         with session_scope() as s:

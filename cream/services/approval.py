@@ -41,7 +41,7 @@ def gate(s: Session, cycle_id: str, iteration: int, max_iterations: int) -> tupl
 
 
 def approved_iteration(s: Session, cycle_id: str) -> int | None:
-    for cp in reversed(cycles.checkpoints(s, cycle_id)):
-        if cp.phase == Phase.GATE.value and cp.data.get("outcome") == GateOutcome.APPROVED.value:
+    for cp in reversed(cycles.checkpoints(s, cycle_id, Phase.GATE)):
+        if cp.data.get("outcome") == GateOutcome.APPROVED.value:
             return cp.iteration
     return None

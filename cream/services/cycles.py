@@ -6,9 +6,12 @@ import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import TypeVar
+from functools import cache
+from typing import Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cream import ids
@@ -66,6 +69,50 @@ def get_cycle(session: Session, cycle_id: str) -> Cycle:
     return row
 
 
+class CycleView(NamedTuple):
+    """A cycle as a step reads it: its row in one statement, no ORM object (nothing but the status and
+    the outcome ever changes on a cycle's row, and a step that ends the cycle does so through ``get_cycle``)."""
+
+    id: str
+    environment: str
+    book: str
+    scheduled_for: datetime
+    symbols: list[str]
+    status: str
+    started_at: datetime
+
+
+_CYCLES = Cycle.__table__
+_CYCLE_VIEW = select(*(_CYCLES.c[f] for f in CycleView._fields)).where(_CYCLES.c.id == bindparam("id"))
+
+
+def view(session: Session, cycle_id: str) -> CycleView:
+    """The cycle, read once per session like ``get_cycle``, without building an ORM object: the steps of the
+    fleet read their cycle on every task. A session holding the ORM row (``one_transaction``, or one that
+    changed it) answers from that row."""
+    row = session.info.get("cycles", {}).get(cycle_id)
+    if row is None and sole_writer(session):
+        row = get_cycle(session, cycle_id)
+    if row is not None:
+        return CycleView(*(getattr(row, f) for f in CycleView._fields))
+    known: dict[str, CycleView] = session.info.setdefault("cycle_views", {})
+    found = known.get(cycle_id)
+    if found is None:
+        read = session.execute(_CYCLE_VIEW, {"id": cycle_id}).first()
+        if read is None:
+            raise LookupError(f"no cycle {cycle_id}")
+        found = known[cycle_id] = CycleView(*read)
+    return found
+
+
+def running_view(session: Session, cycle_id: str) -> CycleView:
+    """Like ``running``, as a ``CycleView``."""
+    found = view(session, cycle_id)
+    if CycleStatus(found.status) in TERMINAL:
+        raise CycleEnded(cycle_id, found.status)
+    return found
+
+
 class CycleEnded(Exception):
     """The cycle has ended (EXECUTED, NO_TRADE, FAILED): a step of it that arrives now does nothing."""
 
@@ -100,12 +147,20 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     if not isinstance(data, CHECKPOINTS[phase]):
         raise TypeError(f"{phase.value} records a {CHECKPOINTS[phase].__name__}, not a {type(data).__name__}")
     key = checkpoint_id(cycle_id, phase, iteration)
-    row = Checkpoint(id=key, cycle_id=cycle_id, phase=phase.value, iteration=iteration,
-                     data=data.model_dump(mode="json"), created_at=utcnow())
+    values = {"id": key, "cycle_id": cycle_id, "phase": phase.value, "iteration": iteration,
+              "data": data.model_dump(mode="json"), "created_at": utcnow()}
     known = _known(session, cycle_id)
-    if known is None:
-        row, created = insert_once(session, row, key)
-    elif key in known:
+    if known is None:  # one statement: a checkpoint recorded first is left as it is (no savepoint, no read)
+        inserted = session.execute(_insert_checkpoint(session), values).first()  # None: it was there
+        if inserted is not None:
+            session.info.setdefault("checkpoints_written", {})[key] = data  # read back without validating
+            return data, True
+        first = session.get(Checkpoint, key)
+        if first is None:
+            raise LookupError(f"checkpoint {key} was neither inserted nor found")
+        return type(data).model_validate(first.data), False
+    row = Checkpoint(**values)
+    if key in known:
         row, created = known[key], False
     else:  # only this session reads it back (from ``known``) before the cycle commits
         insert_later(session, row)
@@ -116,15 +171,46 @@ def record(session: Session, cycle_id: str, data: T, iteration: int = 0,
     return type(data).model_validate(row.data), False
 
 
+_CHECKPOINTS = cast(Table, Checkpoint.__table__)
+
+
+@cache
+def _insert_for(dialect: str) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING, not the row count: psycopg reports -1 for this statement as SQLAlchemy runs it.
+    return insert(_CHECKPOINTS).on_conflict_do_nothing(index_elements=[_CHECKPOINTS.c.id]).returning(
+        _CHECKPOINTS.c.id)
+
+
+def _insert_checkpoint(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id, built once per dialect."""
+    return _insert_for(session.get_bind().dialect.name)
+
+
 def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T | None:
     """The recorded checkpoint of ``kind`` (validated: a stored one that does not fit raises), or None."""
     key = checkpoint_id(cycle_id, phase or PHASE_OF[kind], iteration)
+    written = session.info.get("checkpoints_written", {}).get(key)
+    if isinstance(written, kind):  # this session recorded it: not committed yet, so never in the memo
+        return written
     known = _known(session, cycle_id)
-    shared = _shared_key(session, cycle_id, key)
-    if shared is not None:
+    shared = memo_key(session, cycle_id, key)
+    if shared is None:
+        return _read(session, key, kind, known, None)
+    hit = _COMMITTED.get(shared)
+    if isinstance(hit, kind):
+        return hit
+    # One thread of the process reads and validates it; the others, started by the same phase at the same
+    # moment (the agents' threads pool), wait for it instead of each doing the same.
+    with _COMMITTED.filling(shared):
         hit = _COMMITTED.get(shared)
         if isinstance(hit, kind):
             return hit
+        return _read(session, key, kind, known, shared)
+
+
+def _read(session: Session, key: str, kind: type[T], known: dict[str, Checkpoint] | None,
+          shared: MemoKey | None) -> T | None:
     row = session.get(Checkpoint, key) if known is None else known.get(key)
     if row is None:
         return None
@@ -136,40 +222,50 @@ def load(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, pha
     return typed
 
 
-class _Memo:
-    """Checkpoints this process has read, validated, by (database, checkpoint, the cycle's start): a
-    checkpoint never changes once recorded, and another database, or the same cycle id opened again after
-    its rows were deleted, gives another key. Bounded (least recently used go first); shared by threads."""
+V = TypeVar("V")
+MemoKey = tuple[str, str, datetime]
+
+
+class Memo(Generic[V]):
+    """What this process has read and validated of a cycle's records, by (database, record, the cycle's
+    start): a checkpoint (or an agent's output) never changes once recorded, and another database, or the
+    same cycle id opened again after its rows were deleted, gives another key. Bounded (least recently
+    used go first); shared by threads."""
 
     def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[tuple[str, str, datetime], CheckpointData](), threading.Lock()
+        self.size, self.items, self.lock = size, OrderedDict[MemoKey, V](), threading.Lock()
+        self.fills = tuple(threading.Lock() for _ in range(32))  # striped: one key's readers queue on one
 
-    def get(self, key: tuple[str, str, datetime]) -> CheckpointData | None:
+    def filling(self, key: MemoKey) -> threading.Lock:
+        """Held by the thread that reads ``key`` into the memo, while it does."""
+        return self.fills[hash(key) % len(self.fills)]
+
+    def get(self, key: MemoKey) -> V | None:
         with self.lock:
             found = self.items.get(key)
             if found is not None:
                 self.items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, str, datetime], value: CheckpointData) -> None:
+    def put(self, key: MemoKey, value: V) -> None:
         with self.lock:
             self.items[key] = value
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
 
-_COMMITTED = _Memo(256)
+_COMMITTED = Memo[CheckpointData](256)
 
 
-def _shared_key(session: Session, cycle_id: str, checkpoint: str) -> tuple[str, str, datetime] | None:
-    """The process-wide key of a checkpoint, when this session may use the memo: it has read its cycle
-    already (``get_cycle``: its start is known without a query) and is not ``one_transaction``'s, whose
-    rows are not committed until the whole cycle is."""
+def memo_key(session: Session, cycle_id: str, record: str) -> MemoKey | None:
+    """The process-wide key of a record of the cycle (a checkpoint's id), when this session may use a
+    ``Memo``: it has read its cycle already (``get_cycle`` or ``view``: its start is known without a
+    query) and is not ``one_transaction``'s, whose rows are not committed until the whole cycle is."""
     url = session_url(session)
-    cycle = session.info.get("cycles", {}).get(cycle_id)
+    cycle = session.info.get("cycles", {}).get(cycle_id) or session.info.get("cycle_views", {}).get(cycle_id)
     if url is None or cycle is None or sole_writer(session):
         return None
-    return url, checkpoint, cycle.started_at
+    return url, record, cycle.started_at
 
 
 def require(session: Session, cycle_id: str, kind: type[T], iteration: int = 0, phase: Phase | None = None) -> T:
@@ -192,13 +288,17 @@ def _known(session: Session, cycle_id: str) -> dict[str, Checkpoint] | None:
     return memo[cycle_id]
 
 
-def checkpoints(session: Session, cycle_id: str) -> list[Checkpoint]:
+def checkpoints(session: Session, cycle_id: str, phase: Phase | None = None) -> list[Checkpoint]:
+    """The cycle's checkpoints in the order they were recorded (of ``phase`` only, if given: the others
+    are not read, observe's and orient's are the cycle's largest rows)."""
     known = _known(session, cycle_id)
     if known is not None:
-        return sorted(known.values(), key=lambda c: (c.created_at, c.id))
-    return list(session.scalars(
-        select(Checkpoint).where(Checkpoint.cycle_id == cycle_id).order_by(Checkpoint.created_at, Checkpoint.id)
-    ))
+        return sorted((c for c in known.values() if phase is None or c.phase == phase.value),
+                      key=lambda c: (c.created_at, c.id))
+    query = select(Checkpoint).where(Checkpoint.cycle_id == cycle_id)
+    if phase is not None:
+        query = query.where(Checkpoint.phase == phase.value)
+    return list(session.scalars(query.order_by(Checkpoint.created_at, Checkpoint.id)))
 
 
 def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | None) -> bool:
@@ -207,6 +307,7 @@ def finish(session: Session, cycle_id: str, status: CycleStatus, reason: str | N
     if row.status != CycleStatus.RUNNING.value:
         return False
     row.status, row.reason, row.completed_at = status.value, reason, utcnow()
+    session.info.get("cycle_views", {}).pop(cycle_id, None)  # its status as read has changed
     log.info("cycle %s ended %s%s", cycle_id, status.value, f": {reason}" if reason else "")
     return True
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.services import cycles
 from cream.services.runtime_config import active_sectors, active_trading_config
-from cream.storage.db import insert_later, session_scope, sole_writer, writes_serialized
+from cream.storage.db import autocommitted, insert_later, session_scope, sole_writer, writes_serialized
 from cream.storage.models import AgentOutput
 from cream.storage.types import utcnow
 
@@ -68,11 +68,40 @@ GROUP_OF: dict[AgentType, tuple[AgentType, ...]] = {
     **dict.fromkeys(ANALYSTS, ANALYSTS), **dict.fromkeys(RESEARCHERS, RESEARCHERS), **dict.fromkeys(APPROVERS, APPROVERS)}
 
 
+class OutputRow:
+    """An agent output as a step of the fleet reads it: a few columns in one statement, no ORM object
+    (outputs never change once recorded). ``plan``: the trader's, validated once (``trader_plan``)."""
+
+    __slots__ = ("agent_type", "error", "iteration", "output", "plan", "status", "symbol")
+
+    def __init__(self, agent_type: str, symbol: str, iteration: int, status: str, output: dict[str, Any] | None,
+                 error: str | None) -> None:
+        self.agent_type, self.symbol, self.iteration, self.status = agent_type, symbol, iteration, status
+        self.output, self.error = output, error
+
+
+# The statements of an agent step, built once: a step runs a handful of them, and building one (and its
+# cache key) cost about as much as running it.
+_OUTPUTS = cast(Table, AgentOutput.__table__)
+_COLUMNS = ("agent_type", "symbol", "iteration", "status", "output", "error")
+_READ_OUTPUTS = select(*(_OUTPUTS.c[c] for c in _COLUMNS)).where(
+    _OUTPUTS.c.cycle_id == bindparam("cycle_id")).order_by(_OUTPUTS.c.id)
+_READ_SYMBOL_OUTPUTS = _READ_OUTPUTS.where(_OUTPUTS.c.symbol == bindparam("symbol"))
+_GROUP_RECORDED = select(_OUTPUTS.c.agent_type, _OUTPUTS.c.symbol).where(
+    _OUTPUTS.c.cycle_id == bindparam("cycle_id"), _OUTPUTS.c.iteration == bindparam("iteration"),
+    _OUTPUTS.c.agent_type.in_(bindparam("agents", expanding=True)))
+_RECORDED_STATUS = select(_OUTPUTS.c.status).where(
+    _OUTPUTS.c.cycle_id == bindparam("cycle_id"), _OUTPUTS.c.agent_type == bindparam("agent_type"),
+    _OUTPUTS.c.symbol == bindparam("symbol"), _OUTPUTS.c.iteration == bindparam("iteration"))
+_INSERT_OUTPUT = _OUTPUTS.insert()
+
+
 class AgentRun(NamedTuple):
     status: str  # OK | ERROR: the recorded output's (the first record wins)
     symbols: list[str]  # the cycle's
     # Every output of the agent's group is recorded, as seen by the transaction that recorded this one when
-    # no other writer could commit meanwhile (SQLite, one transaction); None: ask after the commit.
+    # no other writer could commit meanwhile (SQLite, one transaction), or by a count made after its commit
+    # (PostgreSQL); None: ask after the commit.
     group_complete: bool | None = None
 
 
@@ -82,7 +111,7 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
     cycles.CycleEnded if the cycle has ended."""
     key_symbol = symbol or PORTFOLIO
     with session_scope(readonly=True) as s:
-        cycle = cycles.running(s, cycle_id)
+        cycle = cycles.running_view(s, cycle_id)
         env, symbols = Environment(cycle.environment), list(cycle.symbols)
         done = _output_row(s, cycle_id, agent, key_symbol, iteration)
         if done is not None:
@@ -100,10 +129,14 @@ def run_agent(cycle_id: str, agent: AgentType, backends: Callable[[Environment],
               "status": "ERROR" if error else "OK", "output": output, "error": error,
               "implementation": backend.implementation, "prompt_version": backend.version(agent),
               "duration_ms": round((time.perf_counter() - started) * 1000, 3), "created_at": utcnow()}
-    with session_scope() as s:
+    # PostgreSQL: the insert commits on its own, and the group is counted after it, on the same connection.
+    with session_scope(autocommit=True) as s:
         status = _record_output(s, values)
         complete = None
-        if agent in GROUP_OF and writes_serialized(s):  # the last to record sees its whole group
+        # The last to record sees its whole group: no other writer commits while this transaction is open
+        # (SQLite), or this count starts after the output's own commit (PostgreSQL: of members finishing
+        # together, the last to commit sees every output; two may both see it, the join checks again).
+        if agent in GROUP_OF and (writes_serialized(s) or autocommitted(s)):
             complete = phase_complete(s, cycle_id, GROUP_OF[agent], iteration, symbols)
     return AgentRun(status, symbols, complete)
 
@@ -118,15 +151,14 @@ def _record_output(s: Session, values: dict[str, Any]) -> str:
             insert_later(s, recorded[key])  # with the cycle's others, in one statement, when it commits
         return recorded[key].status
     try:  # the insert alone: this transaction holds nothing else, so a conflict rolls back only it
-        s.execute(insert(AgentOutput).values(**values))
+        s.execute(_INSERT_OUTPUT, values)
     except IntegrityError:  # the same agent run, redelivered, recorded it first: the first record wins
         s.rollback()
-        first = s.scalar(select(AgentOutput.status).where(
-            AgentOutput.cycle_id == values["cycle_id"], AgentOutput.agent_type == key[0],
-            AgentOutput.symbol == key[1], AgentOutput.iteration == key[2]))
+        first = s.scalar(_RECORDED_STATUS, {"cycle_id": values["cycle_id"], "agent_type": key[0],
+                                            "symbol": key[1], "iteration": key[2]})
         if first is None:
             raise  # not a duplicate (the cycle row is missing?): the error policy decides
-        return first
+        return str(first)
     return str(values["status"])
 
 
@@ -136,16 +168,14 @@ def phase_complete(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iterati
     and researchers, once for portfolio agents (the approvers)."""
     per_symbol = all(a in ANALYSTS or a in RESEARCHERS for a in agents)
     if per_symbol and symbols is None:
-        symbols = list(cycles.get_cycle(s, cycle_id).symbols)
+        symbols = list(cycles.view(s, cycle_id).symbols)
     expected = {(a.value, sym) for a in agents for sym in (symbols if per_symbol else [PORTFOLIO])}  # type: ignore[union-attr]
     memo = s.info.get("agent_outputs", {}).get(cycle_id)
     if memo is not None:
         found = {(agent, symbol) for agent, symbol, at in memo if at == iteration}
     else:  # which outputs exist, not what they say: no output is read
         found = {(agent, symbol) for agent, symbol in s.execute(
-            select(AgentOutput.agent_type, AgentOutput.symbol).where(
-                AgentOutput.cycle_id == cycle_id, AgentOutput.iteration == iteration,
-                AgentOutput.agent_type.in_([a.value for a in agents])))}
+            _GROUP_RECORDED, {"cycle_id": cycle_id, "iteration": iteration, "agents": [a.value for a in agents]})}
     return expected <= found
 
 
@@ -170,7 +200,7 @@ def validate_output(agent: AgentType, raw: Any, ctx: AgentContext) -> dict[str, 
     return model.model_dump(mode="json")
 
 
-Recorded = dict[tuple[str, str, int], AgentOutput]
+Recorded = dict[tuple[str, str, int], AgentOutput | OutputRow]
 
 
 def _recorded(s: Any, cycle_id: str, symbol: str | None = None) -> Recorded:
@@ -182,24 +212,33 @@ def _recorded(s: Any, cycle_id: str, symbol: str | None = None) -> Recorded:
     found = memo.get(cycle_id)
     if found is not None:
         return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
-    query = select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id)
-    if symbol is None or sole_writer(s):  # one transaction (in process): the whole cycle's, once
-        rows = () if cycles.opened_here(s, cycle_id) else s.scalars(query)
+    if sole_writer(s):  # one transaction (in process): the whole cycle's, once, as the session's rows
+        rows = () if cycles.opened_here(s, cycle_id) else \
+            s.scalars(select(AgentOutput).where(AgentOutput.cycle_id == cycle_id).order_by(AgentOutput.id))
         found = memo[cycle_id] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
         return found if symbol is None else {k: r for k, r in found.items() if k[1] == symbol}
+    if symbol is None:
+        found = memo[cycle_id] = _read_outputs(s, _READ_OUTPUTS, {"cycle_id": cycle_id})
+        return found
     part = memo.get((cycle_id, symbol))
     if part is None:
-        rows = s.scalars(query.where(AgentOutput.symbol == symbol))
-        part = memo[(cycle_id, symbol)] = {(r.agent_type, r.symbol, r.iteration): r for r in rows}
+        part = memo[(cycle_id, symbol)] = _read_outputs(s, _READ_SYMBOL_OUTPUTS, {"cycle_id": cycle_id,
+                                                                                "symbol": symbol})
     return part
 
 
-def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str, iteration: int) -> AgentOutput | None:
+def _read_outputs(s: Any, statement: Any, params: dict[str, str]) -> Recorded:
+    rows = (OutputRow(*r) for r in s.execute(statement, params))
+    return {(r.agent_type, r.symbol, r.iteration): r for r in rows}
+
+
+def _output_row(s: Any, cycle_id: str, agent: AgentType, symbol: str,
+                iteration: int) -> AgentOutput | OutputRow | None:
     return _recorded(s, cycle_id, None if symbol == PORTFOLIO else symbol).get((agent.value, symbol, iteration))
 
 
 def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int | None = None,
-            symbol: str | None = None) -> list[AgentOutput]:
+            symbol: str | None = None) -> list[AgentOutput | OutputRow]:
     """The outputs of ``agents`` (at ``iteration``; of ``symbol`` only, if given)."""
     names = {a.value for a in agents}
     return [r for (agent, _, at), r in _recorded(s, cycle_id, symbol).items()
@@ -207,7 +246,7 @@ def outputs(s: Any, cycle_id: str, agents: tuple[AgentType, ...], iteration: int
 
 
 def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, iteration: int) -> AgentContext:
-    cycle = cycles.get_cycle(s, cycle_id)
+    cycle = cycles.view(s, cycle_id)
     env = Environment(cycle.environment)
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     # Only the phases before this agent's: a peer of the same phase may or may not have finished, and
@@ -258,13 +297,24 @@ def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, 
         option_marks=dict(observed.option_marks) if agent in APPROVERS else {})
 
 
+_PLANS = cycles.Memo[DecisionPlan](32)  # trader plans read from the database, validated, in this process
+
+
 def trader_plan(s: Any, cycle_id: str, iteration: int) -> DecisionPlan | None:
     row = _output_row(s, cycle_id, AgentType.TRADER, PORTFOLIO, iteration)
     if row is None or row.status != "OK":
         return None
     plan: DecisionPlan | None = getattr(row, "plan", None)  # validated once per row object (outputs never change)
     if plan is None:
-        plan = row.plan = DecisionPlan.model_validate(row.output)  # type: ignore[attr-defined]  # a cache, no column
+        # Once per process as well (both approvers of an iteration run in the agents worker): a row read
+        # through the statements above was committed, a first record that never changes.
+        shared = cycles.memo_key(s, cycle_id, f"{cycle_id}:plan:{iteration}") if isinstance(row, OutputRow) else None
+        plan = _PLANS.get(shared) if shared is not None else None
+        if plan is None:
+            plan = DecisionPlan.model_validate(row.output)
+            if shared is not None:
+                _PLANS.put(shared, plan)
+        row.plan = plan  # type: ignore[union-attr]
     return plan
 
 

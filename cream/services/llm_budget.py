@@ -7,17 +7,18 @@ agent runner asks ``DatabaseLedger.require_budget``; the joins and the gate ask 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from cream.agents.port import LlmCall
 from cream.errors import CreamError
 from cream.schemas.decisions import Environment
+from cream.services import cycles
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
-from cream.storage.models import Cycle, LlmUsage
+from cream.storage.models import LlmUsage
 
 
 class BudgetExceeded(CreamError):
@@ -44,7 +45,7 @@ def spent(s: Session, cycle_id: str) -> Spend:
 
 def over_budget(s: Session, cycle_id: str) -> str | None:
     """Why this cycle may not spend more on its agents, or None while it is within budget."""
-    env = Environment(s.get(Cycle, cycle_id).environment)  # type: ignore[union-attr]
+    env = Environment(cycles.view(s, cycle_id).environment)
     config = active_trading_config(s, env)
     spend = spent(s, cycle_id)
     if spend.cost_usd >= config.max_llm_cost_per_cycle:
@@ -67,13 +68,17 @@ class DatabaseLedger:
             raise BudgetExceeded(reason)
 
     def record_call(self, call: LlmCall) -> None:
-        with session_scope() as s:
+        with session_scope(autocommit=True) as s:  # one statement (PostgreSQL: its own transaction)
             s.info.get("llm_spent", {}).pop(call.cycle_id, None)
-            s.add(LlmUsage(cycle_id=call.cycle_id, agent_type=call.agent, symbol=call.symbol,
-                           iteration=call.iteration, request_hash=call.request_hash, model=call.model,
-                           prompt_tokens=call.prompt_tokens, output_tokens=call.output_tokens,
-                           cost_usd=round(call.cost_usd, 8), latency_ms=round(call.latency_s * 1000, 3),
-                           attempts=call.attempts, replayed=call.replayed))
+            s.execute(_INSERT_USAGE, {
+                "cycle_id": call.cycle_id, "agent_type": call.agent, "symbol": call.symbol,
+                "iteration": call.iteration, "request_hash": call.request_hash, "model": call.model,
+                "prompt_tokens": call.prompt_tokens, "output_tokens": call.output_tokens,
+                "cost_usd": round(call.cost_usd, 8), "latency_ms": round(call.latency_s * 1000, 3),
+                "attempts": call.attempts, "replayed": call.replayed})
+
+
+_INSERT_USAGE = cast(Table, LlmUsage.__table__).insert()  # built once: a row per model call
 
 
 def usage_by_agent(s: Session, cycle_id: str) -> list[dict[str, Any]]:

@@ -231,7 +231,7 @@ def _run(step: Step, cycle_id: str, ports: Ports, again: bool) -> Next:
 def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     """Prices and the book at the cycle's hour; PAPER/LIVE: first the book brought up to the broker."""
     with session_scope(readonly=True) as s:
-        cycle = cycles.running(s, cycle_id)
+        cycle = cycles.running_view(s, cycle_id)
         symbols = list(cycle.symbols)
         if cycles.load(s, cycle_id, Observed) is not None:
             return following(symbols, Phase.OBSERVE) if again else ()
@@ -263,7 +263,7 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
 def orient_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     """A feature snapshot per symbol from the bars closed by the cycle's hour."""
     with session_scope(readonly=True) as s:
-        cycle = cycles.running(s, cycle_id)
+        cycle = cycles.running_view(s, cycle_id)
         symbols, as_of = list(cycle.symbols), cycle.scheduled_for
         done = cycles.load(s, cycle_id, Oriented) is not None
     if done:
@@ -296,7 +296,7 @@ def join_phase(cycle_id: str, phase: Phase, again: bool) -> Next:
     budget ends NO_TRADE here."""
     agents = ANALYSTS if phase is Phase.ANALYSTS else RESEARCHERS
     with session_scope() as s:
-        symbols = list(cycles.running(s, cycle_id).symbols)
+        symbols = list(cycles.running_view(s, cycle_id).symbols)
         rows = decide.outputs(s, cycle_id, agents, 0)
         if not decide.phase_complete(s, cycle_id, agents, 0, symbols):
             return ()  # sent early by a member run twice: the last member sends it again
@@ -314,7 +314,7 @@ def join_phase(cycle_id: str, phase: Phase, again: bool) -> Next:
 def gate_phase(cycle_id: str, iteration: int, again: bool) -> Next:
     """Both approvers must APPROVE; a rejection goes back to the trader (services.approval)."""
     with session_scope() as s:
-        env = Environment(cycles.running(s, cycle_id).environment)
+        env = Environment(cycles.running_view(s, cycle_id).environment)
         if not decide.phase_complete(s, cycle_id, APPROVERS, iteration):
             return ()
         limit = active_trading_config(s, env).max_consensus_iterations
@@ -331,6 +331,6 @@ def gate_phase(cycle_id: str, iteration: int, again: bool) -> Next:
 def act_phase(cycle_id: str, ports: Ports) -> Acted:
     """The engine's last word on the approved plan, then the broker (services.act)."""
     with session_scope(readonly=True) as s:
-        env = Environment(cycles.get_cycle(s, cycle_id).environment)
+        env = Environment(cycles.view(s, cycle_id).environment)
         broker = ports.broker(env, active_trading_config(s, env))
     return acting.act(cycle_id, broker, ports.market)

@@ -6,16 +6,19 @@ get an ACTIVE default on first start; LIVE never does: it needs an explicit prom
 
 from __future__ import annotations
 
+import threading
 from dataclasses import fields
 from datetime import UTC, datetime
+from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cream.errors import ConfigurationError
 from cream.schemas.agents import AgentType
 from cream.schemas.config import AgentConfig, TradingConfig
 from cream.schemas.decisions import Environment
+from cream.storage.db import sole_writer
 from cream.storage.models import AgentConfigRow, TradingConfigRow, UniverseConfigRow
 
 SAMPLE_UNIVERSE = ["ADBE", "COST", "MA", "XLK"]
@@ -79,16 +82,42 @@ def active_trading_config(session: Session, environment: Environment) -> Trading
     return memo[environment]  # type: ignore[no-any-return]
 
 
+_TRADING = TradingConfigRow.__table__
+_ACTIVE_TRADING = select(_TRADING).where(_TRADING.c.environment == bindparam("environment"),
+                                         _TRADING.c.status == "ACTIVE")
+# The configs this process built, by every value of the row they were built from: the row is read on every
+# call (a promotion applies at once), building the config from it only when one of its values changed.
+_BUILT: dict[tuple[Any, ...], TradingConfig] = {}
+_BUILT_LOCK = threading.Lock()
+
+
 def _active_trading_config(session: Session, environment: Environment) -> TradingConfig:
-    row = session.scalars(
-        select(TradingConfigRow).where(TradingConfigRow.environment == environment.value,
-                                       TradingConfigRow.status == "ACTIVE")
-    ).first()
-    if row is None:
-        raise ConfigurationError(
-            f"no ACTIVE trading_config for {environment.value}: promote one (DRAFT -> TEST -> ACTIVE) first"
-        )
-    return trading_config_from_row(row)
+    if sole_writer(session):  # one transaction: its own pending changes count (a promotion in it)
+        row = session.scalars(
+            select(TradingConfigRow).where(TradingConfigRow.environment == environment.value,
+                                           TradingConfigRow.status == "ACTIVE")
+        ).first()
+        return _no_active(environment) if row is None else trading_config_from_row(row)
+    session.flush()  # what this session changed (a promotion) is read back, as the ORM's autoflush would
+    values = session.execute(_ACTIVE_TRADING, {"environment": environment.value}).first()
+    if values is None:
+        return _no_active(environment)
+    key = tuple(values)
+    with _BUILT_LOCK:
+        built = _BUILT.get(key)
+    if built is None:
+        built = TradingConfig.from_values(dict(values._mapping))
+        with _BUILT_LOCK:
+            if len(_BUILT) >= 16:
+                _BUILT.clear()
+            _BUILT[key] = built
+    return built
+
+
+def _no_active(environment: Environment) -> NoReturn:
+    raise ConfigurationError(
+        f"no ACTIVE trading_config for {environment.value}: promote one (DRAFT -> TEST -> ACTIVE) first"
+    )
 
 
 def active_universe(session: Session, environment: Environment) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,12 +51,38 @@ def engine_for(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def _autocommit_engine(url: str) -> Engine:
+    """PostgreSQL: a pool of AUTOCOMMIT connections beside the transactional one. Switching a pooled
+    connection to AUTOCOMMIT for one session and back when it returns cost several calls into the driver
+    per session, more than the session's statement."""
+    key = f"{url}#autocommit"
+    if key not in _ENGINES:
+        _ENGINES[key] = _create_engine(url, isolation_level="AUTOCOMMIT")
+    return _ENGINES[key]
+
+
+# SQLite: the writers of this process queue here before BEGIN IMMEDIATE, one database file each. A writer
+# that finds the database locked sleeps in SQLite's busy handler (1, 2, 5, 10, 15 ms ... between tries) and
+# can sleep past the moment it was freed; the agents' threads pool records its outputs side by side, and
+# the last of a group to record was kept waiting so. Other processes still wait in the busy handler.
+_WRITERS: dict[str, threading.RLock] = {}
+_SCOPES = threading.local()  # per thread: the write locks each open session_scope holds, innermost last
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Readers take no lock in WAL mode; writers take the write lock up front (see _sqlite_pragmas).
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("cream_readonly") else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("cream_readonly"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    scopes = getattr(_SCOPES, "held", None)
+    if scopes:  # a session_scope's session, which releases it when it ends (after its COMMIT or ROLLBACK)
+        lock = _WRITERS.setdefault(str(conn.engine.url), threading.RLock())
+        if lock.acquire(timeout=SQLITE_BUSY_S):  # else on to SQLite's own wait, as before
+            scopes[-1].append(lock)
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, **extra: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -71,7 +98,7 @@ def _create_engine(url: str) -> Engine:
     # Nothing waits on PostgreSQL past a soft time limit: a lost server or a held lock raises, and is retried.
     options = f"-c lock_timeout={PG_LOCK_S * 1000} -c statement_timeout={PG_STATEMENT_S * 1000}"
     engine = create_engine(url, pool_size=5, max_overflow=5,
-                           connect_args={"connect_timeout": PG_CONNECT_S, "options": options})
+                           connect_args={"connect_timeout": PG_CONNECT_S, "options": options}, **extra)
     event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
     event.listen(engine, "checkin", _note_use)
     return engine
@@ -191,15 +218,21 @@ def scratch_database() -> Iterator[str]:
 
 
 @lru_cache(maxsize=8)
-def _sessions(url: str, readonly: bool) -> sessionmaker[Session]:
+def _sessions(url: str, readonly: bool, autocommit: bool = False) -> sessionmaker[Session]:
     engine = engine_for(url)
-    if readonly and engine.dialect.name == "postgresql":
+    if (readonly or autocommit) and engine.dialect.name == "postgresql":
         # Each statement of a read on READ COMMITTED sees its own snapshot anyway: without a transaction
-        # around them the same reads cost no BEGIN and no COMMIT round trip.
-        engine = engine.execution_options(cream_readonly=True, isolation_level="AUTOCOMMIT")
-    elif readonly:
+        # around them the same reads cost no BEGIN and no COMMIT round trip. So does a write of one
+        # statement (``autocommit``), which is a transaction of its own.
+        return sessionmaker(_autocommit_engine(url), expire_on_commit=False, info={"url": url, "autocommit": True})
+    if readonly:
         engine = engine.execution_options(cream_readonly=True)
     return sessionmaker(engine, expire_on_commit=False, info={"url": url})
+
+
+def autocommitted(session: Session) -> bool:
+    """Each statement of the session commits on its own (PostgreSQL: ``readonly`` and ``autocommit`` sessions)."""
+    return bool(session.info.get("autocommit"))
 
 
 def session_url(session: Session) -> str | None:
@@ -235,22 +268,28 @@ def one_transaction(url: str | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def session_scope(url: str | None = None, readonly: bool = False) -> Iterator[Session]:
+def session_scope(url: str | None = None, readonly: bool = False, autocommit: bool = False) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any exception (inside ``one_transaction``:
     part of its transaction, which an exception rolls back whole).
 
     ``readonly`` sessions must not write: on SQLite they take no lock, so they never wait on writers.
+    ``autocommit``: on PostgreSQL each statement is a transaction of its own, committed when it returns
+    (``autocommitted`` tells; for writes of one statement each, and what they read after); on SQLite
+    this is an ordinary session, one transaction.
     """
     ambient = _AMBIENT.get()
     if ambient is not None and (url is None or url == ambient[0]):
         yield ambient[1]
         return
-    with _committed(_sessions(url or current_url(), readonly)()) as session:
+    with _committed(_sessions(url or current_url(), readonly, autocommit and not readonly)()) as session:
         yield session
 
 
 @contextmanager
 def _committed(session: Session) -> Iterator[Session]:
+    held: list[threading.RLock] = []
+    scopes = _SCOPES.__dict__.setdefault("held", [])
+    scopes.append(held)
     try:
         yield session
         session.commit()
@@ -258,7 +297,12 @@ def _committed(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
-        session.close()
+        try:
+            session.close()
+        finally:
+            scopes.pop()
+            for lock in held:
+                lock.release()
 
 
 def _alembic_config(url: str) -> AlembicConfig:
