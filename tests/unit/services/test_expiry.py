@@ -4,7 +4,6 @@ exercised or assigned in the money with the shares booked, cash moved by the str
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,10 +16,9 @@ from cream.schemas.decisions import Environment
 from cream.schemas.market import Timeframe
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline, portfolio
-from cream.services.runtime_config import seed_defaults
-from cream.storage import db
 from cream.storage.db import session_scope
 from cream.storage.models import Book, OrderRow, PositionRow
+from tests.unit.services.books import new_book
 
 EXPIRY_CLOSE = datetime(2025, 6, 20, 20, tzinfo=UTC)  # Friday June 20, 2025, 16:00 New York
 MONDAY = datetime(2025, 6, 23, 14, tzinfo=UTC)
@@ -32,12 +30,8 @@ def xlk_close() -> Decimal:
 
 
 def book_holding(positions: dict[str, int]) -> str:
-    db.migrate()
+    book = new_book("opt")
     with session_scope() as s:
-        seed_defaults(s)
-    book = f"opt-{uuid.uuid4().hex[:8]}"
-    with session_scope() as s:
-        portfolio.ensure_book(s, book, Environment.BACKTEST, 100_000.0)
         for instrument_id, qty in positions.items():
             s.add(PositionRow(book=book, instrument_id=instrument_id, quantity=qty, avg_entry_price=Decimal(2),
                               multiplier=100, opened_at=datetime(2025, 6, 2, 15, tzinfo=UTC)))

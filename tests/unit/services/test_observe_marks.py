@@ -3,29 +3,23 @@ instrument outside the cycle's symbols, gets its price (the check fails closed o
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from cream import runtime
 from cream.schemas.cycle import Observed
 from cream.schemas.decisions import Environment
 from cream.schemas.trigger import CycleTrigger
-from cream.services import cycles, pipeline, portfolio
-from cream.services.runtime_config import seed_defaults
-from cream.storage import db
+from cream.services import cycles, pipeline
 from cream.storage.db import session_scope
 from cream.storage.models import OrderRow
+from tests.unit.services.books import new_book
 
 AT = datetime(2025, 9, 24, 15, tzinfo=UTC)
 
 
 def test_an_open_entry_outside_the_cycles_symbols_is_marked() -> None:
-    db.migrate()
+    book = new_book("marks")
     with session_scope() as s:
-        seed_defaults(s)
-    book = f"marks-{uuid.uuid4().hex[:8]}"
-    with session_scope() as s:
-        portfolio.ensure_book(s, book, Environment.BACKTEST, 100_000.0)
         other, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=AT.replace(hour=14),
                                                      book=book), ["ADBE"])
         s.add(OrderRow(id=f"intent-{book}", book=book, cycle_id=other.id, instrument_id="ADBE", side="BUY",
