@@ -53,14 +53,6 @@ def expiries(as_of: datetime, days: int) -> list[date]:
     return out
 
 
-def expiry_close(expiry: date) -> datetime:
-    """When a contract expiring on ``expiry`` stops trading: the close of that session (UTC)."""
-    hours = market_calendar.session(expiry)
-    if hours is None:
-        raise ValueError(f"{expiry} is not a trading day: no contract expires on it")
-    return hours[1]
-
-
 def years_between(as_of: datetime, expiry: date) -> float:
     """Year fraction to the expiry's close; NaN for a date no contract expires on (no session)."""
     hours = market_calendar.session(expiry)
