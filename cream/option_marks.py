@@ -64,8 +64,9 @@ def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionM
 def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:
     """Mark one unit of a debit strategy (net premium paid > 0) from its legs' marks.
 
-    Greeks add up by ratio. Credit strategies have no positive price to hold limits against and are
-    refused (UnknownInstrument), as are unbounded-loss combinations and legs without a mark.
+    Greeks add up by ratio. A credit strategy is ordered as a SELL of its debit form (the risk check then
+    counts its width less the credit, ``cream.risk``); given as a credit it is refused (UnknownInstrument),
+    as are unbounded-loss combinations and legs without a mark.
     """
     missing = [leg.occ_symbol for leg in strategy.legs if leg.occ_symbol not in legs]
     if missing:
@@ -81,7 +82,8 @@ def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionM
         [m.premium for m in marks], multiplier=1.0)
     if not analysis.valid or not math.isfinite(analysis.max_loss) or analysis.net_premium <= 0:
         why = (analysis.reason_name if not analysis.valid else "unbounded loss" if not math.isfinite(analysis.max_loss)
-               else f"net credit {-analysis.net_premium:.4g}: credit strategies are not supported")
+               else f"net credit {-analysis.net_premium:.4g}: credit strategies are ordered as a SELL of their "
+               "debit form, every leg's ratio turned around")
         raise UnknownInstrument(f"{strategy.instrument_id}: cannot be risk-checked ({why})")
     return OptionMark(
         instrument_id=strategy.instrument_id, premium=analysis.net_premium,

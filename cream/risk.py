@@ -20,6 +20,7 @@ from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
 from cream.schemas.instruments import (
     InstrumentType,
+    MultiLeg,
     OccSymbol,
     OptionContract,
     OptionRight,
@@ -123,27 +124,33 @@ def _exposure_price(d: Decision, side: int, cur: float, premium: float, portfoli
     """What one unit of an option position after this order can lose, per unit of the underlying (the
     engine multiplies by quantity and multiplier): the price the limits count its exposure at.
 
-    Long: its premium. Short: a put loses at most its strike less the credit (S = 0: cash-secured);
-    a call covered by shares held loses nothing more than the shares would (counted at its premium); an
-    uncovered short call loses without bound (inf: refused). From ``engine.multileg``'s payoff analysis."""
-    contract = d.instrument
-    assert isinstance(contract, OptionContract)
+    From ``engine.multileg``'s payoff analysis of the legs at expiry, worth between -lo and hi per unit:
+    long, the premium paid plus lo (a long call, put or debit spread: its premium); short, hi less the
+    premium received (a put: its strike less the credit, S = 0, cash-secured; a debit spread sold, i.e.
+    a credit spread: its width less the credit). A call sold against shares held loses nothing more than
+    the shares would (counted at its premium). What can lose without bound (an uncovered short call, a
+    ratio spread with calls net short) is inf: refused."""
+    instrument = d.instrument
+    assert isinstance(instrument, OptionContract | MultiLeg)
     after = cur + side * d.size.quantity
+    legs = [(instrument.parts, 1)] if isinstance(instrument, OptionContract) else \
+        [(OccSymbol.parse(leg.occ_symbol), leg.ratio) for leg in instrument.legs]
+    value = analyze_multileg([p.right is OptionRight.CALL for p, _ in legs], [float(p.strike) for p, _ in legs],
+                             [float(r) for _, r in legs], [0.0] * len(legs), multiplier=1.0)
     if after >= 0:
-        return premium
-    parts = contract.parts
-    call = parts.right is OptionRight.CALL
-    shares = portfolio.positions.get(contract.underlying)
-    if call and shares is not None and shares.quantity >= -after * contract.multiplier:
+        return premium + max(value.max_loss, 0.0)
+    shares = portfolio.positions.get(instrument.underlying)
+    if isinstance(instrument, OptionContract) and legs[0][0].right is OptionRight.CALL and shares is not None \
+            and shares.quantity >= -after * instrument.multiplier:
         return premium  # covered
-    loss = analyze_multileg([call], [float(parts.strike)], [-1.0], [premium], multiplier=1.0).max_loss
+    loss = value.max_profit - premium
     return loss if loss > 0 else premium
 
 
 def _unbounded(i: int, d: Decision) -> Objection:
     return Objection(code="UNBOUNDED_LOSS", severity=Severity.CRITICAL, decision_index=i, instrument_id=d.instrument_id,
-                     message=f"selling {d.instrument_id} uncovered can lose without limit: only defined-risk "
-                             "strategies (spreads, covered calls, cash-secured puts) are allowed")
+                     message=f"{d.instrument_id} as ordered can lose without limit (calls net short, uncovered): "
+                             "only defined-risk strategies (spreads, covered calls, cash-secured puts) are allowed")
 
 
 def _opened_today(pos: PositionView | None, as_of: datetime | None) -> bool:
@@ -176,7 +183,7 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
         price, underlying, greeks = marks.of(d.instrument_id, d.instrument.type, d.instrument.underlying)
         side = order_side(d, cur)
         exposure = price
-        if isinstance(d.instrument, OptionContract) and side != 0:  # limits count what it can lose
+        if isinstance(d.instrument, OptionContract | MultiLeg) and side != 0:  # limits count what it can lose
             exposure = _exposure_price(d, side, cur + (working.quantity if working else 0), price, portfolio)
             if not np.isfinite(exposure):
                 unbounded.append(_unbounded(i, d))

@@ -20,7 +20,7 @@ from cream.schemas.decisions import (
     Size,
     SizeUnit,
 )
-from cream.schemas.instruments import Equity, OptionContract
+from cream.schemas.instruments import Equity, MultiLeg, OptionContract, OptionLeg
 from cream.schemas.market import OptionMark
 from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
 from cream.services.runtime_config import default_trading_config
@@ -381,3 +381,41 @@ def test_a_short_put_held_counts_its_strike_less_premium_in_the_book() -> None:
     report = run(plan(d("ABC", 10, stop=45.0, target=60.0)), short_put, {"ABC": 50.0}, option_marks=CALL_MARKS)
     assert report.approved, report.reasons()
     assert limit(report, "MAX_GROSS_NOTIONAL") == pytest.approx(100 * 93.0 + 10 * 50.0)
+
+
+BEAR_PUTS = MultiLeg(legs=[OptionLeg(occ_symbol="XYZ250620P00100000", ratio=1),
+                           OptionLeg(occ_symbol="XYZ250620P00090000", ratio=-1)])
+RATIO_CALLS = MultiLeg(legs=[OptionLeg(occ_symbol="XYZ250620C00100000", ratio=1),
+                             OptionLeg(occ_symbol="XYZ250620C00110000", ratio=-2)])
+SPREAD_MARKS = {m.instrument_id: m for m in (
+    OptionMark(instrument_id=BEAR_PUTS.instrument_id, premium=4.0, underlying_price=100.0, delta=-0.2, gamma=0.0,
+               vega=0.02, theta=-0.01),
+    OptionMark(instrument_id=RATIO_CALLS.instrument_id, premium=1.0, underlying_price=100.0, delta=0.1,
+               gamma=-0.01, vega=-0.05, theta=0.02))}
+
+
+def spread(strategy: MultiLeg, qty: int, action: str) -> Decision:
+    premium = SPREAD_MARKS[strategy.instrument_id].premium
+    short = action == "SELL"
+    return Decision(instrument=strategy, action=action, direction="SHORT" if short else "LONG",
+                    size=Size(quantity=qty, unit=SizeUnit.CONTRACTS),
+                    risk_levels=RiskLevels(stop_loss_level=premium * (1.3 if short else 0.7),
+                                           take_profit_level=premium * (0.4 if short else 1.6),
+                                           denomination=RiskDenomination.OPTION_PRICE),
+                    strategy_family="MEAN_REVERSION", rationale="test", confidence=0.6)
+
+
+def test_a_debit_spread_counts_its_debit_and_the_same_spread_sold_its_width_less_the_credit() -> None:
+    """Long the 100/90 put spread for $4: at most $4 lost. Sold (a bull put credit spread for $4): at most
+    the $10 width less the $4 credit, $6, however low XYZ goes."""
+    bought = run(plan(spread(BEAR_PUTS, 3, "BUY")), book(), {"XYZ": 100.0}, option_marks=SPREAD_MARKS)
+    assert bought.approved, bought.reasons()
+    assert limit(bought, "MAX_NOTIONAL") == pytest.approx(3 * 100 * 4.0)
+    sold_ = run(plan(spread(BEAR_PUTS, 3, "SELL")), book(), {"XYZ": 100.0}, option_marks=SPREAD_MARKS)
+    assert sold_.approved, sold_.reasons()
+    assert limit(sold_, "MAX_NOTIONAL") == pytest.approx(3 * 100 * 6.0)
+
+
+def test_a_ratio_spread_with_calls_net_short_is_refused_for_its_unbounded_loss() -> None:
+    report = run(plan(spread(RATIO_CALLS, 1, "BUY")), book(), {"XYZ": 100.0}, option_marks=SPREAD_MARKS)
+    assert codes(report) == ["UNBOUNDED_LOSS"] and "calls net short" in report.reasons()
