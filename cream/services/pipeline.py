@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from cream.agents.port import AgentBackend
-from cream.errors import InvalidTrigger, UnknownInstrument
+from cream.errors import InvalidTrigger, TransientError, UnknownInstrument
 from cream.ports import Broker, MarketData
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
 from cream.schemas.config import TradingConfig
@@ -256,6 +256,12 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
         if cycles.load(s, cycle_id, Observed) is not None:
             return following(symbols, Phase.OBSERVE) if again else ()
         seen = observe.observe(s, cycle_id, prices, broker, config, account, marks, spots)
+        # Another act on the book may have opened a position since ``held`` was read: unpriced, the risk
+        # check would fail closed on it. Nothing is recorded; the step is tried again and prices it.
+        opened = {*seen.portfolio.positions, *seen.portfolio.working_orders} - set(prices) - set(held) - set(marks)
+        if opened:
+            raise TransientError(f"the book changed while it was observed ({', '.join(sorted(opened))} opened "
+                                 "by another act): observing again")
         _, wrote = cycles.record(s, cycle_id, seen.model_copy(update={"reconciliation": reconciled}))
     return following(symbols, Phase.OBSERVE) if wrote or again else ()
 

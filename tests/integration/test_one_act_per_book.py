@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cream.fleet import POOLS, consumers
 from cream.schemas.cycle import Acted, RiskChecked
-from cream.services.cycles import load
+from cream.services.cycles import get_cycle, load
 from cream.storage.db import session_scope
 from cream.storage.models import Checkpoint, DecisionRow, OrderRow
 from tests.integration.helpers import trigger, wait_for
@@ -68,7 +68,8 @@ def _held(cycle_ids: list[str]) -> list[dict]:
     with session_scope(readonly=True) as s:
         for cid in cycle_ids:
             done = load(s, cid, Acted)
-            assert done is not None, f"cycle {cid} never acted"
+            cycle = get_cycle(s, cid)
+            assert done is not None, f"cycle {cid} never acted: {cycle.status} {cycle.reason}"
             risk = s.get(Checkpoint, f"{cid}:risk_check:0")
             units = [c["value"] for c in (RiskChecked.model_validate(risk.data).checks if risk else [])
                      if c["check"] == "MAX_UNITS" and c["instrument_id"] == "XLK"]
