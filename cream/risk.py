@@ -204,8 +204,21 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
     names = {i: n for n, i in sector_ids.items()}
     violations = unbounded + [_objection(plan, r, names) for r in result.records(result.violations)]
+    held_ids = [k for k in [*portfolio.positions, *(k for k in portfolio.working_orders if k not in portfolio.positions)]
+                if k not in {d.instrument_id for d in plan.decisions}]  # _held's rows, in order
+    violations = [v.model_copy(update={"message": f"{v.message}: {_held_name(held_ids, v.message)}"})
+                  if v.code == "INVALID_HELD_POSITION" else v for v in violations]
     return RiskReport(result.approved and not unbounded, int((rows[:, ec.P_SIDE] != 0).sum()), violations,
                       result.records(), plan, names)
+
+
+def _held_name(held_ids: list[str], message: str) -> str:
+    """The instrument of the held row an INVALID_HELD_POSITION finding names by its index ("... 2 row ...")."""
+    words = message.split()
+    for i, w in enumerate(words[:-1]):
+        if words[i + 1].rstrip(":") == "row" and w.isdigit() and int(w) < len(held_ids):
+            return held_ids[int(w)]
+    return "unknown row"
 
 
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],

@@ -278,7 +278,8 @@ def test_a_held_option_without_a_quote_blocks_new_risk() -> None:
     held_call = PositionView(instrument_id=CALL.instrument_id, quantity=2, avg_entry_price=3.0, market_price=3.0,
                              multiplier=100)
     held = book().model_copy(update={"positions": {CALL.instrument_id: held_call}})
-    assert codes(run(plan(d("XYZ", 10)), held, {"XYZ": 100.0})) == ["INVALID_HELD_POSITION"]
+    blocked = run(plan(d("XYZ", 10)), held, {"XYZ": 100.0})
+    assert codes(blocked) == ["INVALID_HELD_POSITION"] and blocked.violations[0].message.endswith(CALL.instrument_id)
     marked = run(plan(d("XYZ", 10)), held, {"XYZ": 100.0}, option_marks={CALL.instrument_id: MARK})
     assert marked.approved, marked.reasons()
 
