@@ -199,37 +199,24 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
                      ("delta", greeks[0]), ("gamma", greeks[1]), ("vega", greeks[2]), ("theta", greeks[3])):
             cols[k].append(float(v))
     rows = plan_rows(**{k: np.array(v) for k, v in cols.items()})
-    held = _held(portfolio, {d.instrument_id for d in plan.decisions}, marks, sectors, sector_ids)
+    held, held_ids = _held(portfolio, {d.instrument_id for d in plan.decisions}, marks, sectors, sector_ids)
     result = engine_check(rows, held, equity=portfolio.equity, buying_power=portfolio.buying_power,
                           day_trades_5d=portfolio.day_trades_5d, limits=engine_limits(rules))
     names = {i: n for n, i in sector_ids.items()}
-    violations = unbounded + [_objection(plan, r, names) for r in result.records(result.violations)]
-    held_ids = [k for k in [*portfolio.positions, *(k for k in portfolio.working_orders if k not in portfolio.positions)]
-                if k not in {d.instrument_id for d in plan.decisions}]  # _held's rows, in order
-    violations = [v.model_copy(update={"message": f"{v.message}: {_held_name(held_ids, v.message)}"})
-                  if v.code == "INVALID_HELD_POSITION" else v for v in violations]
+    violations = unbounded + [_objection(plan, r, names, held_ids) for r in result.records(result.violations)]
     return RiskReport(result.approved and not unbounded, int((rows[:, ec.P_SIDE] != 0).sum()), violations,
                       result.records(), plan, names)
 
 
-def _held_name(held_ids: list[str], message: str) -> str:
-    """The instrument of the held row an INVALID_HELD_POSITION finding names by its index ("... 2 row ...")."""
-    words = message.split()
-    for i, w in enumerate(words[:-1]):
-        if words[i + 1].rstrip(":") == "row" and w.isdigit() and int(w) < len(held_ids):
-            return held_ids[int(w)]
-    return "unknown row"
-
-
 def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: Mapping[str, str],
-          sector_ids: Mapping[str, int]) -> np.ndarray:
+          sector_ids: Mapping[str, int]) -> tuple[np.ndarray, list[str]]:
     """Positions outside the plan, with what their open entry orders may still add (an instrument with
     only a working order counts too); one that cannot be marked becomes a NaN row (fails closed)."""
     cols: dict[str, list[float]] = {k: [] for k in ("notional", "sector", "delta_notional", "gamma", "vega", "theta")}
     no_greeks = np.zeros(4)
-    for key in [*portfolio.positions, *(k for k in portfolio.working_orders if k not in portfolio.positions)]:
-        if key in in_plan:
-            continue
+    ids = [k for k in [*portfolio.positions, *(k for k in portfolio.working_orders if k not in portfolio.positions)]
+           if k not in in_plan]
+    for key in ids:
         p, w = portfolio.positions.get(key), portfolio.working_orders.get(key)
         multiplier = p.multiplier if p is not None else w.multiplier if w is not None else 1
         units = ((p.quantity if p else 0) + (w.quantity if w else 0)) * multiplier
@@ -251,7 +238,7 @@ def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: M
                      ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
                      ("theta", units * g[3])):
             cols[k].append(float(v))
-    return held_rows(**{k: np.array(v) for k, v in cols.items()})
+    return held_rows(**{k: np.array(v) for k, v in cols.items()}), ids
 
 
 def _where(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]
@@ -263,10 +250,14 @@ def _where(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, s
     return None, f"sector:{sector_names[record.sector]}" if record.sector >= 0 else None
 
 
-def _objection(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str]) -> Objection:
+def _objection(plan: DecisionPlan, record: CheckRecord, sector_names: Mapping[int, str],
+               held_ids: list[str]) -> Objection:
     index, instrument = _where(plan, record, sector_names)
     severity = Severity.CRITICAL if record.severity == ec.CRITICAL else Severity.WARNING
     message = record.finding()
+    row = int(record.value) if record.violation == "INVALID_HELD_POSITION" and record.value is not None else -1
+    if 0 <= row < len(held_ids):  # the value of that finding is the held row's index
+        message = f"{message}: {held_ids[row]}"
     if index is None and record.sector >= 0:  # the sector's name leads: "Energy SECTOR_CONCENTRATION ..."
         message = f"{sector_names[record.sector]} {message}"
     return Objection(code=record.violation, severity=severity, decision_index=index, instrument_id=instrument,
