@@ -28,7 +28,8 @@ class WorkingOrderView(Frozen):
     instrument_id: str
     quantity: int = Field(description="Signed: positive buys still to fill, negative short sales.")
     multiplier: int = 1
-    price: float | None = Field(default=None, description="The limit, else the price the order was sized at.")
+    price: float | None = Field(default=None, description=(
+        "The limit, else the price the order was sized at, else the last price observed by the cycle."))
 
 
 class PortfolioView(Frozen):

@@ -63,6 +63,12 @@ def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
     exits = work_brackets(s, cycle.book, cycle_id, as_of, broker)
     portfolio.mark(s, cycle.book, {**prices, **{k: m.premium for k, m in marks.items()}})
     view = portfolio.view(s, cycle.book, as_of)
+    # An open market entry has no limit to count at: it carries the last price observed here, as the
+    # approvers (who see the portfolio and the cycle's own symbols' snapshots) must count it too.
+    unpriced = {k: w.model_copy(update={"price": prices[k]}) for k, w in view.working_orders.items()
+                if w.price is None and k in prices}
+    if unpriced:
+        view = view.model_copy(update={"working_orders": {**view.working_orders, **unpriced}})
     if account is not None:  # the broker's own buying power and day-trade count
         view = view.model_copy(update={"buying_power": account.buying_power, "day_trades_5d": account.day_trades})
     return Observed(as_of=as_of, prices=prices, option_marks=marks, bracket_exits=exits, expiries=expired,

@@ -42,7 +42,8 @@ def nested(depth: int) -> str:
 
 
 bad_symbol_lists = st.one_of(
-    st.lists(st.sampled_from(["X$K", "", "xlk ", "ZZZZ", "A" * 50, "💥", "XLK;DROP", "1ABC"]), min_size=1, max_size=3),
+    # (" xlk" would be XLK: triggers read tickers case- and blank-insensitively)
+    st.lists(st.sampled_from(["X$K", "", "xl k", "ZZZZ", "A" * 50, "💥", "XLK;DROP", "1ABC"]), min_size=1, max_size=3),
     st.just(["XLK"] * 101), st.just([]), st.just(["ZZZZ"]), json_value.filter(lambda v: not isinstance(v, list)))
 
 TRIGGER_BREAKS: dict[str, st.SearchStrategy[Any]] = {

@@ -64,6 +64,13 @@ def test_reason_points_at_the_offending_symbol_index() -> None:
         parse_trigger(VALID | {"symbols": ["AAPL", "1abc"]})
 
 
+def test_tickers_are_read_as_a_trader_types_them_once_each() -> None:
+    """Case and surrounding blanks do not matter (the fuzz test's hostile symbols must not be these)."""
+    assert parse_trigger(VALID | {"symbols": [" aapl", "AAPL ", "msft"]}).symbols == ["AAPL", "MSFT"]
+    with pytest.raises(ValueError, match=r"'XL K' is not a ticker"):
+        parse_trigger(VALID | {"symbols": ["xl k"]})
+
+
 def test_naive_time_reason_tells_how_to_fix_it() -> None:
     with pytest.raises(ValueError, match=r"scheduled_for: .*needs a timezone \(e\.g\. 2026-11-20T15:00:00Z\)"):
         parse_trigger(VALID | {"scheduled_for": "2026-11-20T15:00:00"})
