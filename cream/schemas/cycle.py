@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cream.schemas.config import TradingRules
 from cream.schemas.market import FeatureSnapshot, OptionMark
 from cream.schemas.portfolio import PortfolioView
 
@@ -62,6 +63,9 @@ class Observed(CheckpointData):
     expiries: list[str] = Field(default_factory=list)  # BACKTEST: options expired, exercised or assigned
     broker_changes: list[str] = Field(default_factory=list)  # PAPER/LIVE: the book brought to the account
     reconciliation: dict[str, Any] = Field(default_factory=dict)  # PAPER/LIVE: orders, exits, protection
+    # The ACTIVE rules when the cycle observed: every agent of the cycle reasons with the same ones, read
+    # here with the checkpoint (None in checkpoints recorded before they were kept: read when needed).
+    rules: TradingRules | None = None
 
 
 class Oriented(CheckpointData):

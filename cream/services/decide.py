@@ -261,10 +261,11 @@ def build_context(s: Any, cycle_id: str, agent: AgentType, symbol: str | None, i
     if agent is AgentType.TRADER and iteration > 1:
         previous = trader_plan(s, cycle_id, iteration - 1)
         objections = [o for v in verdicts(s, cycle_id, iteration - 1).values() for o in v.objections]
+    observed = cycles.require(s, cycle_id, Observed)
     return assemble_context(
-        CycleInputs(cycle_id=cycle_id, environment=env, observed=cycles.require(s, cycle_id, Observed),
+        CycleInputs(cycle_id=cycle_id, environment=env, observed=observed,
                     oriented=cycles.require(s, cycle_id, Oriented),
-                    rules=active_trading_config(s, env).rules,
+                    rules=observed.rules or active_trading_config(s, env).rules,
                     sectors=active_sectors(s, env) if agent in APPROVERS else {}),
         agent, symbol, iteration, analyses, plan, previous, objections)
 

@@ -72,7 +72,7 @@ def observe(s: Session, cycle_id: str, prices: dict[str, float], broker: Broker,
     if account is not None:  # the broker's own buying power and day-trade count
         view = view.model_copy(update={"buying_power": account.buying_power, "day_trades_5d": account.day_trades})
     return Observed(as_of=as_of, prices=prices, option_marks=marks, bracket_exits=exits, expiries=expired,
-                    broker_changes=mirrored, portfolio=view)
+                    broker_changes=mirrored, portfolio=view, rules=config.rules)
 
 
 def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker: Broker) -> list[str]:
