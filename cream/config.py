@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cream.errors import ConfigurationError
-from cream.schemas.config import OptionModel
+from cream.schemas.config import OptionChains, OptionModel
 from cream.schemas.decisions import Environment
 
 BOOK_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     result_backend: str | None = Field(default=None, description="Default: the broker URL.")
     history_dir: Path | None = Field(default=None, description="Local bars for BACKTEST. Default: sample.")
     option_model: OptionModel = OptionModel()  # BACKTEST's option pricing, as JSON (schemas.config.OptionModel)
+    option_chains: OptionChains = OptionChains()  # what of each chain observe marks, as JSON (same module)
     book: str = "default"  # BOOK_PATTERN
     # Redelivery of a task a dead worker held. Must exceed the longest task run plus every retry
     # countdown (cream/timeouts.py). Default: 240 s with rule agents, 420 s with LLM agents; tests

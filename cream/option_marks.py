@@ -56,9 +56,10 @@ def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionM
     except UnknownInstrument:
         return None
     greeks = {"delta": contract.delta, "gamma": contract.gamma, "vega": contract.vega, "theta": contract.theta}
+    quote = {"bid": bid, "ask": ask, "model_priced": contract.model_priced}
     if all(v is not None and math.isfinite(v) for v in greeks.values()):
-        mark = mark.model_copy(update=greeks)
-    return mark
+        return mark.model_copy(update={**greeks, **quote})
+    return mark.model_copy(update=quote)
 
 
 def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:

@@ -88,15 +88,16 @@ class ModelOptions:
         return spot, quotes
 
     def chain(self, underlying: str, as_of: datetime, *, expiration_gte: date | None = None,
-              expiration_lte: date | None = None, contract_type: str | None = None) -> list[ChainContract]:
+              expiration_lte: date | None = None, contract_type: str | None = None,
+              strike_gte: float | None = None, strike_lte: float | None = None) -> list[ChainContract]:
         """The listed contracts (module doc) within the filters, quoted at ``as_of``."""
         hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
         if not len(hourly):
             return []
         spot = float(hourly.close[-1])
         step = strike_step(spot)
-        low = math.ceil(spot * (1 - self.model.strike_range) / step)
-        high = math.floor(spot * (1 + self.model.strike_range) / step)
+        low = math.ceil(max(spot * (1 - self.model.strike_range), strike_gte or 0.0) / step)
+        high = math.floor(min(spot * (1 + self.model.strike_range), strike_lte or math.inf) / step)
         rights = [r for r in (OptionRight.CALL, OptionRight.PUT)
                   if contract_type is None or r.value.lower() == contract_type]
         contracts = [OccSymbol(root=underlying, expiration=e, right=r, strike=Decimal(str(round(i * step, 3))))
@@ -110,7 +111,7 @@ class ModelOptions:
                               type=c.right.value.lower(), strike=float(c.strike), bid=_num(q.bid[i]),
                               ask=_num(q.ask[i]), last=None, iv=_num(q.vol[i]), delta=_num(q.delta[i]),
                               gamma=_num(q.gamma[i]), theta=_num(q.theta[i]), vega=_num(q.vega[i]),
-                              underlying_price=spot)
+                              underlying_price=spot, model_priced=True)
                 for i, c in enumerate(contracts)]
 
     def marks(self, contracts: Iterable[str], as_of: datetime) -> dict[str, OptionMark]:

@@ -55,6 +55,7 @@ class ChainContract:
     underlying_price: float | None
     open_interest: float | None = None
     shares_per_contract: int = 100
+    model_priced: bool = False  # quoted by a model (BACKTEST), not by a market
 
     @property
     def mid(self) -> float | None:
@@ -91,6 +92,7 @@ class MarketData(Protocol):
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
                      expiration_lte: date | None = None, contract_type: str | None = None,
+                     strike_gte: float | None = None, strike_lte: float | None = None,
                      as_of: datetime | None = None) -> list[ChainContract]:
         """Every listed contract on ``underlying`` (within the filters; ``contract_type`` "call" or "put")
         with its quote, Greeks and implied volatility: a live source's as of now, a historical one's

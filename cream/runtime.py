@@ -28,7 +28,7 @@ from cream.endpoints import endpoint
 from cream.errors import ConfigurationError
 from cream.live_gate import require_live_allowed
 from cream.ports import Broker, MarketData
-from cream.schemas.config import TradingConfig
+from cream.schemas.config import OptionChains, TradingConfig
 from cream.schemas.decisions import Environment
 from cream.services.pipeline import Ports
 
@@ -190,4 +190,9 @@ def _alpaca(environment: Environment) -> Broker:
 
 
 # The ports a cycle's phases reach the outside through (cream.services.pipeline), in this process.
-PORTS = Ports(market=market_data, broker=broker, agents=agents)
+def option_chains() -> tuple[OptionChains, float]:
+    settings = get_settings()
+    return settings.option_chains, settings.option_model.rate
+
+
+PORTS = Ports(market=market_data, broker=broker, agents=agents, option_chains=option_chains)

@@ -59,7 +59,7 @@ def _prepare(sender: Any = None, **_: Any) -> None:
     with refuse_on_error("environment"):
         require_environment(get_settings().env)  # keys present; LIVE only past the LIVE gate
     with refuse_on_error("engine warm-up"):
-        warm_engine()
+        warm_engine(parallel=not forks(sender))
     with refuse_on_error("market data warm-up"):
         warm_market_data()
     db.reset_after_fork()
@@ -129,7 +129,19 @@ def _restart_tactic_chains(environment: str) -> None:
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]  # celery has no types
 def _fresh_connections(**_: Any) -> None:
+    """In a forked pool child, before its first task: its own connections and its own parallel kernels'
+    threads (the parent starts none: ``engine.warmup``)."""
     db.reset_after_fork()
+    from engine.warmup import parallel_kernels
+
+    parallel_kernels()
+
+
+def forks(worker: Any) -> bool:
+    """The worker's pool forks its children from it (Celery's prefork, the default)."""
+    pool = getattr(worker, "pool_cls", None) or "prefork"
+    name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__qualname__}"
+    return "prefork" in name or "processes" in name
 
 
 def warm_market_data() -> None:
@@ -151,9 +163,9 @@ def _backtest() -> bool:
     return get_settings().env is Environment.BACKTEST
 
 
-def warm_engine() -> None:
+def warm_engine(*, parallel: bool = True) -> None:
     """Compile (or load from numba's cache) the kernels a cycle uses, before the first task."""
     from engine.warmup import warm
 
-    warm()
-    log.info("engine warm")
+    warm(parallel=parallel)
+    log.info("engine warm%s", "" if parallel else " (parallel kernels: in each forked child)")

@@ -199,12 +199,14 @@ class LocalHistory:
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
                      expiration_lte: date | None = None, contract_type: str | None = None,
+                     strike_gte: float | None = None, strike_lte: float | None = None,
                      as_of: datetime | None = None) -> list[ChainContract]:
         """Local history holds bars only: contracts listed by rule and priced by the model from the bars
         up to ``as_of`` (default: the newest bar), ``cream.option_model``."""
         self._table(underlying, Timeframe.H1)  # an unknown symbol says so
         return self.options.chain(underlying, as_of or self.latest(), expiration_gte=expiration_gte,
-                                  expiration_lte=expiration_lte, contract_type=contract_type)
+                                  expiration_lte=expiration_lte, contract_type=contract_type,
+                                  strike_gte=strike_gte, strike_lte=strike_lte)
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
         """Model marks from the bars up to ``as_of`` (``cream.option_model``); a contract the model cannot

@@ -177,6 +177,7 @@ class PolygonMarketData:
 
     def option_chain(self, underlying: str, *, expiration_gte: date | None = None,
                      expiration_lte: date | None = None, contract_type: str | None = None,
+                     strike_gte: float | None = None, strike_lte: float | None = None,
                      as_of: datetime | None = None) -> list[ChainContract]:
         """Every listed contract on ``underlying`` with its quote, Greeks and implied volatility: Polygon's
         snapshot is of now, whatever ``as_of`` says (PAPER and LIVE cycles run the current hour)."""
@@ -188,6 +189,10 @@ class PolygonMarketData:
             params["expiration_date.lte"] = expiration_lte.isoformat()
         if contract_type:
             params["contract_type"] = contract_type
+        if strike_gte is not None:
+            params["strike_price.gte"] = strike_gte
+        if strike_lte is not None:
+            params["strike_price.lte"] = strike_lte
         client, path = self.http.client, f"/v3/snapshot/options/{underlying}"
         pages = self.http.pages(
             f"option chain {underlying}",

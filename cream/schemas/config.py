@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from cream.schemas.agents import AgentType
 from cream.schemas.instruments import Frozen
@@ -29,6 +29,29 @@ class OptionModel(Frozen):
     div_yield: float = Field(default=0.0, ge=0, le=0.5)
     expiry_days: int = Field(default=60, ge=1, le=800)  # weekly expiries listed this far ahead
     strike_range: float = Field(default=0.2, gt=0, lt=1)  # strikes listed within this fraction of the spot
+
+
+class OptionChains(Frozen):
+    """The part of each cycle symbol's option chain that observe marks, so that the agents may trade it
+    (every environment: PAPER/LIVE from the provider's chain snapshot, BACKTEST from the model): the
+    first ``expiries`` expirations between ``min_days`` and ``max_days`` away, and per expiration and
+    right the ``strikes`` listed strikes nearest the spot on each side, within ``strike_range`` (a
+    fraction of the spot: the provider is asked for those strikes only). Set as JSON in
+    ``CREAM_OPTION_CHAINS``, e.g. ``{"min_days": 21, "strikes": 6}``; ``{"enabled": false}`` marks none
+    (held contracts are marked whatever this says)."""
+
+    enabled: bool = True
+    min_days: int = Field(default=7, ge=0, le=800)
+    max_days: int = Field(default=45, ge=0, le=800)
+    expiries: int = Field(default=2, ge=1, le=12)
+    strikes: int = Field(default=4, ge=1, le=50)
+    strike_range: float = Field(default=0.1, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OptionChains:
+        if self.max_days < self.min_days:
+            raise ValueError(f"max_days {self.max_days} is before min_days {self.min_days}")
+        return self
 
 
 class TradingRules(Frozen):

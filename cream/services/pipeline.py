@@ -31,7 +31,7 @@ from cream.agents.port import AgentBackend
 from cream.errors import InvalidTrigger, TransientError, UnknownInstrument
 from cream.ports import Broker, MarketData
 from cream.schemas.agents import ANALYSTS, APPROVERS, RESEARCHERS, AgentType
-from cream.schemas.config import TradingConfig
+from cream.schemas.config import OptionChains, TradingConfig
 from cream.schemas.cycle import (
     Acted,
     CycleStatus,
@@ -89,6 +89,9 @@ class Ports:
     market: Callable[[], MarketData]
     broker: Callable[[Environment, TradingConfig], Broker]
     agents: Callable[[Environment], AgentBackend]
+    # What of each cycle symbol's option chain observe marks, and the rate a quote without a volatility
+    # is solved at (default: none marked; the composition root passes the settings').
+    option_chains: Callable[[], tuple[OptionChains, float]] = lambda: (OptionChains(enabled=False), 0.0)
 
 
 # The fleet's task of each step (tasks.*): the name a failure is reported under, in either runner.
@@ -252,6 +255,8 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     held_options = [h for h in held if is_option(h) and h not in settling]
     prices = observe.last_prices(market, symbols, [*held, *(underlying_of(c) for c in settling)], as_of)
     marks = market.option_marks(held_options, as_of) if held_options else {}
+    window, rate = ports.option_chains()
+    marks = {**observe.chain_marks(market, {k: prices[k] for k in symbols}, as_of, window, rate=rate), **marks}
     with session_scope() as s:
         if cycles.load(s, cycle_id, Observed) is not None:
             return following(symbols, Phase.OBSERVE) if again else ()

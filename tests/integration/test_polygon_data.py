@@ -297,6 +297,19 @@ def test_option_chain_parses_contracts_with_greeks(market: PolygonMarketData, st
     assert mark.vega == pytest.approx(call.vega, rel=0.05)
 
 
+def test_option_chain_asks_polygon_for_the_strikes_and_expirations_wanted(market: PolygonMarketData,
+                                                                        stand_in: PolygonStandIn) -> None:
+    """The filters go to Polygon (``strike_price.gte`` ..., kept across pages), which answers only those."""
+    served = stand_in.option_contracts("MA")
+    strikes = sorted({s["details"]["strike_price"] for s in served})
+    first = min(s["details"]["expiration_date"] for s in served)
+    chain = market.option_chain("MA", strike_gte=strikes[2], strike_lte=strikes[5], contract_type="put",
+                                expiration_lte=date.fromisoformat(first))
+    assert {c.strike for c in chain} == set(strikes[2:6]) and {c.type for c in chain} == {"put"}
+    assert {c.expiry for c in chain} == {date.fromisoformat(first)}
+    assert market.option_chain("MA", strike_gte=strikes[-1] + 1) == []
+
+
 def test_option_marks_from_the_contract_snapshot(market: PolygonMarketData, stand_in: PolygonStandIn) -> None:
     served = {s["details"]["ticker"][2:]: s for s in stand_in.option_contracts("MA")}
     call = next(occ for occ, s in served.items() if s["details"]["contract_type"] == "call"

@@ -225,10 +225,15 @@ class PolygonStandIn:
     def _json(self, h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
         self._send(h, status, json.dumps(payload).encode())
 
+    @staticmethod
+    def _state(query: dict[str, str]) -> dict[str, Any]:
+        """The query a page answers: the request's, or the first page's carried in its cursor."""
+        cursor = json.loads(base64.urlsafe_b64decode(query["cursor"])) if "cursor" in query else {}
+        return {k: v for k, v in query.items() if k != "cursor"} | cursor
+
     def _page(self, rows: list[dict[str, Any]], query: dict[str, str], path: str, default_limit: int,
               max_limit: int) -> tuple[list[dict[str, Any]], str | None]:
-        cursor = json.loads(base64.urlsafe_b64decode(query["cursor"])) if "cursor" in query else {}
-        state = {k: v for k, v in query.items() if k != "cursor"} | cursor
+        state = self._state(query)
         limit = min(int(state.get("limit", default_limit)), max_limit)
         offset = int(state.get("offset", 0))
         page = rows[offset:offset + limit]
@@ -389,6 +394,7 @@ class PolygonStandIn:
         rows = self.option_contracts(underlying)
         if not rows:
             return self._json(h, 404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex})
+        rows = [r for r in rows if _chain_filters_pass(r["details"], self._state(query))]
         page, next_url = self._page(rows, query, path, 10, 250)
         body = {"status": "OK", "request_id": uuid.uuid4().hex, "results": page}
         if next_url:
@@ -403,3 +409,22 @@ class PolygonStandIn:
             return self._json(h, 404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
                                        "message": "Contract not found."})
         self._json(h, 200, {"status": "OK", "request_id": uuid.uuid4().hex, "results": found})
+
+
+_COMPARE = {"": lambda a, b: a == b, "gte": lambda a, b: a >= b, "gt": lambda a, b: a > b,
+            "lte": lambda a, b: a <= b, "lt": lambda a, b: a < b}
+
+
+def _chain_filters_pass(details: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Polygon's chain snapshot filters: ``strike_price`` and ``expiration_date`` with an optional
+    ``.gte``/``.gt``/``.lte``/``.lt``, and ``contract_type``."""
+    for key, raw in query.items():
+        field, _, op = str(key).partition(".")
+        if field == "contract_type" and not op:
+            if details["contract_type"] != raw:
+                return False
+        elif field in ("strike_price", "expiration_date") and op in _COMPARE:
+            have, want = (details[field], float(raw)) if field == "strike_price" else (details[field], str(raw))
+            if not _COMPARE[op](have, want):
+                return False
+    return True

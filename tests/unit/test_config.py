@@ -66,6 +66,25 @@ def test_the_option_model_reads_only_the_keys_given(monkeypatch: pytest.MonkeyPa
     assert (model.iv_rv_ratio, model.skew, model.rv_window) == (1.25, 0.0, 20)
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    ('{"strikes": 0}', "CREAM_OPTION_CHAINS='0': strikes input should be greater than or equal to 1"),
+    ('{"min_days": 30, "max_days": 7}', "CREAM_OPTION_CHAINS"),
+    ('{"expiry": 1}', "CREAM_OPTION_CHAINS='1': expiry extra inputs are not permitted"),
+])
+def test_the_option_chain_window_is_json_and_each_bad_key_is_named(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                                   said: str) -> None:
+    refused = refusal(monkeypatch, CREAM_OPTION_CHAINS=value)
+    assert refused.startswith(said), refused
+    if "max_days" in value:
+        assert "max_days 7 is before min_days 30" in refused
+
+
+def test_the_option_chain_window_reads_only_the_keys_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREAM_OPTION_CHAINS", '{"enabled": false, "strikes": 6}')
+    window = Settings().option_chains
+    assert (window.enabled, window.strikes, window.expiries) == (False, 6, 2)
+
+
 def test_a_long_value_is_shortened_in_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
     message = refusal(monkeypatch, CREAM_ENV="X" * 10_000)
     assert len(message) < 200 and "XXX...'" in message
