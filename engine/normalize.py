@@ -16,12 +16,17 @@ FloatArray = npt.NDArray[np.float64]
 # Both normalisers look at the non-NaN values among the last ``window`` bars (fewer at the start
 # of the series: no warm-up beyond what is stated), never at later bars.
 
+# A variance below the smallest normal float64 is held in subnormals, with a few digits left (values
+# around 1e-159 apart): no z-score is read from it, as from a window of equal values.
+MIN_VARIANCE = float(np.finfo(np.float64).tiny)
+
 
 @njit(cache=True)
 def zscore_last_nb(x: FloatArray, window: int) -> float:
     """Z-score of the last value against the non-NaN values among the last ``window`` (population std).
 
-    NaN if the last value is NaN, fewer than 2 valid values, or all valid values are equal.
+    NaN if the last value is NaN, fewer than 2 valid values, all valid values are equal, or their
+    variance is too small for a float64 to hold (``MIN_VARIANCE``).
     """
     if x.shape[0] == 0 or window < 1 or math.isnan(x[-1]):
         return np.nan
@@ -32,7 +37,7 @@ def zscore_last_nb(x: FloatArray, window: int) -> float:
         if not math.isnan(x[j]) and x[j] != x[-1]:
             flat = False
             break
-    if cnt < 2 or flat or m2 <= 0.0:
+    if cnt < 2 or flat or m2 / cnt < MIN_VARIANCE:
         return np.nan
     last: float = x[-1]
     return (last - mean) / math.sqrt(m2 / cnt)
@@ -61,7 +66,7 @@ def rolling_zscore_nb(x: FloatArray, window: int) -> FloatArray:
         if m[0] < 2 or same >= m[0]:
             continue
         m, m2 = settle_moments_nb(m, 1.0 / m[0], x, max(0, i - window + 1), i + 1)
-        if m2 > 0.0:
+        if m2 / m[0] >= MIN_VARIANCE:
             out[i] = ((v - m[1]) - m[2] / m[0]) / math.sqrt(m2 / m[0])
     return out
 

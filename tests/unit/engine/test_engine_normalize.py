@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -32,6 +32,8 @@ def test_zscore_and_percentile_rank_undefined_cases() -> None:
     assert math.isnan(zscore_last_nb(np.array([5.0, 5.0, 5.0]), 3))  # zero std
     assert math.isnan(zscore_last_nb(np.array([0.1, 0.1, 0.1]), 3))  # zero std despite rounding
     assert math.isnan(zscore_last_nb(np.array([1.0, np.nan, 2.0, np.nan]), 4))  # last is NaN
+    tiny = np.array([1.40918812e-159, 0.0])  # a variance of ~5e-319: subnormal, digits lost
+    assert math.isnan(zscore_last_nb(tiny, 2)) and math.isnan(rolling_zscore_nb(tiny, 2)[-1])
     assert math.isnan(percentile_rank_last_nb(np.array([1.0, np.nan]), 2))
     assert percentile_rank_last_nb(np.array([3.0, 1.0, 2.0, 4.0, 2.0]), 4) == 75.0
 
@@ -53,6 +55,7 @@ def test_rolling_normalisers_match_pandas(adbe: dict[str, np.ndarray], window: i
 @given(x=arrays(np.float64, st.integers(1, 80), elements=st.one_of(
     st.floats(-1e3, 1e3, allow_nan=False), st.just(np.nan), st.sampled_from([1.0, 2.0]))),
     window=st.integers(1, 25))
+@example(x=np.array([1.40918812e-159, 0.0]), window=2)  # a subnormal variance (found by this test)
 def test_property_rolling_equals_last_value_versions(x: np.ndarray, window: int) -> None:
     z = rolling_zscore_nb(x, window)
     p = rolling_percentile_nb(x, window)
