@@ -50,16 +50,21 @@ def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionM
     bid, ask, spot = contract.bid, contract.ask, contract.underlying_price
     if bid is None or ask is None or not ask >= bid > 0 or not spot or spot <= 0:
         return None
-    try:
-        mark = mark_option(contract.occ_symbol, (bid + ask) / 2, spot, as_of, rate=rate,
-                           implied_volatility=contract.iv if contract.iv and contract.iv > 0 else None)
-    except UnknownInstrument:
-        return None
     greeks = {"delta": contract.delta, "gamma": contract.gamma, "vega": contract.vega, "theta": contract.theta}
     quote = {"bid": bid, "ask": ask, "model_priced": contract.model_priced}
-    if all(v is not None and math.isfinite(v) for v in greeks.values()):
-        return mark.model_copy(update={**greeks, **quote})
-    return mark.model_copy(update=quote)
+    iv = contract.iv if contract.iv is not None and math.isfinite(contract.iv) and contract.iv > 0 else None
+    given: dict[str, float] = {k: v for k, v in greeks.items() if v is not None and math.isfinite(v)}
+    if iv is not None and len(given) == len(greeks):  # the provider's all: nothing to solve or compute
+        if contract.expiry <= as_of:
+            return None
+        symbol = OccSymbol.parse(contract.occ_symbol).format()
+        return OptionMark(instrument_id=symbol, premium=(bid + ask) / 2, underlying_price=spot,
+                          implied_volatility=iv, **given, **quote)
+    try:
+        mark = mark_option(contract.occ_symbol, (bid + ask) / 2, spot, as_of, rate=rate, implied_volatility=iv)
+    except UnknownInstrument:
+        return None
+    return mark.model_copy(update={**(given if len(given) == len(greeks) else {}), **quote})
 
 
 def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:

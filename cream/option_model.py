@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Protocol
 
 import numpy as np
@@ -77,12 +76,12 @@ class ModelOptions:
         rv = realized_vol_nb(np.ascontiguousarray(daily.close, dtype=np.float64), self.model.rv_window)
         return spot, rv * self.model.iv_rv_ratio
 
-    def _quotes(self, underlying: str, as_of: datetime, contracts: list[OccSymbol]) -> tuple[float, ModelQuotes]:
+    def _quotes(self, underlying: str, as_of: datetime, strikes: list[float], expirations: list[date],
+                calls: list[bool]) -> tuple[float, ModelQuotes]:
         spot, atm = self._spot_and_vol(underlying, as_of)
         m = self.model
-        t = [years_between(as_of, c.expiration) for c in contracts]
-        quotes = model_quotes(spot, [float(c.strike) for c in contracts], t,
-                              [c.right is OptionRight.CALL for c in contracts], atm_vol=atm, skew=m.skew,
+        years = {e: years_between(as_of, e) for e in set(expirations)}
+        quotes = model_quotes(spot, strikes, [years[e] for e in expirations], calls, atm_vol=atm, skew=m.skew,
                               rate=m.rate, div_yield=m.div_yield, spread_frac=m.spread_frac,
                               min_half_spread=m.min_half_spread)
         return spot, quotes
@@ -100,19 +99,19 @@ class ModelOptions:
         high = math.floor(min(spot * (1 + self.model.strike_range), strike_lte or math.inf) / step)
         rights = [r for r in (OptionRight.CALL, OptionRight.PUT)
                   if contract_type is None or r.value.lower() == contract_type]
-        contracts = [OccSymbol(root=underlying, expiration=e, right=r, strike=Decimal(str(round(i * step, 3))))
-                     for e in expiries(as_of, self.model.expiry_days)
-                     if (expiration_gte is None or e >= expiration_gte) and (expiration_lte is None or e <= expiration_lte)
-                     for r in rights for i in range(low, high + 1)]
-        if not contracts:
+        listed = [(e, r, round(i * step, 3)) for e in expiries(as_of, self.model.expiry_days)
+                  if (expiration_gte is None or e >= expiration_gte) and (expiration_lte is None or e <= expiration_lte)
+                  for r in rights for i in range(low, high + 1)]
+        if not listed:
             return []
-        spot, q = self._quotes(underlying, as_of, contracts)
-        return [ChainContract(occ_symbol=c.format(), underlying=underlying, expiry=c.expiration,
-                              type=c.right.value.lower(), strike=float(c.strike), bid=_num(q.bid[i]),
-                              ask=_num(q.ask[i]), last=None, iv=_num(q.vol[i]), delta=_num(q.delta[i]),
-                              gamma=_num(q.gamma[i]), theta=_num(q.theta[i]), vega=_num(q.vega[i]),
+        spot, q = self._quotes(underlying, as_of, [k for _, _, k in listed], [e for e, _, _ in listed],
+                               [r is OptionRight.CALL for _, r, _ in listed])
+        columns = zip(*(_nums(a) for a in (q.bid, q.ask, q.vol, q.delta, q.gamma, q.theta, q.vega)), strict=True)
+        return [ChainContract(occ_symbol=f"{underlying}{e:%y%m%d}{r.value[0]}{round(k * 1000):08d}",
+                              underlying=underlying, expiry=e, type=r.value.lower(), strike=k, bid=bid, ask=ask,
+                              last=None, iv=iv, delta=delta, gamma=gamma, theta=theta, vega=vega,
                               underlying_price=spot, model_priced=True)
-                for i, c in enumerate(contracts)]
+                for (e, r, k), (bid, ask, iv, delta, gamma, theta, vega) in zip(listed, columns, strict=True)]
 
     def marks(self, contracts: Iterable[str], as_of: datetime) -> dict[str, OptionMark]:
         """Model marks of OCC contracts at ``as_of``; one that cannot be priced (unknown underlying, expired,
@@ -127,7 +126,8 @@ class ModelOptions:
         out = {}
         for root, listed in by_root.items():
             try:
-                spot, q = self._quotes(root, as_of, listed)
+                spot, q = self._quotes(root, as_of, [float(c.strike) for c in listed], [c.expiration for c in listed],
+                                       [c.right is OptionRight.CALL for c in listed])
             except UnknownInstrument:  # not a symbol of the data
                 continue
             for i, c in enumerate(listed):
@@ -141,5 +141,6 @@ class ModelOptions:
         return out
 
 
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def _nums(values: np.ndarray) -> list[float | None]:
+    """Each value, None where it is not a number."""
+    return [x if math.isfinite(x) else None for x in values.tolist()]

@@ -135,7 +135,9 @@ def test_a_two_sided_quote_marks_at_its_midpoint_with_the_providers_greeks() -> 
 def test_without_the_providers_greeks_or_volatility_the_engine_supplies_them() -> None:
     mark = mark_quoted(_quoted(iv=None, delta=None), AS_OF, rate=RATE)
     engine = mark_option("XYZ240830C00100000", 3.0, 101.0, AS_OF, rate=RATE)
-    assert mark == engine  # volatility solved from the midpoint, Black-Scholes Greeks
+    # volatility solved from the midpoint, Black-Scholes Greeks; the quote kept beside them
+    assert mark is not None and (mark.bid, mark.ask) == (_quoted().bid, _quoted().ask)
+    assert mark.model_copy(update={"bid": None, "ask": None}) == engine
 
 
 @pytest.mark.parametrize("quote", [{"bid": None}, {"ask": None}, {"bid": 0.0}, {"bid": 3.2, "ask": 3.1},

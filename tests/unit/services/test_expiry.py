@@ -65,7 +65,7 @@ def test_expired_options_are_settled_once_at_the_expiry_close() -> None:
     itm_put = f"XLK250620P{int((spot + 5) * 1000):08d}"
     book = book_holding({itm_call: 1, otm_call: 3, itm_put: -2})  # long calls, a short (assigned) put
     seen = observe_at(book, MONDAY)
-    assert len(seen.expiries) == 3 and not seen.option_marks
+    assert len(seen.expiries) == 3 and not {itm_call, otm_call, itm_put} & set(seen.option_marks)  # settled, unmarked
     with session_scope(readonly=True) as s:
         held = {p.instrument_id: p for p in portfolio.positions(s, book)}
         cash = s.get(Book, book).cash  # type: ignore[union-attr]
