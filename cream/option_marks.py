@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 
 from cream.errors import UnknownInstrument
 from cream.ports import ChainContract
@@ -41,6 +42,12 @@ def mark_option(occ_symbol: str, price: float, underlying_price: float, as_of: d
                       theta=float(g.theta[0]), implied_volatility=vol)
 
 
+@lru_cache(maxsize=8192)
+def canonical(occ_symbol: str) -> str:
+    """The OCC symbol as ``OptionMark.instrument_id`` spells it (a chain's contracts recur hour after hour)."""
+    return OccSymbol.parse(occ_symbol).format()
+
+
 def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionMark | None:
     """A provider's quote of one contract as a mark, or None when it cannot be one (the caller fails closed).
 
@@ -57,8 +64,7 @@ def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionM
     if iv is not None and len(given) == len(greeks):  # the provider's all: nothing to solve or compute
         if contract.expiry <= as_of:
             return None
-        symbol = OccSymbol.parse(contract.occ_symbol).format()
-        return OptionMark(instrument_id=symbol, premium=(bid + ask) / 2, underlying_price=spot,
+        return OptionMark(instrument_id=canonical(contract.occ_symbol), premium=(bid + ask) / 2, underlying_price=spot,
                           implied_volatility=iv, **given, **quote)
     try:
         mark = mark_option(contract.occ_symbol, (bid + ask) / 2, spot, as_of, rate=rate, implied_volatility=iv)

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
-from cream import market_calendar
+from cream import market_calendar, option_window
 from cream.errors import UnknownInstrument
 from cream.ports import Bars, ChainContract
-from cream.schemas.config import OptionModel
+from cream.schemas.config import OptionChains, OptionModel
 from cream.schemas.instruments import OccSymbol, OptionRight
 from cream.schemas.market import OptionMark, Timeframe
 from engine.vol_model import ModelQuotes, model_quotes, realized_vol_nb
@@ -70,9 +70,8 @@ class ModelOptions:
 
     def _spot_and_vol(self, underlying: str, as_of: datetime) -> tuple[float, float]:
         """The underlying's last hourly close and the model's ATM vol at ``as_of`` (NaN when unknown)."""
-        hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
+        spot = self._spot(underlying, as_of)
         daily = self.source.bars(underlying, Timeframe.D1, as_of, self.model.rv_window + 1)
-        spot = float(hourly.close[-1]) if len(hourly) else math.nan
         rv = realized_vol_nb(np.ascontiguousarray(daily.close, dtype=np.float64), self.model.rv_window)
         return spot, rv * self.model.iv_rv_ratio
 
@@ -90,10 +89,9 @@ class ModelOptions:
               expiration_lte: date | None = None, contract_type: str | None = None,
               strike_gte: float | None = None, strike_lte: float | None = None) -> list[ChainContract]:
         """The listed contracts (module doc) within the filters, quoted at ``as_of``."""
-        hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
-        if not len(hourly):
+        spot = self._spot(underlying, as_of)
+        if math.isnan(spot):
             return []
-        spot = float(hourly.close[-1])
         step = strike_step(spot)
         low = math.ceil(max(spot * (1 - self.model.strike_range), strike_gte or 0.0) / step)
         high = math.floor(min(spot * (1 + self.model.strike_range), strike_lte or math.inf) / step)
@@ -102,6 +100,31 @@ class ModelOptions:
         listed = [(e, r, round(i * step, 3)) for e in expiries(as_of, self.model.expiry_days)
                   if (expiration_gte is None or e >= expiration_gte) and (expiration_lte is None or e <= expiration_lte)
                   for r in rights for i in range(low, high + 1)]
+        return self._quoted(underlying, as_of, listed)
+
+    def window(self, underlying: str, as_of: datetime, window: OptionChains) -> list[ChainContract]:
+        """The contracts of ``window`` (``cream.option_window``) alone, listed and quoted: what a chain
+        filtered to the window's dates and strikes, then to the nearest, would hold."""
+        spot = self._spot(underlying, as_of)
+        if math.isnan(spot):
+            return []
+        first, last = option_window.dates(as_of, window)
+        low, high = option_window.strike_bounds(spot, window)
+        step = strike_step(spot)
+        lowest = max(math.ceil(max(low, spot * (1 - self.model.strike_range)) / step), 1)
+        highest = math.floor(min(high, spot * (1 + self.model.strike_range)) / step)
+        at = math.floor(spot / step)  # the nearest strike at or below the spot
+        near = range(max(lowest, at - window.strikes + 1), min(highest, at + window.strikes) + 1)
+        dated = [e for e in expiries(as_of, self.model.expiry_days) if first <= e <= last][: window.expiries]
+        listed = [(e, r, round(i * step, 3)) for e in dated for r in (OptionRight.CALL, OptionRight.PUT) for i in near]
+        return self._quoted(underlying, as_of, listed)
+
+    def _spot(self, underlying: str, as_of: datetime) -> float:
+        hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)
+        return float(hourly.close[-1]) if len(hourly) else math.nan
+
+    def _quoted(self, underlying: str, as_of: datetime,
+                listed: list[tuple[date, OptionRight, float]]) -> list[ChainContract]:
         if not listed:
             return []
         spot, q = self._quotes(underlying, as_of, [k for _, _, k in listed], [e for e, _, _ in listed],

@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from cream.schemas.config import OptionChains
 from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderStatus, OrderUpdate
 from cream.schemas.trigger import CycleTrigger
@@ -98,6 +99,12 @@ class MarketData(Protocol):
         with its quote, Greeks and implied volatility: a live source's as of now, a historical one's
         (local history: model-priced, ``cream.option_model``) as of ``as_of`` (default: its newest bar).
         Raises ``NoOptionData`` when the source has no option chains."""
+        ...
+
+    def option_window(self, underlying: str, spot: float, as_of: datetime,
+                      window: OptionChains) -> list[ChainContract]:
+        """The contracts of ``underlying``'s chain in ``window`` around ``spot`` (``cream.option_window``),
+        quoted as ``option_chain`` quotes them; ``NoOptionData`` as there."""
         ...
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:

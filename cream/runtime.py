@@ -190,9 +190,12 @@ def _alpaca(environment: Environment) -> Broker:
 
 
 # The ports a cycle's phases reach the outside through (cream.services.pipeline), in this process.
-def option_chains() -> tuple[OptionChains, float]:
+def option_chains(environment: Environment) -> tuple[OptionChains, float]:
+    """The chains observe marks in ``environment`` (``OptionChains``, its ``enabled`` resolved), and the rate."""
     settings = get_settings()
-    return settings.option_chains, settings.option_model.rate
+    window = settings.option_chains
+    on = window.marks_chains(rule_agents=agent_kind(environment) == "rules")
+    return window.model_copy(update={"enabled": on}), settings.option_model.rate
 
 
 PORTS = Ports(market=market_data, broker=broker, agents=agents, option_chains=option_chains)

@@ -29,7 +29,7 @@ from cream.adapters.resample import BarTable, sort_unique, to_daily, to_hourly
 from cream.errors import ConfigurationError, UnknownInstrument
 from cream.option_model import ModelOptions
 from cream.ports import Bars, ChainContract
-from cream.schemas.config import OptionModel
+from cream.schemas.config import OptionChains, OptionModel
 from cream.schemas.market import OptionMark, Timeframe
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -207,6 +207,12 @@ class LocalHistory:
         return self.options.chain(underlying, as_of or self.latest(), expiration_gte=expiration_gte,
                                   expiration_lte=expiration_lte, contract_type=contract_type,
                                   strike_gte=strike_gte, strike_lte=strike_lte)
+
+    def option_window(self, underlying: str, spot: float, as_of: datetime,
+                      window: OptionChains) -> list[ChainContract]:
+        """The window's contracts only, listed and priced by the model (``spot``: this source's own)."""
+        self._table(underlying, Timeframe.H1)
+        return self.options.window(underlying, as_of, window)
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
         """Model marks from the bars up to ``as_of`` (``cream.option_model``); a contract the model cannot

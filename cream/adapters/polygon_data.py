@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from cream import market_calendar
+from cream import market_calendar, option_window
 from cream.adapters.candle_cache import CandleCache, CorporateAction, Interval, from_table
 from cream.adapters.data_checks import DataReport, check_bars
 from cream.adapters.polygon_aggs import FRAMES, as_bars, empty, parse_aggs, to_frame
@@ -67,6 +67,7 @@ from cream.adapters.resample import BarTable, sort_unique
 from cream.errors import UnknownInstrument
 from cream.option_marks import mark_quoted
 from cream.ports import Bars, ChainContract
+from cream.schemas.config import OptionChains
 from cream.schemas.instruments import OccSymbol
 from cream.schemas.market import OptionMark, Quote, Timeframe
 
@@ -200,6 +201,15 @@ class PolygonMarketData:
             lambda p, q: client.list_snapshot_options_chain(underlying, params=q, raw=True)
             if p == path else self._foreign_page(p))
         return [parse_option(item) for page in pages for item in _results(page, "option chain")]
+
+    def option_window(self, underlying: str, spot: float, as_of: datetime,
+                      window: OptionChains) -> list[ChainContract]:
+        """One chain snapshot for the window's dates and strikes (paged), the nearest kept."""
+        first, last = option_window.dates(as_of, window)
+        low, high = option_window.strike_bounds(spot, window)
+        chain = self.option_chain(underlying, expiration_gte=first, expiration_lte=last, strike_gte=low,
+                                  strike_lte=high, as_of=as_of)
+        return option_window.tradable(chain, spot, window)
 
     def option_marks(self, contracts: list[str], as_of: datetime) -> dict[str, OptionMark]:
         """Marks from Polygon's option contract snapshot (``/v3/snapshot/options/{underlying}/O:{contract}``,

@@ -38,14 +38,19 @@ class OptionChains(Frozen):
     right the ``strikes`` listed strikes nearest the spot on each side, within ``strike_range`` (a
     fraction of the spot: the provider is asked for those strikes only). Set as JSON in
     ``CREAM_OPTION_CHAINS``, e.g. ``{"min_days": 21, "strikes": 6}``; ``{"enabled": false}`` marks none
-    (held contracts are marked whatever this says)."""
+    (held contracts are marked whatever this says). Unset, ``enabled`` follows the agents: chains are marked
+    wherever an agent may pick a contract (PAPER, LIVE, a BACKTEST with model or replayed agents) and not
+    for the rule agents, which never trade an option (``marks_chains``)."""
 
-    enabled: bool = True
+    enabled: bool | None = None
     min_days: int = Field(default=7, ge=0, le=800)
     max_days: int = Field(default=45, ge=0, le=800)
     expiries: int = Field(default=2, ge=1, le=12)
     strikes: int = Field(default=4, ge=1, le=50)
     strike_range: float = Field(default=0.1, gt=0, lt=1)
+
+    def marks_chains(self, rule_agents: bool) -> bool:
+        return self.enabled if self.enabled is not None else not rule_agents
 
     @model_validator(mode="after")
     def _ordered(self) -> OptionChains:

@@ -11,7 +11,7 @@ from cream import ids
 from cream.errors import NoOptionData, UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.option_marks import mark_quoted
-from cream.ports import AccountSnapshot, Broker, ChainContract, MarketData
+from cream.ports import AccountSnapshot, Broker, MarketData
 from cream.schemas.config import OptionChains, TradingConfig
 from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import Environment
@@ -50,7 +50,7 @@ def chain_marks(market: MarketData, prices: dict[str, float], as_of: datetime, w
     """Marks of the part of each symbol's option chain the agents may trade (``OptionChains``), as quoted
     at ``as_of``: one chain request per symbol. A contract whose quote cannot be a mark (one-sided,
     crossed) is left out, and an order on it fails closed; a source without option data marks none."""
-    if not window.enabled:
+    if not window.enabled:  # (None, the settings' "follow the agents", is resolved by the composition root)
         return {}
     day = as_of.date()
     out: dict[str, OptionMark] = {}
@@ -58,29 +58,13 @@ def chain_marks(market: MarketData, prices: dict[str, float], as_of: datetime, w
         if is_option(symbol):
             continue
         try:
-            chain = market.option_chain(symbol, expiration_gte=day + timedelta(days=window.min_days),
-                                        expiration_lte=day + timedelta(days=window.max_days),
-                                        strike_gte=spot * (1 - window.strike_range),
-                                        strike_lte=spot * (1 + window.strike_range), as_of=as_of)
+            listed = market.option_window(symbol, spot, as_of, window)
         except NoOptionData:
             return {}
-        for contract in tradable(chain, spot, window):
+        for contract in listed:
             mark = mark_quoted(contract, day, rate=rate)
             if mark is not None:
                 out[mark.instrument_id] = mark
-    return out
-
-
-def tradable(chain: list[ChainContract], spot: float, window: OptionChains) -> list[ChainContract]:
-    """The first ``window.expiries`` expirations of ``chain``; in each, per right, the ``window.strikes``
-    strikes nearest ``spot`` at or below it and as many above."""
-    expiries = sorted({c.expiry for c in chain})[: window.expiries]
-    out = []
-    for e in expiries:
-        for right in ("call", "put"):
-            listed = sorted((c for c in chain if c.expiry == e and c.type == right), key=lambda c: c.strike)
-            below = [c for c in listed if c.strike <= spot][-window.strikes:]
-            out += below + [c for c in listed if c.strike > spot][: window.strikes]
     return out
 
 

@@ -89,9 +89,10 @@ class Ports:
     market: Callable[[], MarketData]
     broker: Callable[[Environment, TradingConfig], Broker]
     agents: Callable[[Environment], AgentBackend]
-    # What of each cycle symbol's option chain observe marks, and the rate a quote without a volatility
-    # is solved at (default: none marked; the composition root passes the settings').
-    option_chains: Callable[[], tuple[OptionChains, float]] = lambda: (OptionChains(enabled=False), 0.0)
+    # What of each cycle symbol's option chain observe marks in an environment, and the rate a quote without
+    # a volatility is solved at (default: none marked; the composition root passes the settings').
+    option_chains: Callable[[Environment], tuple[OptionChains, float]] = lambda _env: (OptionChains(enabled=False),
+                                                                                      0.0)
 
 
 # The fleet's task of each step (tasks.*): the name a failure is reported under, in either runner.
@@ -255,7 +256,7 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     held_options = [h for h in held if is_option(h) and h not in settling]
     prices = observe.last_prices(market, symbols, [*held, *(underlying_of(c) for c in settling)], as_of)
     marks = market.option_marks(held_options, as_of) if held_options else {}
-    window, rate = ports.option_chains()
+    window, rate = ports.option_chains(env)
     marks = {**observe.chain_marks(market, {k: prices[k] for k in symbols}, as_of, window, rate=rate), **marks}
     with session_scope() as s:
         if cycles.load(s, cycle_id, Observed) is not None:

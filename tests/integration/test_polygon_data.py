@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +23,10 @@ from cream.adapters.polygon_http import MalformedResponse
 from cream.adapters.rate_limit import RedisTokenBucket
 from cream.errors import ConfigurationError, TransientError, UnknownInstrument
 from cream.option_marks import mark_option
+from cream.schemas.config import OptionChains
+from cream.schemas.instruments import OccSymbol
 from cream.schemas.market import Timeframe
+from cream.services.observe import chain_marks
 from cream.storage import db
 from tests.shared_data import POLYGON_5M, require
 from tests.standins.polygon_server import PolygonStandIn
@@ -349,3 +353,21 @@ def test_splits_dividends_and_adjusted_prices(market: PolygonMarketData, stand_i
     assert raw[0]["c"] == traded.close[-1]  # adjusted=false: as traded
     after = market.bars("ADBE", Timeframe.D1, utc(2024, 1, 11), 1)
     np.testing.assert_allclose(after.close, LocalHistory(POLYGON_5M).bars("ADBE", Timeframe.D1, utc(2024, 1, 11), 1).close)
+
+
+def test_observe_marks_the_chain_window_from_one_polygon_snapshot(market: PolygonMarketData,
+                                                                  stand_in: PolygonStandIn) -> None:
+    """PAPER/LIVE: the window's dates and strikes asked of Polygon, the nearest kept, each quote a mark."""
+    served = stand_in.option_contracts("MA")
+    spot = served[0]["underlying_asset"]["price"]
+    quote_day = datetime(2025, 9, 25, 15, tzinfo=UTC)  # where the stand-in quotes the chain
+    window = OptionChains(enabled=True, min_days=0, max_days=400, expiries=1, strikes=2)
+    marks = chain_marks(market, {"MA": spot}, quote_day, window, rate=0.04)
+    first = min(s["details"]["expiration_date"] for s in served)
+    assert {OccSymbol.parse(k).expiration.isoformat() for k in marks} == {first}
+    by_right = Counter(OccSymbol.parse(k).right.value for k in marks)
+    assert by_right == {"CALL": 4, "PUT": 4}  # two strikes each side of the spot, calls and puts
+    quotes = {s["details"]["ticker"][2:]: s["last_quote"] for s in served}
+    for occ, mark in marks.items():
+        assert (mark.bid, mark.ask) == (quotes[occ]["bid"], quotes[occ]["ask"]) and not mark.model_priced
+        assert mark.premium == pytest.approx((mark.bid + mark.ask) / 2)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from cream import runtime
+from cream.option_window import dates, strike_bounds, tradable
 from cream.ports import ChainContract
 from cream.risk import check_plan
 from cream.schemas.config import OptionChains
@@ -23,18 +24,20 @@ from cream.schemas.decisions import (
     SizeUnit,
 )
 from cream.schemas.instruments import OccSymbol, OptionContract
+from cream.schemas.market import Timeframe
 from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, pipeline
-from cream.services.observe import tradable
 from cream.services.runtime_config import active_trading_config
 from cream.storage.db import session_scope
 from tests.unit.services.books import new_book
 
 AT = datetime(2025, 9, 24, 15, tzinfo=UTC)
-WINDOW = OptionChains()
+WINDOW = OptionChains(enabled=True)
+CHAINS = pipeline.Ports(market=runtime.market_data, broker=runtime.broker, agents=runtime.agents,
+                        option_chains=lambda _env: (WINDOW, 0.04))
 
 
-def _observed(book: str, ports: pipeline.Ports = runtime.PORTS) -> Observed:
+def _observed(book: str, ports: pipeline.Ports = CHAINS) -> Observed:
     with session_scope() as s:
         cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=AT, book=book),
                                      ["XLK", "MA"])
@@ -99,8 +102,26 @@ def test_an_order_on_a_marked_contract_is_priced_and_one_outside_fails_closed() 
 
 def test_no_chain_is_marked_when_the_window_is_off() -> None:
     off = pipeline.Ports(market=runtime.market_data, broker=runtime.broker, agents=runtime.agents,
-                         option_chains=lambda: (OptionChains(enabled=False), 0.04))
+                         option_chains=lambda _env: (OptionChains(enabled=False), 0.04))
     assert _observed(new_book("nochains"), off).option_marks == {}
+
+
+@pytest.mark.parametrize(("enabled", "agents", "marked"), [
+    (None, "rules", False), (None, "gemini", True), (None, "replay", True), (True, "rules", True),
+    (False, "gemini", False)])
+def test_unset_the_window_follows_the_agents(monkeypatch: pytest.MonkeyPatch, enabled: bool | None, agents: str,
+                                             marked: bool) -> None:
+    """The rule agents never trade an option: their cycles mark no chain unless asked to."""
+    monkeypatch.setenv("CREAM_AGENTS", agents)
+    if enabled is not None:
+        monkeypatch.setenv("CREAM_OPTION_CHAINS", f'{{"enabled": {str(enabled).lower()}}}')
+    runtime.get_settings.cache_clear()
+    try:
+        for env in Environment:
+            window, rate = runtime.option_chains(env)
+            assert window.enabled is marked and rate == runtime.get_settings().option_model.rate
+    finally:
+        runtime.get_settings.cache_clear()
 
 
 def _contract(expiry: date, right: str, strike: float) -> ChainContract:
@@ -121,3 +142,19 @@ def test_the_window_takes_the_nearest_strikes_each_side_of_the_first_expiries(sp
     for e in expiries[:2]:
         for right in ("call", "put"):
             assert sorted(c.strike for c in picked if c.expiry == e and c.type == right) == below + above
+
+
+@pytest.mark.parametrize("window", [OptionChains(), OptionChains(min_days=0, max_days=10, expiries=3, strikes=1),
+                                    OptionChains(min_days=20, max_days=90, strikes=12, strike_range=0.03)])
+def test_the_models_window_is_the_chain_filtered_to_it(window: OptionChains) -> None:
+    """BACKTEST lists the window's contracts alone; they are what filtering the whole chain would keep."""
+    market = runtime.market_data()
+    for symbol in ("XLK", "COST"):
+        for at in (AT, AT.replace(hour=19), datetime(2025, 6, 20, 14, tzinfo=UTC)):
+            spot = float(market.bars(symbol, Timeframe.H1, at, 1).close[-1])
+            first, last = dates(at, window)
+            low, high = strike_bounds(spot, window)
+            whole = market.option_chain(symbol, expiration_gte=first, expiration_lte=last, strike_gte=low,
+                                        strike_lte=high, as_of=at)
+            listed = market.option_window(symbol, spot, at, window)
+            assert listed and listed == tradable(whole, spot, window)
