@@ -53,7 +53,7 @@ from cream.errors import (
 from cream.ports import AccountSnapshot, ProtectiveLeg
 from cream.schemas.decisions import OrderType
 from cream.schemas.decisions import TimeInForce as PlanTif
-from cream.schemas.instruments import OccSymbol
+from cream.schemas.instruments import OccSymbol, multi_leg_legs
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 
 _DUPLICATE = "client_order_id must be unique"
@@ -122,17 +122,6 @@ def _harden(client: TradingClient, timeout: float) -> None:
 def _price(p: float) -> float:
     """Alpaca accepts 2 decimals at or above $1 and 4 below."""
     return round(p, 2) if abs(p) >= 1 else round(p, 4)
-
-
-def multi_leg_legs(instrument_id: str) -> list[tuple[int, str]] | None:
-    """[(ratio, OCC symbol)] of a multi-leg instrument id (``1xAAPL..C..+-1xAAPL..C..``), else None."""
-    if "+" not in instrument_id:
-        return None
-    legs = []
-    for part in instrument_id.split("+"):
-        ratio, _, occ = part.partition("x")
-        legs.append((int(ratio), OccSymbol.parse(occ).format()))
-    return legs
 
 
 def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:

@@ -14,7 +14,7 @@ import numpy as np
 from cream.errors import RejectedDefinitively
 from cream.ports import BracketExit, MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType
-from cream.schemas.instruments import is_option
+from cream.schemas.instruments import is_option, multi_leg_legs
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.tactic_schedule import (
@@ -64,6 +64,10 @@ class SimulatedBroker:
         broker_id = "sim-" + hashlib.sha256(order.client_order_id.encode()).hexdigest()[:16]
         if is_option(order.instrument_id):
             return self._option(order, broker_id)
+        if multi_leg_legs(order.instrument_id) is not None:  # never as shares of the underlying
+            return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
+                               status=OrderStatus.REJECTED,
+                               reason=f"multi-leg strategies are not simulated yet: {order.instrument_id} not filled")
         reference = self.last_price(order.symbol, order.as_of)
         side = 1 if order.side is OrderSide.BUY else -1
         if order.execution_tactic is not None and order.order_type in (OrderType.MARKET, OrderType.LIMIT):

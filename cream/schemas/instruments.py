@@ -138,6 +138,17 @@ class MultiLeg(Frozen):
 Instrument = Annotated[Equity | OptionContract | MultiLeg, Field(discriminator="type")]
 
 
+def multi_leg_legs(instrument_id: str) -> list[tuple[int, str]] | None:
+    """[(ratio, OCC symbol)] of a multi-leg instrument id (``1xAAPL..C..+-1xAAPL..C..``), else None."""
+    if "+" not in instrument_id:
+        return None
+    legs = []
+    for part in instrument_id.split("+"):
+        ratio, _, occ = part.partition("x")
+        legs.append((int(ratio), OccSymbol.parse(occ).format()))
+    return legs
+
+
 def is_option(instrument_id: str) -> bool:
     """Whether the id is one option contract (an OCC symbol), not shares or a multi-leg strategy."""
     try:

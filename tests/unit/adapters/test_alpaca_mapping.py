@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from cream.adapters.alpaca_broker import multi_leg_legs, to_alpaca_request, to_order_update
+from cream.adapters.alpaca_broker import to_alpaca_request, to_order_update
 from cream.errors import RejectedDefinitively
 from cream.schemas.decisions import OrderType
-from cream.schemas.instruments import MultiLeg, OptionLeg
+from cream.schemas.instruments import MultiLeg, OptionLeg, multi_leg_legs
 from cream.schemas.orders import OrderRequest, OrderSide, OrderStatus
 
 AS_OF = datetime(2025, 1, 6, 15, tzinfo=UTC)

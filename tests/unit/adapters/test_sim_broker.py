@@ -154,3 +154,10 @@ def test_an_option_limit_the_quote_does_not_reach_is_canceled_and_what_is_unpric
     assert expired.status is OrderStatus.REJECTED and "no ask for XLK250530C00240000" in (expired.reason or "")
     stop = broker().submit(option("SELL", "STOP", stop_price=1.0))
     assert stop.status is OrderStatus.REJECTED and "market or limit" in (stop.reason or "")
+
+
+def test_a_multi_leg_strategy_is_refused_not_filled_as_shares_of_its_underlying() -> None:
+    spread = "1xXLK250620C00240000+-1xXLK250620C00250000"
+    refused = broker().submit(option("BUY").model_copy(update={"instrument_id": spread, "symbol": "XLK"}))
+    assert refused.status is OrderStatus.REJECTED and not refused.fills
+    assert "multi-leg strategies are not simulated yet" in (refused.reason or "")
