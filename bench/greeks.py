@@ -7,7 +7,10 @@ The engine fills a reused (6, n) output buffer, as a risk loop recomputing one b
 outputs are timed too: first-touch page faults on 480 MB are expensive here). Random European calls and puts (spot 10-500, moneyness 0.5-1.5, 1 day to 3 years, vol 5-150%,
 rate 0-8%, dividend yield 0-4%). Engine and numpy are timed warm, best of --repeat, and each
 computes price, delta, gamma, theta/day, vega and rho; QuantLib prices a --quantlib-n subset one
-contract at a time (its per-contract rate scales to any n). Prints `name: value` lines at the end.
+contract at a time (its per-contract rate scales to any n). The same contracts are then timed through
+the multi-leg path (strategies of 1-4 legs, price and Greeks per strategy summed by ratio) and the book
+path (each contract a signed position: delta notional, gamma, vega, theta in account currency), each
+against the single-contract kernel per contract. Prints `name: value` lines at the end.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def main() -> None:
 
     import numba
 
-    from engine.options import bs_greeks
+    from engine.options import bs_greeks, position_greeks_into_nb, strategy_greeks
 
     inputs = random_contracts(args.n)
     market = inputs[:7]
@@ -115,6 +118,19 @@ def main() -> None:
     # CPU seconds summed over threads: what the kernel costs, whatever else shares the machine.
     cpu_engine = best_time(lambda: bs_greeks(*market, out=buf), args.repeat, time.process_time)
     t_numpy = best_time(lambda: numpy_greeks(*market), max(1, args.repeat // 2))
+
+    # Multi-leg strategies over the same contracts (1-4 legs each) and a book holding each of them.
+    rng = np.random.default_rng(11)
+    starts = np.concatenate([[0], np.cumsum(rng.integers(1, 5, args.n // 2 + 1))])
+    starts = np.concatenate([starts[starts < args.n], [args.n]])
+    ratio = rng.choice([-2.0, -1.0, 1.0, 2.0], args.n)
+    strategy_out = np.empty((6, starts.shape[0] - 1))
+    strategy_greeks(*(a[:100] for a in market), ratio[:100], [0, 100])
+    t_strategy = best_time(lambda: strategy_greeks(*market, ratio, starts, out=strategy_out), args.repeat)
+    flags = market[6].astype(np.int8)
+    qty, mult, book_out = rng.integers(-20, 21, args.n).astype(float), np.full(args.n, 100.0), np.empty((4, args.n))
+    position_greeks_into_nb(*market[:6], flags, qty, mult, book_out)
+    t_book = best_time(lambda: position_greeks_into_nb(*market[:6], flags, qty, mult, book_out), args.repeat)
 
     ours = bs_greeks(*market)
     ref = numpy_greeks(*market)
@@ -134,6 +150,12 @@ def main() -> None:
     print(f"engine_over_numpy_ratio: {engine_rate / numpy_rate:.2f}")
     print(f"engine_over_quantlib_ratio: {engine_rate / ql_rate:.1f}")
     print(f"max_rel_diff_vs_numpy: {worst:.1e}")
+    print(f"multileg: {starts.shape[0] - 1:,} strategies of 1-4 legs in {t_strategy * 1000:.1f} ms; book: "
+          f"{args.n:,} positions in {t_book * 1000:.1f} ms")
+    print(f"multileg_contracts_per_s: {args.n / t_strategy:.3e}")
+    print(f"book_positions_per_s: {args.n / t_book:.3e}")
+    print(f"multileg_over_single_per_contract: {t_engine / t_strategy:.2f}")
+    print(f"book_over_single_per_contract: {t_engine / t_book:.2f}")
 
 
 if __name__ == "__main__":

@@ -178,9 +178,19 @@ def position_greeks_nb(
     share-equivalent delta per 1.00 move of the underlying), vega = vega*m (currency per vol point),
     theta = theta*m (currency per calendar day). NaN inputs give NaN.
     """
-    n = spot.shape[0]
-    out = np.empty((4, n))
-    for i in range(n):
+    out = np.empty((4, spot.shape[0]))
+    position_greeks_into_nb(spot, strike, t_years, vol, rate, div_yield, is_call, qty, multiplier, out)
+    return out[0].copy(), out[1].copy(), out[2].copy(), out[3].copy()
+
+
+@njit(cache=True, parallel=True)
+def position_greeks_into_nb(
+    spot: FloatArray, strike: FloatArray, t_years: FloatArray, vol: FloatArray, rate: FloatArray,
+    div_yield: FloatArray, is_call: npt.NDArray[np.int8], qty: FloatArray, multiplier: FloatArray,
+    out: FloatArray,
+) -> None:
+    """``position_greeks_nb`` into the rows of ``out`` (4, n), the positions in parallel."""
+    for i in prange(spot.shape[0]):
         _, de, g, th, v, _ = bs_one_nb(spot[i], strike[i], t_years[i], vol[i], rate[i],
                                        div_yield[i], is_call[i] != 0)
         m = qty[i] * multiplier[i]
@@ -190,7 +200,35 @@ def position_greeks_nb(
         out[1, i] = g * m
         out[2, i] = v * m
         out[3, i] = th * m
-    return out[0].copy(), out[1].copy(), out[2].copy(), out[3].copy()
+
+
+@njit(cache=True, parallel=True)
+def strategy_greeks_into_nb(
+    spot: FloatArray, strike: FloatArray, t_years: FloatArray, vol: FloatArray, rate: FloatArray,
+    div_yield: FloatArray, is_call: npt.NDArray[np.int8], ratio: FloatArray, starts: npt.NDArray[np.int64],
+    out: FloatArray,
+) -> None:
+    """Price and Greeks per unit of multi-leg strategies into the rows of ``out`` (6, m): the legs of
+    strategy j are ``starts[j]:starts[j + 1]``, each counted ``ratio`` times (+ bought, - sold), as
+    ``bs_greeks`` gives them per leg. The strategies in parallel."""
+    for j in prange(starts.shape[0] - 1):
+        sp = sd = sg = st = sv = sr = 0.0  # scalars: an array per strategy would be allocated per iteration
+        for i in range(starts[j], starts[j + 1]):
+            p, de, g, th, v, rh = bs_one_nb(spot[i], strike[i], t_years[i], vol[i], rate[i],
+                                            div_yield[i], is_call[i] != 0)
+            w = ratio[i]
+            sp += w * p
+            sd += w * de
+            sg += w * g
+            st += w * th
+            sv += w * v
+            sr += w * rh
+        out[0, j] = sp
+        out[1, j] = sd
+        out[2, j] = sg
+        out[3, j] = st
+        out[4, j] = sv
+        out[5, j] = sr
 
 
 @njit(cache=True)
@@ -359,6 +397,29 @@ def implied_vol(
                    ("t_years", t_years), ("rate", rate), ("div_yield", div_yield))
     p, s, k, t, r, q = arrs
     return implied_vol_nb(p, s, k, t, r, q, _flags(is_call, p.shape[0]))
+
+
+def strategy_greeks(
+    spot: npt.ArrayLike, strike: npt.ArrayLike, t_years: npt.ArrayLike, vol: npt.ArrayLike,
+    rate: npt.ArrayLike, div_yield: npt.ArrayLike, is_call: npt.ArrayLike, ratio: npt.ArrayLike,
+    starts: npt.ArrayLike, out: FloatArray | None = None,
+) -> Greeks:
+    """Price and Greeks per unit of each multi-leg strategy (``strategy_greeks_into_nb``): one element per
+    leg, ``starts`` the index of each strategy's first leg and, last, the number of legs."""
+    arrs = _inputs("strategy_greeks", ("spot", spot), ("strike", strike), ("t_years", t_years), ("vol", vol),
+                   ("rate", rate), ("div_yield", div_yield), ("ratio", ratio))
+    s, k, t, v, r, q, w = arrs
+    first = np.ascontiguousarray(starts, dtype=np.int64)
+    if first.ndim != 1 or first.shape[0] < 1 or first[0] != 0 or first[-1] != s.shape[0] \
+            or np.any(np.diff(first) < 0):
+        raise ValueError(f"starts must rise from 0 to the number of legs ({s.shape[0]}), got {first[:8]}...")
+    m = first.shape[0] - 1
+    if out is None:
+        out = np.empty((6, m))
+    elif out.shape != (6, m):
+        raise ValueError(f"out must have shape (6, {m}), got {out.shape}")
+    strategy_greeks_into_nb(s, k, t, v, r, q, _flags(is_call, s.shape[0]), w, first, out)
+    return Greeks(out[0], out[1], out[2], out[3], out[4], out[5])
 
 
 def portfolio_greeks(

@@ -21,6 +21,7 @@ from engine.options import (
     norm_cdf_fast_nb,
     norm_cdf_nb,
     portfolio_greeks,
+    strategy_greeks,
 )
 from tests.shared_data import OPTION_CHAIN, require
 
@@ -386,3 +387,42 @@ def test_implied_vol_inverts_price(s: float, m: float, t: float, v: float, r: fl
     g = bs_greeks(s, s * m, t, v, r, q, call)
     assume(g.vega[0] * 100 > 1e-3 and g.price[0] > 1e-6)
     assert implied_vol(g.price, s, s * m, t, r, q, call)[0] == pytest.approx(v, abs=1e-6)
+
+
+# --- multi-leg strategies and the book, in parallel ----------------------------------------------
+
+
+def test_strategy_greeks_are_the_ratio_weighted_sums_of_their_legs() -> None:
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 5, 500)  # 1-4 legs each
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(starts[-1])
+    spot = np.repeat(rng.uniform(20, 400, sizes.shape[0]), sizes)  # one underlying per strategy
+    strike, t = spot * rng.uniform(0.7, 1.3, n), rng.uniform(0.01, 2.0, n)
+    vol, ratio = rng.uniform(0.1, 0.9, n), rng.choice([-2.0, -1.0, 1.0, 2.0], n)
+    calls = rng.random(n) < 0.5
+    legs = bs_greeks(spot, strike, t, vol, 0.04, 0.01, calls)
+    got = strategy_greeks(spot, strike, t, vol, 0.04, 0.01, calls, ratio, starts)
+    for name in ("price", "delta", "gamma", "theta", "vega", "rho"):
+        want = np.add.reduceat(ratio * getattr(legs, name), starts[:-1])
+        np.testing.assert_allclose(getattr(got, name), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_strategy_without_legs_is_zero_and_bad_starts_are_refused() -> None:
+    got = strategy_greeks([100.0], [100.0], [0.5], [0.2], 0.0, 0.0, [True], [1.0], [0, 0, 1])
+    assert got.price[0] == 0.0 and got.price[1] > 0
+    for starts in ([1, 1], [0, 2], [0, 1, 0], []):
+        with pytest.raises(ValueError, match="starts must rise"):
+            strategy_greeks([100.0], [100.0], [0.5], [0.2], 0.0, 0.0, [True], [1.0], starts)
+
+
+def test_the_book_path_in_parallel_equals_each_position_alone() -> None:
+    rng = np.random.default_rng(5)
+    n = 10_001
+    spot, strike = rng.uniform(20, 400, n), rng.uniform(20, 400, n)
+    t, vol, qty = rng.uniform(0.01, 2.0, n), rng.uniform(0.1, 0.9, n), rng.integers(-20, 21, n).astype(float)
+    calls = rng.random(n) < 0.5
+    book = portfolio_greeks(spot, strike, t, vol, 0.03, 0.0, calls, qty)
+    one = bs_greeks(spot, strike, t, vol, 0.03, 0.0, calls)
+    np.testing.assert_allclose(book.delta_notional, one.delta * spot * qty * 100, rtol=1e-12)
+    np.testing.assert_allclose(book.vega, one.vega * qty * 100, rtol=1e-12)
