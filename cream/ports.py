@@ -12,6 +12,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from cream.schemas.config import OptionChains
+from cream.schemas.decisions import RiskDenomination
 from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderStatus, OrderUpdate
 from cream.schemas.trigger import CycleTrigger
@@ -187,9 +188,10 @@ class Broker(Protocol):
         ...
 
     def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
-                     since: datetime, until: datetime) -> BracketExit | None:
-        """The first leg of a position's bracket (``stop``, ``target``) the broker filled in (since, until];
-        None when neither level traded. A broker that holds stops and targets as orders of its own (Alpaca)
+                     since: datetime, until: datetime,
+                     levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> BracketExit | None:
+        """The first leg of a position's bracket (``stop``, ``target``: levels of the underlying's price, or
+        of an option's premium) the broker filled in (since, until]; None when neither level traded. A broker that holds stops and targets as orders of its own (Alpaca)
         always answers None: its exits reach the book through reconciliation (cream.services.protection)."""
         ...
 

@@ -51,7 +51,7 @@ from cream.errors import (
     UnknownInstrument,
 )
 from cream.ports import AccountSnapshot, ProtectiveLeg
-from cream.schemas.decisions import OrderType
+from cream.schemas.decisions import OrderType, RiskDenomination
 from cream.schemas.decisions import TimeInForce as PlanTif
 from cream.schemas.instruments import OccSymbol, multi_leg_legs
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
@@ -441,7 +441,8 @@ class AlpacaBroker:
         return legs
 
     def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
-                     since: datetime, until: datetime) -> None:
+                     since: datetime, until: datetime,
+                     levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> None:
         """Alpaca holds each position's stop and target as orders of its own: their fills reach the book
         through reconciliation (cream.services.protection), never through this call."""
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from cream.errors import RejectedDefinitively
 from cream.ports import BracketExit, MarketData
-from cream.schemas.decisions import ExecutionTactic, OrderType
-from cream.schemas.instruments import is_option, multi_leg_legs
+from cream.schemas.decisions import ExecutionTactic, OrderType, RiskDenomination
+from cream.schemas.instruments import OccSymbol, OptionRight, is_option, multi_leg_legs
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.tactic_schedule import (
@@ -191,9 +191,12 @@ class SimulatedBroker:
         return {s: s in known for s in symbols}
 
     def bracket_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
-                     since: datetime, until: datetime) -> BracketExit | None:
+                     since: datetime, until: datetime,
+                     levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> BracketExit | None:
         """The first bracket leg the hourly bars in (since, until] hit: a stop fills as a market order (with
-        slippage), a take-profit as a limit at its level; both pay commission."""
+        slippage), a take-profit as a limit at its level; both pay commission. An option: ``_option_exit``."""
+        if is_option(instrument_id):
+            return self._option_exit(instrument_id, quantity, multiplier, stop, target, since, until, levels_on)
         bars = self.market.bars_between(instrument_id, Timeframe.H1, since, until)
         if len(bars) == 0:
             return None
@@ -207,3 +210,39 @@ class SimulatedBroker:
                                         self.max_pct)), 4)
         return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price, fee,
                            datetime.fromtimestamp(int(bars.end[idx]), tz=UTC))
+
+    def _option_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
+                     since: datetime, until: datetime, levels_on: RiskDenomination) -> BracketExit | None:
+        """A held option's bracket, worked hour by hour on the model's quote: levels of the premium are read
+        at each hourly close (an option has no bars of its own); levels of the underlying trade on its
+        hourly bars like shares' (a call or a short put gains as it rises). The exit crosses that hour's
+        spread (a long sells at the bid, a short buys at the ask) and pays commission per contract."""
+        parts = OccSymbol.parse(instrument_id)
+        bars = self.market.bars_between(parts.root, Timeframe.H1, since, until)
+        if len(bars) == 0:
+            return None
+        long = quantity > 0
+        if levels_on is RiskDenomination.UNDERLYING_PRICE:
+            rising = 1 if long == (parts.right is OptionRight.CALL) else -1
+            idx, _, reason = bracket_exit_nb(rising, stop, target, bars.open, bars.high, bars.low)
+            hits: list[tuple[int, bool | None]] = [] if reason == EXIT_NONE or idx < 0 else [
+                (int(idx), reason == EXIT_STOP)]
+        else:
+            hits = [(i, None) for i in range(len(bars))]
+        for i, hit in hits:
+            ts = datetime.fromtimestamp(int(bars.end[i]), tz=UTC)
+            mark = self.market.option_marks([instrument_id], ts).get(instrument_id)
+            if mark is None or mark.bid is None or mark.ask is None:
+                continue  # expired (settled at observe) or not priced that hour
+            stopped = hit
+            if stopped is None:  # levels of the premium: a long loses as it falls, a short as it rises
+                lost, won = (mark.premium <= stop, mark.premium >= target) if long else \
+                    (mark.premium >= stop, mark.premium <= target)
+                if not (lost or won):
+                    continue
+                stopped = lost
+            price = round(mark.bid if long else mark.ask, 4)
+            fee = round(float(commission_nb(abs(quantity), price, multiplier, self.per_unit, self.minimum,
+                                            self.max_pct)), 4)
+            return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price, fee, ts)
+        return None

@@ -103,6 +103,7 @@ def _record_plan(s: Session, cycle_id: str) -> str | None:
                           size_value=d.size.quantity, size_unit=d.size.unit.value,
                           stop_loss=Decimal(str(d.risk_levels.stop_loss_level)),
                           take_profit=Decimal(str(d.risk_levels.take_profit_level)),
+                          levels_on=d.risk_levels.denomination.value,
                           strategy_family=d.strategy_family.value, confidence=d.confidence, rationale=d.rationale,
                           status=status, status_reason=reason if orders else None))
     s.flush()

@@ -14,7 +14,7 @@ from cream.option_marks import mark_quoted
 from cream.ports import AccountSnapshot, Broker, MarketData
 from cream.schemas.config import OptionChains, TradingConfig
 from cream.schemas.cycle import Observed, Oriented
-from cream.schemas.decisions import Environment
+from cream.schemas.decisions import Environment, RiskDenomination
 from cream.schemas.instruments import is_option
 from cream.schemas.market import OptionMark, Timeframe
 from cream.services import cycles, expiry, portfolio
@@ -105,11 +105,11 @@ def work_brackets(s: Session, book: str, cycle_id: str, as_of: datetime, broker:
     done = []
     for pos in portfolio.positions(s, book):
         since = pos.checked_until or as_of
-        # Options have no bars to work a bracket on: their levels are the agents' to act on at each cycle.
-        if pos.stop_loss is None or pos.take_profit is None or since >= as_of or is_option(pos.instrument_id):
+        if pos.stop_loss is None or pos.take_profit is None or since >= as_of:
             continue
         hit = broker.bracket_exit(pos.instrument_id, pos.quantity, pos.multiplier, float(pos.stop_loss),
-                                  float(pos.take_profit), since, as_of)
+                                  float(pos.take_profit), since, as_of,
+                                  RiskDenomination(pos.levels_on or RiskDenomination.UNDERLYING_PRICE))
         pos.checked_until = as_of
         if hit is None:
             continue

@@ -106,7 +106,8 @@ def apply_update(s: Session, order_id: str, update: OrderUpdate) -> str | None:
         order.fees += fee
         portfolio.apply_fill(s, order, new, price, fee, order.multiplier, fill.ts,
                              stop=decision.stop_loss if decision and entry else None,
-                             target=decision.take_profit if decision and entry else None, cycle_id=order.cycle_id)
+                             target=decision.take_profit if decision and entry else None, cycle_id=order.cycle_id,
+                             levels_on=decision.levels_on if decision and entry else None)
     order.broker_order_id = update.broker_order_id or order.broker_order_id
     order.status, order.error = update.status.value, update.reason
     if update.fills and not fills:

@@ -122,7 +122,7 @@ def view(s: Session, book: str, as_of: datetime | None = None) -> PortfolioView:
 
 def apply_fill(s: Session, order: OrderRow, quantity: int, price: Decimal, fee: Decimal, multiplier: int,
                ts: datetime, stop: Decimal | None = None, target: Decimal | None = None,
-               cycle_id: str | None = None) -> FillRow:
+               cycle_id: str | None = None, levels_on: str | None = None) -> FillRow:
     """Record one fill of ``order`` and move cash and the position. Callers guarantee it runs once per fill."""
     book, instrument_id, side = order.book, order.instrument_id, 1 if order.side == "BUY" else -1
     account = s.get(Book, book)
@@ -154,7 +154,7 @@ def apply_fill(s: Session, order: OrderRow, quantity: int, price: Decimal, fee: 
             Decimal("0.000001"))
     pos.quantity, pos.last_price = new, price
     if stop is not None and target is not None and abs(new) >= abs(old):
-        pos.stop_loss, pos.take_profit = stop, target
+        pos.stop_loss, pos.take_profit, pos.levels_on = stop, target, levels_on
     return fill
 
 

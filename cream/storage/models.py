@@ -86,6 +86,7 @@ class DecisionRow(Base):
     size_unit: Mapped[str] = mapped_column(String(10))
     stop_loss: Mapped[Decimal] = mapped_column(Money)
     take_profit: Mapped[Decimal] = mapped_column(Money)
+    levels_on: Mapped[str | None] = mapped_column(String(16))  # RiskDenomination; NULL: UNDERLYING_PRICE
     strategy_family: Mapped[str] = mapped_column(String(20))
     confidence: Mapped[float] = mapped_column(Float)
     rationale: Mapped[str] = mapped_column(Text)
@@ -178,6 +179,7 @@ class PositionRow(Base):
     multiplier: Mapped[int] = mapped_column(Integer, default=1)
     stop_loss: Mapped[Decimal | None] = mapped_column(Money)
     take_profit: Mapped[Decimal | None] = mapped_column(Money)
+    levels_on: Mapped[str | None] = mapped_column(String(16))  # what stop and target are levels of, as above
     opened_cycle_id: Mapped[str | None] = mapped_column(String(80))
     opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_price: Mapped[Decimal | None] = mapped_column(Money)

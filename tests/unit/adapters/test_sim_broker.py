@@ -8,7 +8,8 @@ import pytest
 
 from cream.adapters.local_history import LocalHistory
 from cream.adapters.sim_broker import MAX_PARTICIPATION, WORK_BARS, SimulatedBroker
-from cream.schemas.market import Timeframe
+from cream.schemas.decisions import RiskDenomination
+from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderStatus
 
 AS_OF = datetime(2025, 6, 3, 15, tzinfo=UTC)  # 11:00 New York
@@ -161,3 +162,57 @@ def test_a_multi_leg_strategy_is_refused_not_filled_as_shares_of_its_underlying(
     refused = broker().submit(option("BUY").model_copy(update={"instrument_id": spread, "symbol": "XLK"}))
     assert refused.status is OrderStatus.REJECTED and not refused.fills
     assert "multi-leg strategies are not simulated yet" in (refused.reason or "")
+
+
+# --- a held option's bracket, worked on the model's quote hour by hour ------------------------------------
+
+CALL, PUT = "XLK250620C00240000", "XLK250620P00235000"
+UNTIL = AS_OF + timedelta(days=3)
+
+
+def _hours(contract: str) -> list[tuple[datetime, OptionMark]]:
+    bars = MARKET.bars_between("XLK", Timeframe.H1, AS_OF, UNTIL)
+    out = []
+    for end in bars.end:
+        ts = datetime.fromtimestamp(int(end), tz=UTC)
+        out.append((ts, MARKET.option_marks([contract], ts)[contract]))
+    return out
+
+
+def test_a_long_options_premium_target_sells_at_the_bid_of_the_first_hour_that_reaches_it() -> None:
+    hours = _hours(CALL)
+    target = sorted(m.premium for _, m in hours)[-3]  # reached, but not at once
+    first = next((ts, m) for ts, m in hours if m.premium >= target)
+    hit = broker().bracket_exit(CALL, 2, 100, 0.01, target, AS_OF, UNTIL, RiskDenomination.OPTION_PRICE)
+    assert hit is not None and (hit.purpose, hit.ts) == (OrderPurpose.TAKE_PROFIT, first[0])
+    assert hit.price == round(first[1].bid or 0, 4) and hit.fee == 1.0
+    assert broker().bracket_exit(CALL, 2, 100, 0.01, 1e6, AS_OF, UNTIL, RiskDenomination.OPTION_PRICE) is None
+
+
+def test_a_short_options_premium_stop_buys_back_at_the_ask() -> None:
+    hours = _hours(PUT)
+    stop = sorted(m.premium for _, m in hours)[-2]
+    first = next((ts, m) for ts, m in hours if m.premium >= stop)
+    hit = broker().bracket_exit(PUT, -1, 100, stop, 0.0, AS_OF, UNTIL, RiskDenomination.OPTION_PRICE)
+    assert hit is not None and (hit.purpose, hit.ts) == (OrderPurpose.STOP_LOSS, first[0])
+    assert hit.price == round(first[1].ask or 0, 4)
+
+
+def test_levels_of_the_underlying_trade_on_its_bars_a_put_gaining_as_it_falls() -> None:
+    bars = MARKET.bars_between("XLK", Timeframe.H1, AS_OF, UNTIL)
+    top = float(bars.high.max())
+    at = datetime.fromtimestamp(int(bars.end[int(bars.high.argmax())]), tz=UTC)
+    # a long put's stop is above the underlying: reached at the bar of the highest high (and not before)
+    assert float(bars.high[: int(bars.high.argmax())].max()) < top
+    hit = broker().bracket_exit(PUT, 1, 100, top, 1.0, AS_OF, UNTIL, RiskDenomination.UNDERLYING_PRICE)
+    mark = MARKET.option_marks([PUT], at)[PUT]
+    assert hit is not None and (hit.purpose, hit.ts, hit.price) == (OrderPurpose.STOP_LOSS, at, round(mark.bid or 0, 4))
+    # the same levels on a long call mean the opposite: the top is its target
+    call = broker().bracket_exit(CALL, 1, 100, 1.0, top, AS_OF, UNTIL, RiskDenomination.UNDERLYING_PRICE)
+    assert call is not None and (call.purpose, call.ts) == (OrderPurpose.TAKE_PROFIT, at)
+
+
+def test_an_expired_option_has_no_bracket_left_to_work() -> None:
+    after = datetime(2025, 6, 23, 14, tzinfo=UTC)
+    assert broker().bracket_exit(CALL, 1, 100, 1e6, 0.0, after, after + timedelta(days=2),
+                                 RiskDenomination.OPTION_PRICE) is None

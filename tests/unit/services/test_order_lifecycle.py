@@ -20,7 +20,7 @@ from cream.schemas.trigger import CycleTrigger
 from cream.services import cycles, order_lifecycle, portfolio
 from cream.storage import db
 from cream.storage.db import session_scope
-from cream.storage.models import FillRow, OrderRow, PositionRow
+from cream.storage.models import DecisionRow, FillRow, OrderRow, PositionRow
 
 AT = datetime(2025, 6, 3, 15, tzinfo=UTC)
 _books = itertools.count()
@@ -181,3 +181,28 @@ def test_position_differences_are_reported(intent: str) -> None:
         book = s.get(OrderRow, intent).book  # type: ignore[union-attr]
     assert order_lifecycle.reconcile(broker, book)["position_differences"] == {
         "XYZ": {"book": 10, "broker": 7}, "ABC": {"book": 0, "broker": 3}}
+
+
+def test_an_entry_fill_gives_the_position_its_decisions_levels_and_what_they_are_levels_of() -> None:
+    """A held option's stop and target may be levels of its premium: the position keeps which, for its exits."""
+    db.migrate()
+    book = f"lc{next(_books)}"
+    call = "XYZ250620C00100000"
+    with session_scope() as s:
+        portfolio.ensure_book(s, book, Environment.PAPER, 10_000.0)
+        cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.PAPER, scheduled_for=AT, book=book),
+                                     ["XYZ"])
+        s.add(DecisionRow(id=f"{cycle.id}:d", cycle_id=cycle.id, instrument_id=call, action="BUY", direction="LONG",
+                          size_value=1, size_unit="CONTRACTS", stop_loss=Decimal("1.5"), take_profit=Decimal(6),
+                          levels_on="OPTION_PRICE", strategy_family="TREND", confidence=0.6, rationale="test",
+                          status="APPROVED"))
+        s.flush()
+        s.add(OrderRow(id=f"{cycle.id}:{call}:ENTRY", book=book, cycle_id=cycle.id, decision_id=f"{cycle.id}:d",
+                       instrument_id=call, side="BUY", quantity=1, multiplier=100, order_type="MARKET",
+                       purpose="ENTRY", status="PENDING"))
+        order_id = f"{cycle.id}:{call}:ENTRY"
+    assert order_lifecycle.send(order_id, InMemoryBroker()) == "FILLED"
+    with session_scope(readonly=True) as s:
+        pos = s.get(PositionRow, (book, call))
+        assert pos is not None and (pos.stop_loss, pos.take_profit, pos.levels_on) == \
+            (Decimal("1.5"), Decimal(6), "OPTION_PRICE")
