@@ -69,8 +69,7 @@ def replay_cycle(cycle_id: str) -> ReplayResult:
                     for r in s.scalars(select(model).where(model.environment == env.value)))]
     # The recordings are read from the configured database, not the scratch one the replay runs in.
     agents = LlmAgents(ReplayModel(ExchangeStore()), configs, implementation="replay")
-    ports = Ports(market=runtime.market_data, broker=runtime.broker, agents=lambda _env: agents,
-                  option_chains=runtime.option_chains)
+    ports = Ports(market=runtime.market_data, broker=runtime.broker, agents=lambda _env: agents)
     result = ReplayResult(cycle_id, recorded["status"], recorded["plan"])
     with scratch_database():
         with session_scope() as s:
