@@ -71,17 +71,17 @@ _SCOPES = threading.local()  # per thread: the write locks each open session_sco
 
 def _sqlite_begin(conn: Any) -> None:
     # Readers take no lock in WAL mode; writers take the write lock up front (see _sqlite_pragmas).
-    # Straight to the driver: through SQLAlchemy's statement machinery BEGIN cost as much as a query.
-    raw = conn.connection.dbapi_connection
+    # Through SQLAlchemy, not straight to the driver: a locked database's error must reach the error policy
+    # as SQLAlchemy's OperationalError (a driver error raised in this event is not wrapped), to be retried.
     if conn.get_execution_options().get("cream_readonly"):
-        raw.execute("BEGIN")
+        conn.exec_driver_sql("BEGIN")
         return
     scopes = getattr(_SCOPES, "held", None)
     if scopes:  # a session_scope's session, which releases it when it ends (after its COMMIT or ROLLBACK)
         lock = _WRITERS.setdefault(str(conn.engine.url), threading.RLock())
         if lock.acquire(timeout=SQLITE_BUSY_S):  # else on to SQLite's own wait, as before
             scopes[-1].append(lock)
-    raw.execute("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_engine(url: str, **extra: Any) -> Engine:
