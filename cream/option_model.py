@@ -92,9 +92,7 @@ class ModelOptions:
         spot = self._spot(underlying, as_of)
         if math.isnan(spot):
             return []
-        step = strike_step(spot)
-        low = math.ceil(max(spot * (1 - self.model.strike_range), strike_gte or 0.0) / step)
-        high = math.floor(min(spot * (1 + self.model.strike_range), strike_lte or math.inf) / step)
+        step, low, high = self._grid(spot, strike_gte, strike_lte)
         rights = [r for r in (OptionRight.CALL, OptionRight.PUT)
                   if contract_type is None or r.value.lower() == contract_type]
         listed = [(e, r, round(i * step, 3)) for e in expiries(as_of, self.model.expiry_days)
@@ -109,15 +107,19 @@ class ModelOptions:
         if math.isnan(spot):
             return []
         first, last = option_window.dates(as_of, window)
-        low, high = option_window.strike_bounds(spot, window)
-        step = strike_step(spot)
-        lowest = max(math.ceil(max(low, spot * (1 - self.model.strike_range)) / step), 1)
-        highest = math.floor(min(high, spot * (1 + self.model.strike_range)) / step)
+        step, lowest, highest = self._grid(spot, *option_window.strike_bounds(spot, window))
         at = math.floor(spot / step)  # the nearest strike at or below the spot
         near = range(max(lowest, at - window.strikes + 1), min(highest, at + window.strikes) + 1)
         dated = [e for e in expiries(as_of, self.model.expiry_days) if first <= e <= last][: window.expiries]
         listed = [(e, r, round(i * step, 3)) for e in dated for r in (OptionRight.CALL, OptionRight.PUT) for i in near]
         return self._quoted(underlying, as_of, listed)
+
+    def _grid(self, spot: float, strike_gte: float | None, strike_lte: float | None) -> tuple[float, int, int]:
+        """The strike step and the first and last listed strike (as multiples of it) within the bounds."""
+        step = strike_step(spot)
+        low = math.ceil(max(spot * (1 - self.model.strike_range), strike_gte or 0.0) / step)
+        high = math.floor(min(spot * (1 + self.model.strike_range), strike_lte or math.inf) / step)
+        return step, max(low, 1), high
 
     def _spot(self, underlying: str, as_of: datetime) -> float:
         hourly = self.source.bars(underlying, Timeframe.H1, as_of, 1)

@@ -54,9 +54,7 @@ def chain_marks(market: MarketData, prices: dict[str, float], as_of: datetime, w
         return {}
     day = as_of.date()
     out: dict[str, OptionMark] = {}
-    for symbol, spot in prices.items():
-        if is_option(symbol):
-            continue
+    for symbol, spot in prices.items():  # the cycle's symbols: tickers, never contracts
         try:
             listed = market.option_window(symbol, spot, as_of, window)
         except NoOptionData:
