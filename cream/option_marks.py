@@ -9,17 +9,19 @@ and any plan touching it is rejected.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 
 from cream.errors import UnknownInstrument
 from cream.ports import ChainContract
-from cream.schemas.instruments import MultiLeg, OccSymbol
+from cream.schemas.instruments import MultiLeg, OccSymbol, OptionLeg, multi_leg_legs
 from cream.schemas.market import OptionMark
 from engine.multileg import analyze_multileg
 from engine.occ import years_to_expiry
 from engine.options import bs_greeks, implied_vol
+
+TICK = 0.01  # the smallest option price increment
 
 
 def mark_option(occ_symbol: str, price: float, underlying_price: float, as_of: date, *, rate: float,
@@ -73,34 +75,75 @@ def mark_quoted(contract: ChainContract, as_of: date, *, rate: float) -> OptionM
     return mark.model_copy(update={**(given if len(given) == len(greeks) else {}), **quote})
 
 
-def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark]) -> OptionMark:
+def mark_multileg(strategy: MultiLeg, legs: Mapping[str, OptionMark], *, held: bool = False) -> OptionMark:
     """Mark one unit of a debit strategy (net premium paid > 0) from its legs' marks.
 
-    Greeks add up by ratio. A credit strategy is ordered as a SELL of its debit form (the risk check then
-    counts its width less the credit, ``cream.risk``); given as a credit it is refused (UnknownInstrument),
-    as are unbounded-loss combinations and legs without a mark.
+    Greeks add up by ratio; the quote is the legs' (buying one unit pays every bought leg's ask and gets
+    every sold leg's bid; selling it the other way round) where every leg has one. A credit strategy is
+    ordered as a SELL of its debit form (the risk check then counts its width less the credit,
+    ``cream.risk``); given as a credit it is refused (UnknownInstrument), as are unbounded-loss
+    combinations and legs without a mark. ``held``: a strategy already in the book whose legs' mids net
+    to a tick or less (far out of the money near expiry) is marked at a tick rather than left unpriced.
     """
     missing = [leg.occ_symbol for leg in strategy.legs if leg.occ_symbol not in legs]
     if missing:
         raise UnknownInstrument(f"{strategy.instrument_id}: no mark for leg(s) {', '.join(missing)}")
     marks = [legs[leg.occ_symbol] for leg in strategy.legs]
     ratios = [float(leg.ratio) for leg in strategy.legs]
-    expiries = {OccSymbol.parse(leg.occ_symbol).expiration for leg in strategy.legs}
-    if len(expiries) != 1:
-        raise UnknownInstrument(f"{strategy.instrument_id}: legs expire on different dates {sorted(expiries)}")
-    analysis = analyze_multileg(
-        [OccSymbol.parse(leg.occ_symbol).right.value == "CALL" for leg in strategy.legs],
-        [float(OccSymbol.parse(leg.occ_symbol).strike) for leg in strategy.legs], ratios,
-        [m.premium for m in marks], multiplier=1.0)
-    if not analysis.valid or not math.isfinite(analysis.max_loss) or analysis.net_premium <= 0:
+    parts = [OccSymbol.parse(leg.occ_symbol) for leg in strategy.legs]
+    if len({p.expiration for p in parts}) != 1:
+        raise UnknownInstrument(f"{strategy.instrument_id}: legs expire on different dates "
+                                f"{sorted({p.expiration for p in parts})}")
+    analysis = analyze_multileg([p.right.value == "CALL" for p in parts], [float(p.strike) for p in parts], ratios,
+                                [m.premium for m in marks], multiplier=1.0)
+    premium = max(analysis.net_premium, TICK) if held else analysis.net_premium
+    if not analysis.valid or not math.isfinite(analysis.max_loss) or premium <= 0:
         why = (analysis.reason_name if not analysis.valid else "unbounded loss" if not math.isfinite(analysis.max_loss)
                else f"net credit {-analysis.net_premium:.4g}: credit strategies are ordered as a SELL of their "
                "debit form, every leg's ratio turned around")
         raise UnknownInstrument(f"{strategy.instrument_id}: cannot be risk-checked ({why})")
+    quote = strategy_quote(ratios, marks)
     return OptionMark(
-        instrument_id=strategy.instrument_id, premium=analysis.net_premium,
-        underlying_price=marks[0].underlying_price,
+        instrument_id=strategy.instrument_id, premium=premium, underlying_price=marks[0].underlying_price,
+        bid=quote[0] if quote is not None else None, ask=quote[1] if quote is not None else None,
+        model_priced=any(m.model_priced for m in marks),
         **{g: sum(r * getattr(m, g) for r, m in zip(ratios, marks)) for g in ("delta", "gamma", "vega", "theta")})
+
+
+def strategy_quote(ratios: Sequence[float], marks: Sequence[OptionMark]) -> tuple[float, float] | None:
+    """(bid, ask) of one unit of a strategy from its legs' quotes: what selling it gets (each bought leg
+    sold at its bid, each sold leg bought back at its ask) and what buying it pays (the other way round);
+    None when a leg has no two-sided quote. The bid may be zero or negative: nobody pays for that unit."""
+    if any(m.bid is None or m.ask is None for m in marks):
+        return None
+    bid = sum(r * (m.bid if r > 0 else m.ask) for r, m in zip(ratios, marks))  # type: ignore[operator]
+    ask = sum(r * (m.ask if r > 0 else m.bid) for r, m in zip(ratios, marks))  # type: ignore[operator]
+    return round(bid, 6), round(ask, 6)
+
+
+def mark_strategies(instrument_ids: Iterable[str], legs: Mapping[str, OptionMark], *,
+                    held: bool = False) -> dict[str, OptionMark]:
+    """Marks of the multi-leg strategies among ``instrument_ids`` from their legs' marks; one that cannot
+    be marked is left out (the caller fails closed on it)."""
+    out = {}
+    for instrument_id in instrument_ids:
+        strategy = strategy_of(instrument_id)
+        if strategy is None:
+            continue
+        try:
+            out[instrument_id] = mark_multileg(strategy, legs, held=held)
+        except UnknownInstrument:
+            continue
+    return out
+
+
+def strategy_of(instrument_id: str) -> MultiLeg | None:
+    """The strategy a multi-leg instrument id names; None for shares, a single contract or a malformed id."""
+    try:
+        legs = multi_leg_legs(instrument_id)
+        return None if legs is None else MultiLeg(legs=[OptionLeg(occ_symbol=o, ratio=r) for r, o in legs])
+    except ValueError:
+        return None
 
 
 def mark_all(quotes: Sequence[tuple[str, float, float]], as_of: date, *, rate: float) -> dict[str, OptionMark]:

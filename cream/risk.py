@@ -7,14 +7,16 @@ Shares are marked at the snapshot price of their symbol; options and multi-leg p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from cream.errors import UnknownInstrument
 from cream.market_calendar import NEW_YORK
+from cream.option_marks import mark_multileg, strategy_of
 from cream.schemas.agents import Objection, Severity
 from cream.schemas.config import TradingRules
 from cream.schemas.decisions import Action, Decision, DecisionPlan, Direction, RiskDenomination
@@ -30,7 +32,7 @@ from cream.schemas.instruments import (
 from cream.schemas.market import OptionMark
 from cream.schemas.portfolio import PortfolioView, PositionView
 from engine import constraints as ec
-from engine.multileg import analyze_multileg
+from engine.multileg import MultiLegAnalysis, analyze_multileg
 from engine.risk_check import CheckRecord, held_rows, plan_rows
 from engine.risk_check import check_plan as engine_check
 
@@ -86,17 +88,34 @@ def order_side(decision: Decision, current_qty: float) -> int:
 
 
 class _Marks:
-    """Price and Greeks per unit of anything the check sees; KeyError when it cannot be marked."""
+    """Price and Greeks per unit of anything the check sees; KeyError when it cannot be marked.
 
-    def __init__(self, prices: Mapping[str, float], options: Mapping[str, OptionMark]) -> None:
-        self.prices, self.options = prices, options
+    A multi-leg strategy without a mark of its own is marked from its legs' (``mark_multileg``); one
+    already in the book (``held``) is marked at a tick when its legs net to less."""
+
+    def __init__(self, prices: Mapping[str, float], options: Mapping[str, OptionMark], held: Iterable[str] = ()
+                 ) -> None:
+        self.prices, self.options, self.held = prices, dict(options), set(held)
+        self.why: dict[str, str] = {}  # instrument id -> why it cannot be marked, where there is more to say
 
     def of(self, instrument_id: str, kind: str, underlying: str) -> tuple[float, float, np.ndarray]:
         """(price, underlying price, [delta, gamma, vega, theta])."""
         if kind == InstrumentType.EQUITY:
             return self.prices[underlying], self.prices[underlying], np.zeros(4)
-        m = self.options[instrument_id]
+        m = self.options.get(instrument_id) or self._strategy(instrument_id)
         return m.premium, m.underlying_price, np.array([m.delta, m.gamma, m.vega, m.theta])
+
+    def _strategy(self, instrument_id: str) -> OptionMark:
+        strategy = strategy_of(instrument_id)
+        if strategy is None:
+            raise KeyError(instrument_id)
+        try:
+            mark = mark_multileg(strategy, self.options, held=instrument_id in self.held)
+        except UnknownInstrument as e:
+            self.why[instrument_id] = str(e)
+            raise KeyError(instrument_id) from e
+        self.options[instrument_id] = mark
+        return mark
 
 
 def _unmarked(plan: DecisionPlan, marks: _Marks) -> list[Objection]:
@@ -107,7 +126,8 @@ def _unmarked(plan: DecisionPlan, marks: _Marks) -> list[Objection]:
         except KeyError:
             what = "market price" if d.instrument.type == InstrumentType.EQUITY else "option quote (premium, Greeks)"
             out.append(Objection(code="UNKNOWN_INSTRUMENT", severity=Severity.CRITICAL, decision_index=i,
-                                 instrument_id=d.instrument_id, message=f"no {what} for {d.instrument_id}"))
+                                 instrument_id=d.instrument_id,
+                                 message=marks.why.get(d.instrument_id, f"no {what} for {d.instrument_id}")))
     return out
 
 
@@ -133,18 +153,24 @@ def _exposure_price(d: Decision, side: int, cur: float, premium: float, portfoli
     instrument = d.instrument
     assert isinstance(instrument, OptionContract | MultiLeg)
     after = cur + side * d.size.quantity
-    legs = [(instrument.parts, 1)] if isinstance(instrument, OptionContract) else \
-        [(OccSymbol.parse(leg.occ_symbol), leg.ratio) for leg in instrument.legs]
-    value = analyze_multileg([p.right is OptionRight.CALL for p, _ in legs], [float(p.strike) for p, _ in legs],
-                             [float(r) for _, r in legs], [0.0] * len(legs), multiplier=1.0)
+    value = _payoff_at_expiry(instrument)
     if after >= 0:
         return premium + max(value.max_loss, 0.0)
     shares = portfolio.positions.get(instrument.underlying)
-    if isinstance(instrument, OptionContract) and legs[0][0].right is OptionRight.CALL and shares is not None \
+    if isinstance(instrument, OptionContract) and instrument.parts.right is OptionRight.CALL and shares is not None \
             and shares.quantity >= -after * instrument.multiplier:
         return premium  # covered
     loss = value.max_profit - premium
     return loss if loss > 0 else premium
+
+
+def _payoff_at_expiry(instrument: OptionContract | MultiLeg) -> MultiLegAnalysis:
+    """The legs' payoff per unit at expiry before premiums (``engine.multileg``): worth between -max_loss
+    and max_profit."""
+    legs = [(instrument.parts, 1)] if isinstance(instrument, OptionContract) else \
+        [(OccSymbol.parse(leg.occ_symbol), leg.ratio) for leg in instrument.legs]
+    return analyze_multileg([p.right is OptionRight.CALL for p, _ in legs], [float(p.strike) for p, _ in legs],
+                            [float(r) for _, r in legs], [0.0] * len(legs), multiplier=1.0)
 
 
 def _unbounded(i: int, d: Decision) -> Objection:
@@ -167,7 +193,7 @@ def check_plan(plan: DecisionPlan, portfolio: PortfolioView, prices: Mapping[str
     ``prices``: symbol -> last price; ``sectors``: symbol -> sector (unknown ones warn);
     ``option_marks``: instrument id -> mark, for every option in the plan or the book.
     """
-    marks, sectors = _Marks(prices, option_marks or {}), sectors or {}
+    marks, sectors = _Marks(prices, option_marks or {}, portfolio.positions), sectors or {}
     unknown = _unmarked(plan, marks)
     if unknown:
         return RiskReport(False, len(plan.orders_requested), unknown)
@@ -230,10 +256,12 @@ def _held(portfolio: PortfolioView, in_plan: set[str], marks: _Marks, sectors: M
                 price, spot, g = marks.of(key, InstrumentType.OPTION, underlying)
             except KeyError:
                 price, spot, g = np.nan, np.nan, np.full(4, np.nan)
-            if units < 0 and is_option(key):  # a short put held counts what it can lose, as when it was sold
-                parts = OccSymbol.parse(key)
-                if parts.right is OptionRight.PUT:
-                    price = max(float(parts.strike) - price, price)
+            if units < 0:  # a short put or a sold spread held counts what it can lose, as when it was sold
+                strategy = strategy_of(key)
+                if strategy is not None:
+                    price = max(_payoff_at_expiry(strategy).max_profit - price, price)
+                elif is_option(key) and OccSymbol.parse(key).right is OptionRight.PUT:
+                    price = max(float(OccSymbol.parse(key).strike) - price, price)
         for k, v in (("notional", units * price), ("sector", sector_ids.get(sectors.get(underlying, ""), -1)),
                      ("delta_notional", units * g[0] * spot), ("gamma", units * g[1]), ("vega", units * g[2]),
                      ("theta", units * g[3])):

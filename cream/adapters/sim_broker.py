@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from cream.errors import RejectedDefinitively
-from cream.ports import BracketExit, MarketData
+from cream.option_marks import mark_strategies
+from cream.ports import Bars, BracketExit, MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType, RiskDenomination
-from cream.schemas.instruments import OccSymbol, OptionRight, is_option, multi_leg_legs
-from cream.schemas.market import Timeframe
+from cream.schemas.instruments import OccSymbol, OptionRight, is_option, multi_leg_legs, underlying_of
+from cream.schemas.market import OptionMark, Timeframe
 from cream.schemas.orders import FillReport, OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.tactic_schedule import (
     MAX_PARTICIPATION,
@@ -62,12 +63,8 @@ class SimulatedBroker:
 
     def submit(self, order: OrderRequest) -> OrderUpdate:
         broker_id = "sim-" + hashlib.sha256(order.client_order_id.encode()).hexdigest()[:16]
-        if is_option(order.instrument_id):
+        if is_option(order.instrument_id) or multi_leg_legs(order.instrument_id) is not None:
             return self._option(order, broker_id)
-        if multi_leg_legs(order.instrument_id) is not None:  # never as shares of the underlying
-            return OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
-                               status=OrderStatus.REJECTED,
-                               reason=f"multi-leg strategies are not simulated yet: {order.instrument_id} not filled")
         reference = self.last_price(order.symbol, order.as_of)
         side = 1 if order.side is OrderSide.BUY else -1
         if order.execution_tactic is not None and order.order_type in (OrderType.MARKET, OrderType.LIMIT):
@@ -82,17 +79,19 @@ class SimulatedBroker:
                            status=OrderStatus.FILLED, fills=[self.fill(order, reference, order.as_of)])
 
     def _option(self, order: OrderRequest, broker_id: str) -> OrderUpdate:
-        """An option contract at once at the model's quote at ``as_of`` (``MarketData.option_marks``): a buy
-        at the ask, a sell at the bid (the spread crossed, no further slippage); a limit that the quote
-        does not reach is not filled (a DAY order, canceled). Market and limit orders only, no tactic."""
+        """An option contract or a multi-leg strategy at once at the model's quote at ``as_of``
+        (``quote``): a buy at the ask, a sell at the bid (the spread crossed, no further slippage; a
+        strategy as one net price, every leg crossing its own spread); a limit that the quote does not
+        reach is not filled (a DAY order, canceled). Market and limit orders only, no tactic. Commission
+        per contract of every leg."""
         update = OrderUpdate(client_order_id=order.client_order_id, broker_order_id=broker_id,
                              status=OrderStatus.REJECTED)
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT) or order.execution_tactic is not None:
             return update.model_copy(update={"reason": f"options take market or limit orders without a tactic, "
                                                        f"not {order.order_type} {order.execution_tactic or ''}"})
-        mark = self.market.option_marks([order.instrument_id], order.as_of).get(order.instrument_id)
+        quote = self.quote(order.instrument_id, order.as_of)
         buy = order.side is OrderSide.BUY
-        price = None if mark is None else mark.ask if buy else mark.bid
+        price = None if quote is None else quote.ask if buy else quote.bid
         if price is None or not price > 0:
             return update.model_copy(update={"reason": f"no {'ask' if buy else 'bid'} for {order.instrument_id} "
                                                        f"at {order.as_of:%Y-%m-%d %H:%M}Z"})
@@ -100,8 +99,26 @@ class SimulatedBroker:
                 and (order.limit_price < price if buy else order.limit_price > price):
             return update.model_copy(update={"status": OrderStatus.CANCELED,
                                              "reason": "limit not marketable; DAY order expired"})
-        return update.model_copy(update={"status": OrderStatus.FILLED, "reason": None,
-                                         "fills": [self._at(order, price, order.as_of)]})
+        return update.model_copy(update={"status": OrderStatus.FILLED, "reason": None, "fills": [FillReport(
+            quantity=order.quantity, price=round(price, 4),
+            fee=self._contract_fees(order.instrument_id, order.quantity, round(price, 4)),
+            ts=order.as_of)]})
+
+    def quote(self, instrument_id: str, ts: datetime) -> OptionMark | None:
+        """The model's mark of a contract, or of a strategy from its legs' (with the legs' net bid and
+        ask), at ``ts``; None when a leg has no quote then (expired, or not priced)."""
+        legs = multi_leg_legs(instrument_id)
+        marks = self.market.option_marks([o for _, o in legs] if legs else [instrument_id], ts)
+        if legs is None:
+            return marks.get(instrument_id)
+        return mark_strategies([instrument_id], marks, held=True).get(instrument_id)
+
+    def _contract_fees(self, instrument_id: str, quantity: int, price: float) -> float:
+        """One order's commission on every contract it trades (each leg's ratio times the quantity),
+        capped at its share of the order's value at ``price`` per unit."""
+        contracts = quantity * sum(abs(r) for r, _ in multi_leg_legs(instrument_id) or [(1, instrument_id)])
+        return round(float(commission_nb(contracts, price * quantity / contracts, 100, self.per_unit, self.minimum,
+                                         self.max_pct)), 4)
 
     def _stop(self, order: OrderRequest, broker_id: str) -> OrderUpdate:
         """A stop (or stop-limit) DAY order rests for the rest of the session's bars after ``as_of`` and
@@ -194,8 +211,9 @@ class SimulatedBroker:
                      since: datetime, until: datetime,
                      levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> BracketExit | None:
         """The first bracket leg the hourly bars in (since, until] hit: a stop fills as a market order (with
-        slippage), a take-profit as a limit at its level; both pay commission. An option: ``_option_exit``."""
-        if is_option(instrument_id):
+        slippage), a take-profit as a limit at its level; both pay commission. An option or a strategy:
+        ``_option_exit``."""
+        if is_option(instrument_id) or multi_leg_legs(instrument_id) is not None:
             return self._option_exit(instrument_id, quantity, multiplier, stop, target, since, until, levels_on)
         bars = self.market.bars_between(instrument_id, Timeframe.H1, since, until)
         if len(bars) == 0:
@@ -213,17 +231,18 @@ class SimulatedBroker:
 
     def _option_exit(self, instrument_id: str, quantity: int, multiplier: int, stop: float, target: float,
                      since: datetime, until: datetime, levels_on: RiskDenomination) -> BracketExit | None:
-        """A held option's bracket, worked hour by hour on the model's quote: levels of the premium are read
-        at each hourly close (an option has no bars of its own); levels of the underlying trade on its
-        hourly bars like shares' (a call or a short put gains as it rises). The exit crosses that hour's
-        spread (a long sells at the bid, a short buys at the ask) and pays commission per contract."""
-        parts = OccSymbol.parse(instrument_id)
-        bars = self.market.bars_between(parts.root, Timeframe.H1, since, until)
+        """A held option's or strategy's bracket, worked hour by hour on the model's quote: levels of the
+        premium are read at each hourly close (an option has no bars of its own); levels of the underlying
+        trade on its hourly bars like shares' (a call or a short put gains as it rises; a strategy as its
+        delta says when the hours begin). The exit crosses that hour's spread (a long sells at the bid, a
+        short buys at the ask) and pays commission per contract; an hour without a positive price to exit
+        at is passed over."""
+        bars = self.market.bars_between(underlying_of(instrument_id), Timeframe.H1, since, until)
         if len(bars) == 0:
             return None
         long = quantity > 0
         if levels_on is RiskDenomination.UNDERLYING_PRICE:
-            rising = 1 if long == (parts.right is OptionRight.CALL) else -1
+            rising = 1 if long == self._gains_as_it_rises(instrument_id, bars) else -1
             idx, _, reason = bracket_exit_nb(rising, stop, target, bars.open, bars.high, bars.low)
             hits: list[tuple[int, bool | None]] = [] if reason == EXIT_NONE or idx < 0 else [
                 (int(idx), reason == EXIT_STOP)]
@@ -231,9 +250,9 @@ class SimulatedBroker:
             hits = [(i, None) for i in range(len(bars))]
         for i, hit in hits:
             ts = datetime.fromtimestamp(int(bars.end[i]), tz=UTC)
-            mark = self.market.option_marks([instrument_id], ts).get(instrument_id)
-            if mark is None or mark.bid is None or mark.ask is None:
-                continue  # expired (settled at observe) or not priced that hour
+            mark = self.quote(instrument_id, ts)
+            if mark is None or mark.bid is None or mark.ask is None or not (mark.bid if long else mark.ask) > 0:
+                continue  # expired (settled at observe), not priced that hour, or no bid
             stopped = hit
             if stopped is None:  # levels of the premium: a long loses as it falls, a short as it rises
                 lost, won = (mark.premium <= stop, mark.premium >= target) if long else \
@@ -242,7 +261,14 @@ class SimulatedBroker:
                     continue
                 stopped = lost
             price = round(mark.bid if long else mark.ask, 4)
-            fee = round(float(commission_nb(abs(quantity), price, multiplier, self.per_unit, self.minimum,
-                                            self.max_pct)), 4)
-            return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price, fee, ts)
+            return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price,
+                               self._contract_fees(instrument_id, abs(quantity), price), ts)
         return None
+
+    def _gains_as_it_rises(self, instrument_id: str, bars: Bars) -> bool:
+        """Whether one unit held long gains as the underlying rises: a call does, a put does not, a strategy
+        when its delta at the first hour is positive."""
+        if is_option(instrument_id):
+            return OccSymbol.parse(instrument_id).right is OptionRight.CALL
+        first = self.quote(instrument_id, datetime.fromtimestamp(int(bars.end[0]), tz=UTC))
+        return first is None or first.delta >= 0

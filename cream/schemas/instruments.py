@@ -158,6 +158,17 @@ def is_option(instrument_id: str) -> bool:
     return True
 
 
+def is_options_position(instrument_id: str) -> bool:
+    """Whether the id is one option contract or a multi-leg strategy of them: marked by quotes, not bars."""
+    return "+" in instrument_id or is_option(instrument_id)
+
+
+def option_legs(instrument_id: str) -> list[tuple[int, str]]:
+    """[(ratio, OCC symbol)] of a strategy, [(1, the contract)] of a single contract, [] of shares."""
+    legs = multi_leg_legs(instrument_id)
+    return legs if legs is not None else [(1, instrument_id)] if is_option(instrument_id) else []
+
+
 def underlying_of(instrument_id: str) -> str:
     """The underlying symbol of any instrument id (share symbol, OCC symbol, multi-leg id)."""
     first = instrument_id.split("+", maxsplit=1)[0]

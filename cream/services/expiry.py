@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cream import ids, market_calendar
 from cream.ports import MarketData
-from cream.schemas.instruments import OccSymbol, OptionRight, is_option
+from cream.schemas.instruments import OccSymbol, OptionRight, option_legs, underlying_of
 from cream.schemas.market import Timeframe
 from cream.schemas.orders import OrderPurpose
 from cream.services import portfolio
@@ -30,12 +30,13 @@ from cream.storage.models import OrderRow, PositionRow
 
 
 def expired(instrument_ids: list[str], as_of: datetime) -> dict[str, datetime]:
-    """The option contracts among ``instrument_ids`` whose expiration session closed by ``as_of``, with
-    that close."""
+    """The option contracts and strategies among ``instrument_ids`` whose expiration session closed by
+    ``as_of``, with that close (a strategy's legs share one expiry: ``option_marks.mark_multileg``)."""
     out = {}
     for instrument_id in instrument_ids:
-        if is_option(instrument_id):
-            hours = market_calendar.session(OccSymbol.parse(instrument_id).expiration)
+        legs = option_legs(instrument_id)
+        if legs:
+            hours = market_calendar.session(OccSymbol.parse(legs[0][1]).expiration)
             if hours is not None and hours[1] <= as_of:
                 out[instrument_id] = hours[1]
     return out
@@ -45,7 +46,7 @@ def settlement_prices(market: MarketData, contracts: dict[str, datetime]) -> dic
     """The underlying's last close of each contract's expiration session (read outside any transaction)."""
     out = {}
     for instrument_id, closed in contracts.items():
-        root = OccSymbol.parse(instrument_id).root
+        root = underlying_of(instrument_id)
         bars = market.bars(root, Timeframe.H1, closed, 1)
         if len(bars) == 0:
             raise LookupError(f"no {root} bar to settle {instrument_id} at its expiry {closed:%Y-%m-%d}")
@@ -54,41 +55,51 @@ def settlement_prices(market: MarketData, contracts: dict[str, datetime]) -> dic
 
 
 def settle_expired(s: Session, book: str, cycle_id: str, spots: dict[str, Decimal]) -> list[str]:
-    """Settle each option position of ``spots`` (contract -> the underlying's settlement close) still held;
-    what was done, one line each."""
+    """Settle each option or strategy position of ``spots`` (-> the underlying's settlement close) still
+    held; what was done, one line each."""
     done = []
     for pos in list(portfolio.positions(s, book)):
         if pos.instrument_id in spots:
-            contract = OccSymbol.parse(pos.instrument_id)
-            hours = market_calendar.session(contract.expiration)
+            legs = [(r, OccSymbol.parse(o)) for r, o in option_legs(pos.instrument_id)]
+            hours = market_calendar.session(legs[0][1].expiration)
             assert hours is not None  # expired() found its session
-            done.append(_settle(s, pos, contract, spots[pos.instrument_id], cycle_id, hours[1]))
+            done.append(_settle(s, pos, legs, spots[pos.instrument_id], cycle_id, hours[1]))
     return done
 
 
-def _settle(s: Session, pos: PositionRow, contract: OccSymbol, spot: Decimal, cycle_id: str,
+def _settle(s: Session, pos: PositionRow, legs: list[tuple[int, OccSymbol]], spot: Decimal, cycle_id: str,
             expired_at: datetime) -> str:
-    call = contract.right is OptionRight.CALL
-    intrinsic = max(spot - contract.strike if call else contract.strike - spot, Decimal(0))
+    """Close the position at its legs' net intrinsic value per unit, then book the shares its
+    in-the-money legs move: each contract held long (its ratio times the position, signed) is exercised,
+    each held short assigned; a call held long or a put held short takes the shares, the others deliver
+    them. The legs of a spread both in the money move shares that net out."""
+    intrinsic = {c: max(spot - c.strike if c.right is OptionRight.CALL else c.strike - spot, Decimal(0))
+                 for _, c in legs}
+    value = sum((r * intrinsic[c] for r, c in legs), Decimal(0))
+    in_money = [(r * pos.quantity, c) for r, c in legs if intrinsic[c] > 0]
     qty, mult = abs(pos.quantity), pos.multiplier
-    purpose = (OrderPurpose.EXPIRY if intrinsic == 0 else OrderPurpose.EXERCISE if pos.quantity > 0
-               else OrderPurpose.ASSIGNMENT).value
+    purpose = (OrderPurpose.EXPIRY if not in_money else OrderPurpose.ASSIGNMENT
+               if any(held < 0 for held, _ in in_money) else OrderPurpose.EXERCISE).value
     opened = pos.opened_cycle_id or cycle_id
     close = _order(s, ids.client_order_id(opened, pos.instrument_id, purpose), pos, pos.instrument_id,
-                   "SELL" if pos.quantity > 0 else "BUY", qty, mult, intrinsic, purpose, cycle_id, expired_at)
+                   "SELL" if pos.quantity > 0 else "BUY", qty, mult, value, purpose, cycle_id, expired_at)
     if close is None:
         return f"{purpose} {pos.instrument_id}: booked before"  # pragma: no cover - the position is gone by then
-    portfolio.apply_fill(s, close, qty, intrinsic, Decimal(0), mult, expired_at)
-    if intrinsic == 0:
+    portfolio.apply_fill(s, close, qty, value, Decimal(0), mult, expired_at)
+    if not in_money:
         return f"EXPIRY {pos.instrument_id} {qty} worthless (underlying {spot})"
-    # A long call or a short put takes the shares; a long put or a short call delivers them.
-    receives = call == (pos.quantity > 0)
-    shares = _order(s, ids.client_order_id(opened, f"{pos.instrument_id}:shares", purpose), pos, contract.root,
-                    "BUY" if receives else "SELL", qty * mult, 1, spot, purpose, cycle_id, expired_at)
-    if shares is not None:
-        portfolio.apply_fill(s, shares, qty * mult, spot, Decimal(0), 1, expired_at, cycle_id=cycle_id)
-    return (f"{purpose} {pos.instrument_id} {qty}: {'bought' if receives else 'sold'} {qty * mult} "
-            f"{contract.root} at strike {contract.strike} (underlying {spot})")
+    shares = sum(held * mult * (1 if c.right is OptionRight.CALL else -1) for held, c in in_money)
+    what = ", ".join(f"{'exercised' if held > 0 else 'assigned'} {abs(held)} {c.format()} at strike {c.strike}"
+                     for held, c in in_money)
+    root = legs[0][1].root
+    if shares:
+        moved = _order(s, ids.client_order_id(opened, f"{pos.instrument_id}:shares", purpose), pos, root,
+                       "BUY" if shares > 0 else "SELL", abs(shares), 1, spot, purpose, cycle_id, expired_at)
+        if moved is not None:
+            portfolio.apply_fill(s, moved, abs(shares), spot, Decimal(0), 1, expired_at, cycle_id=cycle_id)
+    return (f"{purpose} {pos.instrument_id} {qty} at {value} a unit: {what}; "
+            f"{'bought' if shares > 0 else 'sold' if shares < 0 else 'no net'} {abs(shares) or ''} {root} "
+            f"shares (underlying {spot})").replace("  ", " ")
 
 
 def _order(s: Session, order_id: str, pos: PositionRow, instrument_id: str, side: str, qty: int, mult: int,

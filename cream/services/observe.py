@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 from cream import ids
 from cream.errors import NoOptionData, UnknownInstrument
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
-from cream.option_marks import mark_quoted
+from cream.option_marks import mark_quoted, mark_strategies
 from cream.ports import AccountSnapshot, Broker, MarketData
 from cream.schemas.config import OptionChains, TradingConfig
 from cream.schemas.cycle import Observed, Oriented
 from cream.schemas.decisions import Environment, RiskDenomination
-from cream.schemas.instruments import is_option
+from cream.schemas.instruments import is_options_position, option_legs
 from cream.schemas.market import OptionMark, Timeframe
 from cream.services import cycles, expiry, portfolio
 from cream.storage.models import OrderRow
@@ -37,12 +37,20 @@ def last_prices(market: MarketData, symbols: list[str], held: list[str], as_of: 
             raise UnknownInstrument(f"no recent hourly bar for {symbol} at {as_of:%Y-%m-%d %H:%M}Z")
         prices[symbol] = float(bars.close[-1])
     for symbol in sorted(set(held) - prices.keys()):  # positions outside today's universe still need a mark
-        if is_option(symbol):  # marked by its quote (MarketData.option_marks), not by bars
+        if is_options_position(symbol):  # marked by its quotes (MarketData.option_marks), not by bars
             continue
         last = market.bars(symbol, Timeframe.H1, as_of, 1)
         if len(last):
             prices[symbol] = float(last.close[-1])
     return prices
+
+
+def held_marks(market: MarketData, held: list[str], as_of: datetime) -> dict[str, OptionMark]:
+    """Marks of the option contracts and strategies among ``held`` (a strategy from its legs' marks, which
+    are kept too); what cannot be marked is left out and fails closed upstream."""
+    contracts = sorted({o for h in held for _, o in option_legs(h)})
+    marks = market.option_marks(contracts, as_of) if contracts else {}
+    return {**marks, **mark_strategies(held, marks, held=True)}
 
 
 def chain_marks(market: MarketData, prices: dict[str, float], as_of: datetime, window: OptionChains, *,

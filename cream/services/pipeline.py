@@ -44,7 +44,7 @@ from cream.schemas.cycle import (
     Resumed,
 )
 from cream.schemas.decisions import Environment
-from cream.schemas.instruments import is_option, underlying_of
+from cream.schemas.instruments import underlying_of
 from cream.schemas.trigger import CycleTrigger, parse_trigger
 from cream.services import act as acting
 from cream.services import cycles, decide, expiry, observe, portfolio, protection
@@ -253,9 +253,8 @@ def observe_phase(cycle_id: str, ports: Ports, again: bool) -> Next:
     # held options are marked; the shares an exercise moves need a price like any held shares.
     settling = expiry.expired(held, as_of) if account is None else {}
     spots = expiry.settlement_prices(market, settling)
-    held_options = [h for h in held if is_option(h) and h not in settling]
     prices = observe.last_prices(market, symbols, [*held, *(underlying_of(c) for c in settling)], as_of)
-    marks = market.option_marks(held_options, as_of) if held_options else {}
+    marks = observe.held_marks(market, [h for h in held if h not in settling], as_of)
     window, rate = ports.option_chains(env)
     marks = {**observe.chain_marks(market, {k: prices[k] for k in symbols}, as_of, window, rate=rate), **marks}
     with session_scope() as s:

@@ -420,3 +420,39 @@ def test_a_debit_spread_counts_its_debit_and_the_same_spread_sold_its_width_less
 def test_a_ratio_spread_with_calls_net_short_is_refused_for_its_unbounded_loss() -> None:
     report = run(plan(spread(RATIO_CALLS, 1, "BUY")), book(), {"XYZ": 100.0}, option_marks=SPREAD_MARKS)
     assert codes(report) == ["UNBOUNDED_LOSS"] and "calls net short" in report.reasons()
+
+
+LEG_MARKS = {m.instrument_id: m for m in (
+    OptionMark(instrument_id="XYZ250620P00100000", premium=6.0, underlying_price=100.0, delta=-0.5, gamma=0.03,
+               vega=0.12, theta=-0.04, bid=5.9, ask=6.1),
+    OptionMark(instrument_id="XYZ250620P00090000", premium=2.0, underlying_price=100.0, delta=-0.2, gamma=0.02,
+               vega=0.08, theta=-0.02, bid=1.9, ask=2.1))}
+
+
+def test_a_strategy_without_a_mark_of_its_own_is_priced_from_its_legs() -> None:
+    """The cycle's marks are per contract: the 100/90 put spread is worth the legs' 6 - 2 = 4, and its
+    Greeks are the legs' by ratio (the book's vega after the plan counts 0.12 - 0.08 per unit)."""
+    sold_ = run(plan(spread(BEAR_PUTS, 3, "SELL")), book(), {"XYZ": 100.0}, option_marks=LEG_MARKS)
+    assert sold_.approved, sold_.reasons()
+    assert limit(sold_, "MAX_NOTIONAL") == pytest.approx(3 * 100 * 6.0)  # the 10 width less the 4 credit
+    assert limit(sold_, "VEGA") == pytest.approx(abs(-3 * 100 * (0.12 - 0.08)))
+    missing = run(plan(spread(BEAR_PUTS, 3, "BUY")), book(), {"XYZ": 100.0},
+                  option_marks={"XYZ250620P00100000": LEG_MARKS["XYZ250620P00100000"]})
+    assert codes(missing) == ["UNKNOWN_INSTRUMENT"] and "no mark for leg(s) XYZ250620P00090000" in missing.reasons()
+
+
+def test_a_credit_strategy_given_as_a_buy_is_refused_with_how_to_order_it() -> None:
+    credit = MultiLeg(legs=[OptionLeg(occ_symbol="XYZ250620P00100000", ratio=-1),
+                            OptionLeg(occ_symbol="XYZ250620P00090000", ratio=1)])
+    d_ = spread(BEAR_PUTS, 1, "BUY").model_copy(update={"instrument": credit})
+    report = run(plan(d_), book(), {"XYZ": 100.0}, option_marks=LEG_MARKS)
+    assert codes(report) == ["UNKNOWN_INSTRUMENT"] and "ordered as a SELL of their debit form" in report.reasons()
+
+
+def test_a_sold_spread_held_counts_its_width_less_the_credit_in_the_book() -> None:
+    held = PositionView(instrument_id=BEAR_PUTS.instrument_id, quantity=-2, avg_entry_price=4.0, market_price=4.0,
+                        multiplier=100)
+    report = run(plan(d("ABC", 10, stop=45.0, target=60.0)), book().model_copy(update={"positions": {
+        BEAR_PUTS.instrument_id: held}}), {"ABC": 50.0}, option_marks=LEG_MARKS)
+    assert report.approved, report.reasons()
+    assert limit(report, "MAX_GROSS_NOTIONAL") == pytest.approx(2 * 100 * 6.0 + 10 * 50.0)

@@ -157,11 +157,38 @@ def test_an_option_limit_the_quote_does_not_reach_is_canceled_and_what_is_unpric
     assert stop.status is OrderStatus.REJECTED and "market or limit" in (stop.reason or "")
 
 
-def test_a_multi_leg_strategy_is_refused_not_filled_as_shares_of_its_underlying() -> None:
-    spread = "1xXLK250620C00240000+-1xXLK250620C00250000"
-    refused = broker().submit(option("BUY").model_copy(update={"instrument_id": spread, "symbol": "XLK"}))
-    assert refused.status is OrderStatus.REJECTED and not refused.fills
-    assert "multi-leg strategies are not simulated yet" in (refused.reason or "")
+SPREAD = "1xXLK250620C00240000+-1xXLK250620C00250000"  # the 240/250 bull call spread, one unit
+
+
+def test_a_strategy_fills_at_one_net_price_every_leg_crossing_its_own_spread() -> None:
+    """Bought: the long leg's ask less the short leg's bid; sold: the long leg's bid less the short leg's
+    ask. One order's commission on all six contracts (three units of two legs)."""
+    legs = MARKET.option_marks(["XLK250620C00240000", "XLK250620C00250000"], AS_OF)
+    low, high = legs["XLK250620C00240000"], legs["XLK250620C00250000"]
+    assert None not in (low.bid, low.ask, high.bid, high.ask)
+    spread = option("BUY").model_copy(update={"instrument_id": SPREAD, "symbol": "XLK"})
+    bought = broker().submit(spread)
+    sold = broker().submit(spread.model_copy(update={"side": "SELL"}))
+    assert bought.status is OrderStatus.FILLED and sold.status is OrderStatus.FILLED
+    assert bought.fills[0].price == pytest.approx(low.ask - high.bid, abs=1e-4)  # type: ignore[operator]
+    assert sold.fills[0].price == pytest.approx(low.bid - high.ask, abs=1e-4)  # type: ignore[operator]
+    assert sold.fills[0].price < (low.premium - high.premium) < bought.fills[0].price
+    assert bought.fills[0].fee == 1.0 and bought.fills[0].quantity == 3  # 6 x 0.005 < the $1 minimum
+    big = broker().submit(spread.model_copy(update={"quantity": 150}))
+    assert big.fills[0].fee == pytest.approx(300 * 0.005)  # every leg's contracts count
+
+
+def test_a_strategy_limit_is_a_net_price_and_a_leg_without_a_quote_refuses_the_whole() -> None:
+    spread = option("BUY", "LIMIT").model_copy(update={"instrument_id": SPREAD, "symbol": "XLK"})
+    quote = broker().quote(SPREAD, AS_OF)
+    assert quote is not None and quote.ask is not None
+    low = broker().submit(spread.model_copy(update={"limit_price": round(quote.ask - 0.05, 2)}))
+    assert low.status is OrderStatus.CANCELED and not low.fills
+    high = broker().submit(spread.model_copy(update={"limit_price": round(quote.ask + 0.05, 2)}))
+    assert high.status is OrderStatus.FILLED and high.fills[0].price == round(quote.ask, 4)
+    expired = broker().submit(spread.model_copy(update={
+        "instrument_id": "1xXLK250620C00240000+-1xXLK250530C00250000", "order_type": "MARKET"}))
+    assert expired.status is OrderStatus.REJECTED and "no ask" in (expired.reason or "")
 
 
 # --- a held option's bracket, worked on the model's quote hour by hour ------------------------------------
@@ -216,3 +243,14 @@ def test_an_expired_option_has_no_bracket_left_to_work() -> None:
     after = datetime(2025, 6, 23, 14, tzinfo=UTC)
     assert broker().bracket_exit(CALL, 1, 100, 1e6, 0.0, after, after + timedelta(days=2),
                                  RiskDenomination.OPTION_PRICE) is None
+
+
+def test_a_held_spreads_premium_target_sells_at_the_net_bid() -> None:
+    bars = MARKET.bars_between("XLK", Timeframe.H1, AS_OF, UNTIL)
+    quotes = [(datetime.fromtimestamp(int(e), tz=UTC), broker().quote(SPREAD, datetime.fromtimestamp(int(e), tz=UTC)))
+              for e in bars.end]
+    target = sorted(q.premium for _, q in quotes if q is not None)[-3]
+    ts, first = next((ts, q) for ts, q in quotes if q is not None and q.premium >= target)
+    hit = broker().bracket_exit(SPREAD, 2, 100, 0.01, target, AS_OF, UNTIL, RiskDenomination.OPTION_PRICE)
+    assert hit is not None and (hit.purpose, hit.ts) == (OrderPurpose.TAKE_PROFIT, ts)
+    assert first is not None and hit.price == round(first.bid or 0, 4) and hit.fee == 1.0

@@ -76,3 +76,42 @@ def test_expired_options_are_settled_once_at_the_expiry_close() -> None:
     assert orders == {"EXERCISE", "ASSIGNMENT", "EXPIRY"}
     again = observe_at(book, MONDAY.replace(hour=15))
     assert again.expiries == [] and again.portfolio.positions["XLK"].quantity == 300
+
+
+def spread(*legs: tuple[int, str]) -> str:
+    return "+".join(f"{r}x{o}" for r, o in legs)
+
+
+def test_a_held_strategy_is_marked_from_its_legs_and_the_book_values_it_at_the_net_premium() -> None:
+    bull = spread((1, "XLK250620C00240000"), (-1, "XLK250620C00250000"))
+    seen = observe_at(book_holding({bull: 2}), datetime(2025, 6, 3, 15, tzinfo=UTC))
+    low, high, mark = (seen.option_marks[k] for k in ("XLK250620C00240000", "XLK250620C00250000", bull))
+    assert mark.premium == pytest.approx(low.premium - high.premium) and mark.model_priced
+    assert mark.delta == pytest.approx(low.delta - high.delta)
+    assert mark.bid == pytest.approx(low.bid - high.ask) and mark.ask == pytest.approx(low.ask - high.bid)  # type: ignore[operator]
+    assert seen.portfolio.positions[bull].market_price == pytest.approx(mark.premium)
+
+
+def test_an_expired_spread_settles_at_its_net_intrinsic_and_moves_only_the_shares_that_do_not_net_out() -> None:
+    spot = xlk_close()
+    k = int(spot)
+    both_in = spread((1, f"XLK250620C{(k - 10) * 1000:08d}"), (-1, f"XLK250620C{(k - 5) * 1000:08d}"))  # width 5
+    long_in = spread((1, f"XLK250620C{(k - 1) * 1000:08d}"), (-1, f"XLK250620C{(k + 9) * 1000:08d}"))
+    put_credit = spread((1, f"XLK250620P{(k + 6) * 1000:08d}"), (-1, f"XLK250620P{(k - 4) * 1000:08d}"))
+    book = book_holding({both_in: 2, long_in: 1, put_credit: -3})  # the put spread sold: a bull put credit spread
+    seen = observe_at(book, MONDAY)
+    assert len(seen.expiries) == 3, seen.expiries
+    with session_scope(readonly=True) as s:
+        held = {p.instrument_id: p.quantity for p in portfolio.positions(s, book)}
+        cash = s.get(Book, book).cash  # type: ignore[union-attr]
+        orders = {(o.instrument_id, o.purpose, o.side, o.quantity): o.avg_fill_price
+                  for o in s.query(OrderRow).filter(OrderRow.book == book)}
+    # both calls in the money: 2 units closed at the 5 width, no shares; the long call alone: exercised, 100
+    # shares bought at its strike; the sold put spread: its short (the +6 put, held short) assigned, 300
+    # shares bought at k + 6, the -4 put out of the money
+    assert held == {"XLK": 100 + 300}
+    assert orders[(both_in, "ASSIGNMENT", "SELL", 2)] == Decimal(5)  # its short call was assigned
+    assert orders[(long_in, "EXERCISE", "SELL", 1)] == spot - (k - 1)
+    assert orders[(put_credit, "ASSIGNMENT", "BUY", 3)] == (k + 6) - spot
+    assert cash == (Decimal(100_000) + 2 * 100 * 5 + 100 * (spot - (k - 1)) - 100 * spot
+                    - 3 * 100 * ((k + 6) - spot) - 300 * spot)
