@@ -133,6 +133,14 @@ def session(d: date) -> tuple[datetime, datetime] | None:
     return _ny(d, REGULAR_OPEN), _ny(d, EARLY_CLOSE if is_early_close(d) else REGULAR_CLOSE)
 
 
+def next_session(d: date) -> date:
+    """The first trading day after ``d``."""
+    day = d + timedelta(days=1)
+    while not is_trading_day(day):
+        day += timedelta(days=1)
+    return day
+
+
 def trading_days(start: date, end: date) -> list[date]:
     """Trading days from ``start`` to ``end``, both inclusive."""
     return [start + timedelta(days=i) for i in range((end - start).days + 1)

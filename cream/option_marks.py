@@ -114,10 +114,12 @@ def strategy_quote(ratios: Sequence[float], marks: Sequence[OptionMark]) -> tupl
     """(bid, ask) of one unit of a strategy from its legs' quotes: what selling it gets (each bought leg
     sold at its bid, each sold leg bought back at its ask) and what buying it pays (the other way round);
     None when a leg has no two-sided quote. The bid may be zero or negative: nobody pays for that unit."""
-    if any(m.bid is None or m.ask is None for m in marks):
+    quotes = [(m.bid, m.ask) for m in marks]
+    if any(b is None or a is None for b, a in quotes):
         return None
-    bid = sum(r * (m.bid if r > 0 else m.ask) for r, m in zip(ratios, marks))  # type: ignore[operator]
-    ask = sum(r * (m.ask if r > 0 else m.bid) for r, m in zip(ratios, marks))  # type: ignore[operator]
+    two_sided = [(float(b or 0.0), float(a or 0.0)) for b, a in quotes]
+    bid = sum(r * (b if r > 0 else a) for r, (b, a) in zip(ratios, two_sided))
+    ask = sum(r * (a if r > 0 else b) for r, (b, a) in zip(ratios, two_sided))
     return round(bid, 6), round(ask, 6)
 
 
@@ -135,6 +137,14 @@ def mark_strategies(instrument_ids: Iterable[str], legs: Mapping[str, OptionMark
         except UnknownInstrument:
             continue
     return out
+
+
+def mark_of(instrument_id: str, marks: Mapping[str, OptionMark]) -> OptionMark | None:
+    """The mark of a contract or a strategy (its own, else from its legs'); None when it has none."""
+    known = marks.get(instrument_id)
+    if known is not None or "+" not in instrument_id:
+        return known
+    return mark_strategies([instrument_id], marks, held=True).get(instrument_id)
 
 
 def strategy_of(instrument_id: str) -> MultiLeg | None:

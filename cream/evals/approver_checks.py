@@ -53,7 +53,7 @@ def rejects_engine_breach(s: Subject) -> list[str]:
     assert s.plan is not None
     prices = {k: snap.price for k, snap in s.scenario.snapshots.items()}
     report = check_plan(s.plan, s.scenario.portfolio, prices, s.rules, sectors=s.scenario.sectors,
-                        as_of=s.scenario.as_of)
+                        option_marks=s.scenario.option_marks, as_of=s.scenario.as_of)
     if report.approved or _verdict(s).verdict is Verdict.REJECT:
         return []
     return [f"APPROVE of a plan the engine blocks: {report.reasons()[:160]}"]

@@ -13,9 +13,12 @@ from cream.evals.registry import default_checks
 from cream.evals.scenarios import ENVIRONMENT, Expectation, GoldenScenario
 from cream.features import DAILY_LOOKBACK, HOURLY_LOOKBACK, build_snapshot
 from cream.schemas.agents import ANALYSTS, RESEARCHERS, AgentType
-from cream.schemas.decisions import Decision, DecisionPlan
-from cream.schemas.market import FeatureSnapshot, Timeframe
+from cream.schemas.config import OptionChains, OptionModel
+from cream.schemas.decisions import Decision, DecisionPlan, RiskDenomination
+from cream.schemas.instruments import underlying_of
+from cream.schemas.market import FeatureSnapshot, OptionMark, Timeframe
 from cream.schemas.portfolio import PortfolioView, PositionView
+from cream.services import observe
 from cream.services.runtime_config import SAMPLE_SECTORS, default_trading_config
 
 EQUITY = 100_000.0
@@ -33,14 +36,25 @@ def snapshots(as_of: datetime, *symbols: str) -> dict[str, FeatureSnapshot]:
                               history.bars(s, Timeframe.D1, as_of, DAILY_LOOKBACK)) for s in symbols}
 
 
+def option_marks(snaps: dict[str, FeatureSnapshot], *held: str) -> dict[str, OptionMark]:
+    """What observe marks for these snapshots in BACKTEST: each symbol's chain window (the default
+    ``OptionChains``, enabled) and the ``held`` contracts or strategies, priced by the option model."""
+    history, as_of = LocalHistory(), next(iter(snaps.values())).as_of
+    prices = {s: snap.price for s, snap in snaps.items()}
+    window = observe.chain_marks(history, prices, as_of, OptionChains(enabled=True), rate=OptionModel().rate)
+    return {**window, **observe.held_marks(history, list(held), as_of)}
+
+
 def edited(snap: FeatureSnapshot, **changes: Any) -> FeatureSnapshot:
     return FeatureSnapshot.model_validate({**snap.model_dump(mode="json"), **changes})
 
 
 def position(symbol: str, qty: int, entry: float, price: float, stop: float | None = None,
-             target: float | None = None, opened: str | None = None) -> PositionView:
+             target: float | None = None, opened: str | None = None, multiplier: int = 1,
+             levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE) -> PositionView:
     return PositionView(instrument_id=symbol, quantity=qty, avg_entry_price=entry,
-                        market_price=round(price, 4), stop_loss=stop, take_profit=target,
+                        market_price=round(price, 4), stop_loss=stop, take_profit=target, multiplier=multiplier,
+                        levels_on=levels_on,
                         opened_at=datetime.fromisoformat(opened).replace(tzinfo=UTC) if opened else None)
 
 
@@ -71,9 +85,10 @@ def rule_research(name: str, snaps: dict[str, FeatureSnapshot], portfolio: Portf
 
 def scenario(name: str, description: str, snaps: dict[str, FeatureSnapshot], portfolio: PortfolioView, *,
              overrides: dict[str, float] | None = None, plan_of: Callable[[dict[str, Any]], list[Decision]]
-             | None = None, expect: dict[AgentType, Expectation] | None = None) -> GoldenScenario:
+             | None = None, expect: dict[AgentType, Expectation] | None = None,
+             marks: dict[str, OptionMark] | None = None) -> GoldenScenario:
     as_of = next(iter(snaps.values())).as_of
-    involved = set(snaps) | set(portfolio.positions)
+    involved = set(snaps) | {underlying_of(k) for k in portfolio.positions}
     kind: Literal["chain", "approvers"] = "chain"
     analyses: dict[str, dict[str, dict[str, Any]]] = {}
     plan = None
@@ -84,4 +99,5 @@ def scenario(name: str, description: str, snaps: dict[str, FeatureSnapshot], por
     return GoldenScenario(
         name=name, description=description, kind=kind, as_of=as_of, snapshots=snaps, portfolio=portfolio,
         rules_overrides=overrides or {}, sectors={k: v for k, v in SAMPLE_SECTORS.items() if k in involved},
+        option_marks=marks or {},
         analyses=analyses, plan=plan, expect=expect or {}, checks=default_checks(kind, expect or {}))

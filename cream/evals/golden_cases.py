@@ -10,8 +10,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cream.evals.golden_build import CRITIC, EQUITY, RM, at, book, edited, position, scenario, snapshots
+from cream.evals.golden_build import (
+    CRITIC,
+    EQUITY,
+    RM,
+    at,
+    book,
+    edited,
+    option_marks,
+    position,
+    scenario,
+    snapshots,
+)
 from cream.evals.scenarios import Expectation, GoldenScenario
+from cream.option_marks import mark_of
 from cream.schemas.agents import AgentType, Verdict
 from cream.schemas.decisions import (
     Action,
@@ -20,13 +32,14 @@ from cream.schemas.decisions import (
     OrderPlan,
     OrderType,
     References,
+    RiskDenomination,
     RiskLevels,
     Size,
     SizeUnit,
     StrategyFamily,
 )
-from cream.schemas.instruments import Equity
-from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot, RegimeLabel
+from cream.schemas.instruments import Equity, MultiLeg, OptionContract, OptionLeg
+from cream.schemas.market import EventKind, ExternalEvent, FeatureSnapshot, OptionMark, RegimeLabel
 from cream.schemas.portfolio import PortfolioView
 
 BULL_DAY = "2024-06-18"  # COST and XLK break out in a bull trend that day
@@ -141,10 +154,11 @@ def _long(symbol: str, snap: FeatureSnapshot, tech: dict[str, Any], qty: int, *,
 
 def _approvers(name: str, why: str, plan_of: Callable[[dict[str, FeatureSnapshot]], PlanOf],
                expect: dict[AgentType, Expectation], portfolio: PortfolioView | None = None,
-               overrides: dict[str, float] | None = None) -> GoldenScenario:
+               overrides: dict[str, float] | None = None, marks: dict[str, OptionMark] | None = None
+               ) -> GoldenScenario:
     snaps = snapshots(at(BULL_DAY), "COST", "XLK")
     return scenario(name, why, snaps, portfolio or book(), overrides=overrides, plan_of=plan_of(snaps),
-                    expect=expect)
+                    expect=expect, marks=marks)
 
 
 def _xlk(qty: int, beyond: float = 0.0) -> Callable[[dict[str, FeatureSnapshot]], PlanOf]:
@@ -198,9 +212,119 @@ def reject_hallucinated_price() -> GoldenScenario:
                       {CRITIC: Expectation(verdict=Verdict.REJECT, offender="COST")})
 
 
+# --- options: the cycle's marks of XLK's chain on BULL_DAY (XLK 231.32, research delta +0.55) ---------------
+
+XLK_JUN28 = "XLK240628{}{:08d}"  # the nearest expiry of the marked window
+
+
+def _xlk_contract(right: str, strike: float) -> str:
+    return XLK_JUN28.format(right, round(strike * 1000))
+
+
+def _bull_day_marks(*held: str) -> dict[str, OptionMark]:
+    return option_marks(snapshots(at(BULL_DAY), "COST", "XLK"), *held)
+
+
+def _options_decision(instrument: OptionContract | MultiLeg, action: Action, qty: int, stop: float, target: float,
+                      limit: float, why: str) -> Decision:
+    return Decision(instrument=instrument, action=action,
+                    direction=Direction.LONG if action is Action.BUY else Direction.SHORT,
+                    size=Size(quantity=qty, unit=SizeUnit.CONTRACTS),
+                    order_plan=OrderPlan(entry_order_type=OrderType.LIMIT, entry_limit_price=limit),
+                    risk_levels=RiskLevels(stop_loss_level=stop, take_profit_level=target,
+                                           denomination=RiskDenomination.OPTION_PRICE),
+                    strategy_family=StrategyFamily.VOLATILITY, confidence=0.6, rationale=why)
+
+
+def _put_spread() -> MultiLeg:
+    """The 227.5/225 put debit spread; SOLD it is the bull put credit spread (short the ~0.28-delta put)."""
+    return MultiLeg(legs=[OptionLeg(occ_symbol=_xlk_contract("P", 227.5), ratio=1),
+                          OptionLeg(occ_symbol=_xlk_contract("P", 225.0), ratio=-1)])
+
+
+def _credit_spread(qty: int) -> Callable[[dict[str, FeatureSnapshot]], PlanOf]:
+    def plan_of(_snaps: dict[str, FeatureSnapshot]) -> PlanOf:
+        spread = _put_spread()
+        credit = _bull_day_marks()
+        mark = mark_of(spread.instrument_id, credit)
+        assert mark is not None and mark.bid is not None
+        c = round(mark.premium, 2)
+        return lambda _a: [_options_decision(
+            spread, Action.SELL, qty, stop=round(c * 1.4, 2), target=round(c * 0.25, 2),
+            limit=round(mark.bid or 0.0, 2),
+            why=f"Bullish XLK (delta +0.55): bull put credit spread {spread.instrument_id} sold for {c}, max loss "
+                f"the 2.5 width less the credit; stop at 1.4x the credit, target 25% of it.")]
+    return plan_of
+
+
+def approve_credit_spread() -> GoldenScenario:
+    why = ("A bull put credit spread on XLK (the 227.5/225 put spread sold, max loss the width less the credit, "
+           "~$1.3k on 8 contracts) on bullish research, levels of the premium: a defined-risk credit strategy is "
+           "within every limit; both approve.")
+    return _approvers("approve_credit_spread", why, _credit_spread(8), {RM: APPROVE, CRITIC: APPROVE},
+                      marks=_bull_day_marks())
+
+
+def reject_naked_short_call() -> GoldenScenario:
+    def plan_of(_snaps: dict[str, FeatureSnapshot]) -> PlanOf:
+        call = OptionContract(occ_symbol=_xlk_contract("C", 237.5))
+        mark = _bull_day_marks()[call.occ_symbol]
+        p = round(mark.premium, 2)
+        return lambda _a: [_options_decision(call, Action.SELL, 2, stop=round(p * 1.5, 2), target=round(p * 0.2, 2),
+                                             limit=round(mark.bid or p, 2),
+                                             why=f"Sell 2 XLK 237.5 calls for {p}: premium income.")]
+    why = ("Two XLK 237.5 calls sold with no shares held: the loss is unbounded as XLK rises, whatever the "
+           "premium; the risk manager must reject it (UNBOUNDED_LOSS), naming XLK.")
+    return _approvers("reject_naked_short_call", why, plan_of,
+                      {RM: Expectation(verdict=Verdict.REJECT, offender="XLK")}, marks=_bull_day_marks())
+
+
+STRADDLES = 10  # long XLK 232.5 straddles already in the book: much vega, little delta
+
+
+def reject_vega_breach() -> GoldenScenario:
+    call, put = _xlk_contract("C", 232.5), _xlk_contract("P", 232.5)
+    spread = MultiLeg(legs=[OptionLeg(occ_symbol=_xlk_contract("C", 230.0), ratio=1),
+                            OptionLeg(occ_symbol=_xlk_contract("C", 235.0), ratio=-1)])
+    marks = _bull_day_marks(call, put)
+    held = [position(c, STRADDLES, marks[c].premium, marks[c].premium, multiplier=100,
+                     stop=round(marks[c].premium * 0.5, 2), target=round(marks[c].premium * 2, 2),
+                     levels_on=RiskDenomination.OPTION_PRICE, opened="2024-06-17T15:00:00") for c in (call, put)]
+    spread_mark = mark_of(spread.instrument_id, marks)
+    assert spread_mark is not None and spread_mark.ask is not None and spread_mark.vega > 0
+    held_vega = STRADDLES * 100 * (marks[call].vega + marks[put].vega)
+    limit = round(held_vega + 0.5 * 10 * 100 * spread_mark.vega, 1)  # the plan's vega takes it past the limit
+
+    def plan_of(_snaps: dict[str, FeatureSnapshot]) -> PlanOf:
+        d = round(spread_mark.premium, 2)
+        return lambda _a: [_options_decision(
+            spread, Action.BUY, 10, stop=round(d * 0.5, 2), target=round(d * 1.9, 2),
+            limit=round(spread_mark.ask or d, 2),
+            why=f"Bullish XLK (delta +0.55): bull call debit spread {spread.instrument_id} for {d}.")]
+    why = (f"The book holds {STRADDLES} long XLK 232.5 straddles (vega ~{held_vega:,.0f} $ per vol point, little "
+           f"delta) under a max_vega of {limit:,}; the plan buys 10 call debit spreads, sound on their own, "
+           "whose vega takes the options book past the limit: the risk manager must reject it.")
+    return _approvers("reject_vega_breach", why, plan_of, {RM: REJECT}, book(*held), {"max_vega": limit},
+                      marks=marks)
+
+
+def expiring_option_position() -> GoldenScenario:
+    as_of = at("2024-06-20")  # Thursday; the spread expires Friday June 21
+    spread = "1xXLK240621C00225000+-1xXLK240621C00230000"
+    snaps = snapshots(as_of, "XLK")
+    marks = option_marks(snaps, spread)
+    held = position(spread, 4, 2.1, marks[spread].premium, multiplier=100, stop=1.05, target=4.0,
+                    levels_on=RiskDenomination.OPTION_PRICE, opened="2024-06-10T15:00:00")
+    why = ("The book holds 4 XLK 225/230 bull call spreads expiring tomorrow (June 21), one leg in and one "
+           "out of the money: the trader must close them before their last session rather than leave "
+           "exercise and assignment to chance.")
+    return scenario("expiring_option_position", why, snaps, book(held), marks=marks)
+
+
 CASES: list[Callable[[], GoldenScenario]] = [
     bull_trend, bear_trend, bear_regime_bullish_technicals, range_bound, high_vol, long_against_research,
     earnings_event_risk, near_limits, thin_history,
     approve_sound_plan, reject_oversized_plan, reject_gross_breach, reject_stop_beyond_invalidation,
-    reject_hallucinated_price,
+    reject_hallucinated_price, approve_credit_spread, reject_naked_short_call, reject_vega_breach,
+    expiring_option_position,
 ]

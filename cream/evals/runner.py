@@ -1,7 +1,7 @@
 """Run the golden scenarios against an AgentBackend through the cycle pipeline itself, in process.
 
 Each scenario becomes a cycle in a scratch database (``storage.db.scratch_database``): its snapshots are
-the orient checkpoint, its portfolio the observe checkpoint, its rules the ACTIVE trading config and
+the orient checkpoint, its portfolio and option marks the observe checkpoint, its rules the ACTIVE trading config and
 its sectors the universe. ``chain`` scenarios then run the pipeline (``cream.services.inprocess``) from
 the analysts to the first plan and its two verdicts; ``approvers`` scenarios record the scenario's fixed
 research and plan as the trader's and run the two approvers. The pipeline stops before the gate: the
@@ -93,7 +93,8 @@ class _ScenarioRun:
                         symbols=self.symbols, source="evals", status=CycleStatus.RUNNING.value, iterations=0,
                         started_at=utcnow()))
             s.flush()
-            cycles.record(s, sc.cycle_id, Observed(as_of=sc.as_of, prices={}, portfolio=sc.portfolio))
+            cycles.record(s, sc.cycle_id, Observed(as_of=sc.as_of, prices={}, portfolio=sc.portfolio,
+                                                   option_marks=dict(sc.option_marks)))
             cycles.record(s, sc.cycle_id, Oriented(snapshots=dict(sc.snapshots)))
             given = []
             if sc.kind == "approvers":

@@ -20,7 +20,7 @@ from cream.schemas.agents import APPROVERS, AgentType, Verdict
 from cream.schemas.config import TradingRules
 from cream.schemas.decisions import DecisionPlan, Environment
 from cream.schemas.instruments import Frozen
-from cream.schemas.market import FeatureSnapshot
+from cream.schemas.market import FeatureSnapshot, OptionMark
 from cream.schemas.portfolio import PortfolioView
 from cream.services.runtime_config import default_trading_config
 
@@ -44,6 +44,8 @@ class GoldenScenario(Frozen):
     portfolio: PortfolioView
     rules_overrides: dict[str, float] = Field(default_factory=dict)
     sectors: dict[str, str] = Field(default_factory=dict)
+    option_marks: dict[str, OptionMark] = Field(
+        default_factory=dict, description="the contracts the cycle marked (held ones and the chain window)")
     analyses: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=dict, description="approvers scenarios: the fixed research the plan rests on")
     plan: DecisionPlan | None = None

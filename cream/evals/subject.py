@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from cream.option_marks import mark_of
 from cream.risk import order_side
 from cream.schemas.config import TradingRules
 from cream.schemas.decisions import ORDER_ACTIONS, Decision, DecisionPlan, Direction
@@ -98,6 +99,17 @@ def entries(s: Subject, plan: DecisionPlan) -> list[Order]:
     """Orders that open or add to a share position (options are judged by symbols_in_snapshot alone)."""
     return [o for o in orders(s, plan) if o.opens and o.decision.instrument.type == "EQUITY"
             and o.symbol in s.scenario.snapshots and o.decision.direction is not Direction.FLAT]
+
+
+def option_views(s: Subject, plan: DecisionPlan) -> set[tuple[str, int]]:
+    """(symbol, +1 bullish / -1 bearish) of each option order that opens a position, by its delta as
+    ordered (a put spread sold is bullish); one the cycle did not mark has no view."""
+    out = set()
+    for o in orders(s, plan):
+        mark = mark_of(o.decision.instrument_id, s.scenario.option_marks)
+        if o.decision.instrument.type != "EQUITY" and o.opens and mark is not None and mark.delta != 0:
+            out.add((o.symbol, 1 if o.side * mark.delta > 0 else -1))
+    return out
 
 
 def trader_plan(s: Subject) -> DecisionPlan:

@@ -6,6 +6,7 @@ the trader is judged on what its own analysts and researchers told it.
 
 from __future__ import annotations
 
+from cream import market_calendar
 from cream.evals.subject import (
     Check,
     Order,
@@ -13,10 +14,13 @@ from cream.evals.subject import (
     conviction_delta,
     entries,
     event_risk,
+    option_views,
     orders,
     trader_plan,
 )
+from cream.option_marks import mark_of
 from cream.schemas.decisions import Direction
+from cream.schemas.instruments import OccSymbol, option_legs, underlying_of
 from cream.schemas.market import RegimeLabel
 
 STOP_TOLERANCE = 0.01  # the stop sits at the technical invalidation, within 1% of the price
@@ -32,8 +36,30 @@ def symbols_in_snapshot(s: Subject) -> list[str]:
     for d in trader_plan(s).decisions:
         if d.instrument.underlying not in s.scenario.snapshots:
             out.append(f"{d.instrument_id}: {d.instrument.underlying} is not in the snapshot")
-        elif d.instrument.type != "EQUITY":
-            out.append(f"{d.instrument_id}: no option marks in this scenario, the option cannot be priced")
+        elif d.instrument.type != "EQUITY" and mark_of(d.instrument_id, s.scenario.option_marks) is None:
+            out.append(f"{d.instrument_id}: the cycle marked no such contract, the option cannot be priced")
+    return out
+
+
+def manages_held_options(s: Subject) -> list[str]:
+    """An option position that expires by the next session is closed (in full); one whose view (its
+    delta as held) the research turned against beyond the action threshold is closed or reduced."""
+    plan, out, action = trader_plan(s), [], s.rules.conviction_delta_action
+    closing = {o.decision.instrument_id: o.decision.size.quantity for o in orders(s, plan) if not o.opens}
+    next_session = market_calendar.next_session(s.scenario.as_of.astimezone(market_calendar.NEW_YORK).date())
+    for key, pos in sorted(s.scenario.portfolio.positions.items()):
+        legs = option_legs(key)
+        if not legs or pos.quantity == 0:
+            continue
+        expiry = OccSymbol.parse(legs[0][1]).expiration
+        if expiry <= next_session and closing.get(key, 0) != abs(pos.quantity):
+            out.append(f"{key}: {pos.quantity} held expire {expiry} but the plan does not close them")
+        mark = mark_of(key, s.scenario.option_marks)
+        delta = conviction_delta(s.research(underlying_of(key)))
+        view = (mark.delta if mark else 0.0) * pos.quantity
+        if delta is not None and view * delta < 0 and abs(delta) > action and key not in closing:
+            out.append(f"{key}: a {'bullish' if view > 0 else 'bearish'} position with delta {delta:+.2f} "
+                       "against it, neither closed nor reduced")
     return out
 
 
@@ -90,11 +116,12 @@ def follows_conviction(s: Subject) -> list[str]:
     """Seeds: delta beyond the action threshold on a symbol not held means an entry that way. Standing
     aside before a high-importance scheduled event is always allowed."""
     plan, out = trader_plan(s), []
-    opened = {(o.symbol, o.side) for o in entries(s, plan)}
+    opened = {(o.symbol, o.side) for o in entries(s, plan)} | option_views(s, plan)
     for symbol, snap in sorted(s.scenario.snapshots.items()):
         delta = conviction_delta(s.research(symbol))
         held = s.scenario.portfolio.positions.get(symbol)
-        if (delta is None or (held and held.quantity) or abs(delta) <= s.rules.conviction_delta_action
+        options_held = any(underlying_of(k) == symbol and k != symbol for k in s.scenario.portfolio.positions)
+        if (delta is None or (held and held.quantity) or options_held or abs(delta) <= s.rules.conviction_delta_action
                 or event_risk(snap)):
             continue
         side = 1 if delta > 0 else -1
@@ -199,6 +226,7 @@ TRADER: dict[str, Check] = {
     "closes_within_position": closes_within_position, "entry_brackets_price": entry_brackets_price,
     "stop_at_invalidation": stop_at_invalidation, "reward_risk": reward_risk,
     "size_within_limits": size_within_limits, "event_risk_sizing": event_risk_sizing,
+    "manages_held_options": manages_held_options,
 }
 # Failures of these are logic and evidence errors: the critic must reject a plan that has one.
 CRITIC_DOMAIN = frozenset({

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
+from cream.schemas.decisions import RiskDenomination
 from cream.schemas.instruments import Frozen
 
 
@@ -17,8 +18,17 @@ class PositionView(Frozen):
     multiplier: int = 1
     stop_loss: float | None = None
     take_profit: float | None = None
+    levels_on: RiskDenomination = RiskDenomination.UNDERLYING_PRICE  # what the stop and target are levels of
     market_price: float
     opened_at: datetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _levels_on_when_not_the_underlying(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Levels of the underlying, no key: a book of them serialises as before options had premium levels."""
+        data: dict[str, Any] = handler(self)
+        if self.levels_on is RiskDenomination.UNDERLYING_PRICE:
+            data.pop("levels_on", None)
+        return data
 
 
 class WorkingOrderView(Frozen):

@@ -284,8 +284,8 @@ class CycleInputs(NamedTuple):
 def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, iteration: int,
                      analyses: dict[str, dict[str, dict[str, Any]]], plan: DecisionPlan | None,
                      previous: DecisionPlan | None, objections: list[Objection]) -> AgentContext:
-    """The context of one agent run: a symbol agent sees its symbol only; sectors and option marks
-    go to the approvers, who check the plan against them."""
+    """The context of one agent run: a symbol agent sees its symbol only; sectors go to the approvers, who
+    check the plan against them, and option marks to the trader too, who may pick a contract."""
     snapshots = {k: v for k, v in inputs.oriented.snapshots.items() if symbol is None or k == symbol}
     observed = inputs.observed
     return AgentContext(
@@ -295,7 +295,7 @@ def assemble_context(inputs: CycleInputs, agent: AgentType, symbol: str | None, 
         portfolio=observed.portfolio, rules=inputs.rules, plan=plan,
         previous_plan=previous, objections=objections,
         sectors=inputs.sectors if agent in APPROVERS else {},
-        option_marks=dict(observed.option_marks) if agent in APPROVERS else {})
+        option_marks=dict(observed.option_marks) if agent in APPROVERS or agent is AgentType.TRADER else {})
 
 
 _PLANS = cycles.Memo[DecisionPlan](32)  # trader plans read from the database, validated, in this process

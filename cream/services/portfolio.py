@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from cream import market_calendar
 from cream.market_calendar import NEW_YORK
 from cream.ports import AccountSnapshot
-from cream.schemas.decisions import Environment
+from cream.schemas.decisions import Environment, RiskDenomination
 from cream.schemas.instruments import underlying_of
 from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
 from cream.services.cycles import opened_here
@@ -106,7 +106,8 @@ def view(s: Session, book: str, as_of: datetime | None = None) -> PortfolioView:
             instrument_id=p.instrument_id, quantity=p.quantity, avg_entry_price=float(p.avg_entry_price),
             multiplier=p.multiplier, market_price=price, opened_at=p.opened_at,
             stop_loss=float(p.stop_loss) if p.stop_loss is not None else None,
-            take_profit=float(p.take_profit) if p.take_profit is not None else None)
+            take_profit=float(p.take_profit) if p.take_profit is not None else None,
+            levels_on=RiskDenomination(p.levels_on or RiskDenomination.UNDERLYING_PRICE))
     values = [v.quantity * v.market_price * v.multiplier for v in pos.values()]
     equity, gross = cash + sum(values), sum(abs(v) for v in values)
     working = working_entries(s, book)

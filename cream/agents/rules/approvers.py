@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from cream.agents.port import AgentContext
-from cream.risk import check_plan
+from cream.option_marks import mark_of
+from cream.risk import check_plan, order_side
 from cream.schemas.agents import ApprovalVerdict, Objection, Severity, Verdict
-from cream.schemas.decisions import ORDER_ACTIONS, Action, Decision, DecisionPlan, Direction
+from cream.schemas.decisions import ORDER_ACTIONS, Action, Decision, DecisionPlan, Direction, RiskDenomination
+from cream.schemas.instruments import InstrumentType
 
 # A level further than this from the snapshot price is not something the data supports.
 MAX_LEVEL_DISTANCE = 0.25
 STOP_TOLERANCE = 0.01  # stops must sit at the technical invalidation level, within 1% of price
+PREMIUM_LEVEL_RANGE = 9.0  # an option's premium level or limit at most 10x its mark
 
 
 def _verdict(agent: str, objections: list[Objection], ok: str) -> ApprovalVerdict:
@@ -55,10 +58,20 @@ def _check_decision(ctx: AgentContext, i: int, d: Decision) -> list[Objection]:
     if snap is None:
         return [_objection("UNKNOWN_INSTRUMENT", i, d, f"{symbol} is not in this cycle's snapshot")]
     out: list[Objection] = []
-    for level in (d.risk_levels.stop_loss_level, d.risk_levels.take_profit_level, d.order_plan.entry_limit_price):
-        if level is not None and abs(level / snap.price - 1) > MAX_LEVEL_DISTANCE:
-            out.append(_objection("IMPLAUSIBLE_PRICE", i, d,
-                                  f"level {level} is more than {MAX_LEVEL_DISTANCE:.0%} from price {snap.price}"))
+    option = d.instrument.type != InstrumentType.EQUITY
+    mark = mark_of(d.instrument_id, ctx.option_marks) if option else None
+    if option and mark is None:
+        return [_objection("UNKNOWN_INSTRUMENT", i, d, f"no option quote for {d.instrument_id} in this cycle")]
+    premium_levels = d.risk_levels.denomination is RiskDenomination.OPTION_PRICE
+    for level, what in ((d.risk_levels.stop_loss_level, "stop"), (d.risk_levels.take_profit_level, "target"),
+                        (d.order_plan.entry_limit_price, "limit")):
+        # an option's limit is a premium; its levels are of the premium or of the underlying's price
+        of_premium = mark is not None and (premium_levels or what == "limit")
+        ref, far = (mark.premium, PREMIUM_LEVEL_RANGE) if mark is not None and of_premium else \
+            (snap.price, MAX_LEVEL_DISTANCE)
+        if level is not None and abs(level / ref - 1) > far:
+            out.append(_objection("IMPLAUSIBLE_PRICE", i, d, f"{what} {level} is more than {far:.0%} from "
+                                                             f"{'the premium' if of_premium else 'price'} {ref}"))
     unknown = [k for k in d.references.used_indicators if k not in snap.indicators]
     if unknown:
         out.append(_objection("UNSUPPORTED_REFERENCE", i, d, f"cites indicators not in the snapshot: {unknown}"))
@@ -77,11 +90,16 @@ def _check_decision(ctx: AgentContext, i: int, d: Decision) -> list[Objection]:
     except KeyError:
         return [*out, _objection("NO_RESEARCH", i, d, f"no research behind a new position in {symbol}")]
     threshold = ctx.rules.conviction_delta_action
-    agrees = delta > threshold if d.direction is Direction.LONG else delta < -threshold
+    # an option's view of the underlying is its delta as ordered (a put spread sold is bullish)
+    bullish = d.direction is Direction.LONG if mark is None else order_side(d, held) * mark.delta > 0
+    agrees = delta > threshold if bullish else delta < -threshold
     if not agrees:
+        view = d.direction.value if mark is None else f"a {'bullish' if bullish else 'bearish'} options position"
         out.append(_objection("CONTRADICTS_RESEARCH", i, d,
-                              f"{d.direction.value} with conviction delta {delta:+.2f} (needs beyond ±{threshold})"))
-    invalidation = tech["invalidation_long"] if d.direction is Direction.LONG else tech["invalidation_short"]
+                              f"{view} with conviction delta {delta:+.2f} (needs beyond ±{threshold})"))
+    if premium_levels:  # levels of the premium: no invalidation level of the underlying to compare
+        return out
+    invalidation = tech["invalidation_long"] if bullish else tech["invalidation_short"]
     if abs(d.risk_levels.stop_loss_level - invalidation) > STOP_TOLERANCE * snap.price:
         out.append(_objection("STOP_NOT_AT_INVALIDATION", i, d,
                               f"stop {d.risk_levels.stop_loss_level} is not the technical invalidation {invalidation}"))

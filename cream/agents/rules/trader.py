@@ -3,6 +3,8 @@
 Seeds' rules: delta = bull - bear; |delta| < hold threshold -> HOLD; delta > action threshold -> BUY/LONG
 with Kelly-inspired sizing; delta < -action threshold -> SELL/SHORT or close; stops at the technical
 analyst's invalidation level; risk/reward at least the configured minimum; smaller size on event risk.
+Where the cycle marked a symbol's option chain, a view may become a defined-risk options strategy instead
+of shares, and held options are managed: ``options_playbook``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cream.agents.port import AgentContext
+from cream.agents.rules import options_playbook
 from cream.schemas.agents import Objection, SentimentAnalysisOutput, Severity, TechnicalAnalysisOutput
 from cream.schemas.decisions import (
     Action,
@@ -32,7 +35,8 @@ RISK_PER_TRADE = 0.01  # at most 1% of equity lost if the stop is hit
 KELLY_FULL_SIZE = 0.25  # a scaled Kelly fraction this large takes the whole per-instrument allocation
 LIMIT_HEADROOM = 0.95  # stay inside the % of equity limit after slippage and price drift
 SIZE_CODES = frozenset({"MAX_UNITS", "MAX_NOTIONAL", "MAX_PCT_EQUITY", "MAX_GROSS_NOTIONAL",
-                        "MAX_NET_NOTIONAL", "MAX_LEVERAGE"})
+                        "MAX_NET_NOTIONAL", "MAX_LEVERAGE", "MAX_DELTA_NOTIONAL", "MAX_GAMMA", "MAX_VEGA",
+                        "MIN_THETA"})
 # An order larger than this share of the last hourly bar's volume would move the price if sent at once: it
 # is worked as TWAP children over the next bars (a limit entry would go as ICEBERG slices) - see trader.md.
 LARGE_ORDER_FRACTION = 0.01
@@ -49,15 +53,14 @@ def trader(ctx: AgentContext) -> DecisionPlan:
         if missing:
             notes.append(f"{symbol}: no trade, missing {', '.join(missing)} (agent error)")
             continue
-        decision, note = _decide(ctx, symbol, a)
+        made, note = _decide(ctx, symbol, a)
         notes.append(note)
-        if decision is not None:
-            decisions.append(decision)
+        decisions += made
     return DecisionPlan(cycle_id=ctx.cycle_id, as_of_timestamp=ctx.as_of, environment=ctx.environment,
                         decisions=decisions, portfolio_notes=" | ".join(notes) or None)
 
 
-def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision | None, str]:
+def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[list[Decision], str]:
     rules, price = ctx.rules, ctx.snapshots[symbol].price
     tech = TechnicalAnalysisOutput.model_validate(a["technical_analyst"])
     news = SentimentAnalysisOutput.model_validate(a["news_analyst"])
@@ -66,28 +69,35 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
     pos = ctx.portfolio.positions.get(symbol)
     held = pos.quantity if pos else 0
     why = f"bull {bull:.2f} - bear {bear:.2f} = delta {delta:+.2f}"
+    options = options_playbook.manage(ctx, symbol, delta, why)  # held options: one position per underlying
+    if options:
+        return [d for d, _ in options], "; ".join(note for _, note in options)
     if (held > 0 and delta < -rules.conviction_delta_action) or (held < 0 and delta > rules.conviction_delta_action):
         assert pos is not None
-        return _close(symbol, pos, tech, why), f"{symbol}: close, {why}"
+        return [_close(symbol, pos, tech, why)], f"{symbol}: close, {why}"
     if held:
         assert pos is not None
-        return _hold(symbol, pos, tech, why), f"{symbol}: hold, {why}"
+        return [_hold(symbol, pos, tech, why)], f"{symbol}: hold, {why}"
     if abs(delta) <= rules.conviction_delta_action:
         edge = "insufficient edge" if abs(delta) < rules.conviction_delta_hold else "below action threshold"
-        return None, f"{symbol}: no trade, {edge} ({why})"
+        return [], f"{symbol}: no trade, {edge} ({why})"
     direction = Direction.LONG if delta > 0 else Direction.SHORT
+    halve = news.event_risk or a["fundamentals_analyst"]["macro_risk"] != "LOW"
+    strategy = options_playbook.strategy_for(ctx, symbol, direction, tech.volatility, halve, why)
+    if strategy is not None:
+        return ([] if strategy[0] is None else [strategy[0]]), strategy[1]
     stop = tech.invalidation_long if direction is Direction.LONG else tech.invalidation_short
     risk = (price - stop) if direction is Direction.LONG else (stop - price)
     if risk <= 0:
-        return None, f"{symbol}: no trade, the invalidation level {stop:.2f} is not beyond the price {price:.2f}"
+        return [], f"{symbol}: no trade, the invalidation level {stop:.2f} is not beyond the price {price:.2f}"
     reward_risk = max(2.0, rules.min_risk_reward_ratio + 0.5)
     target = price + reward_risk * risk if direction is Direction.LONG else price - reward_risk * risk
     if target <= 0:
-        return None, f"{symbol}: no trade, no positive take-profit at {reward_risk}:1"
+        return [], f"{symbol}: no trade, no positive take-profit at {reward_risk}:1"
     win_p = min(0.9, 0.5 + abs(delta) - rules.conviction_delta_action)
     kelly = kelly_fraction_nb(win_p, reward_risk, rules.kelly_multiplier, 1.0)
     fraction = rules.max_pct_equity * LIMIT_HEADROOM * min(1.0, kelly / KELLY_FULL_SIZE)
-    if news.event_risk or a["fundamentals_analyst"]["macro_risk"] != "LOW":
+    if halve:
         fraction *= 0.5
     equity = ctx.portfolio.equity
     max_units = int(rules.max_units)
@@ -95,7 +105,7 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
               int(risk_units_nb(equity, RISK_PER_TRADE, price, stop, 1.0, 1, max_units)),
               int(rules.max_notional * LIMIT_HEADROOM / price))
     if qty <= 0:
-        return None, f"{symbol}: no trade, size rounds to zero"
+        return [], f"{symbol}: no trade, size rounds to zero"
     tactic = execution_tactic(qty, ctx.snapshots[symbol].indicators.get("volume_last_1h"))
     decision = Decision(
         instrument=Equity(symbol=symbol), action=Action.BUY if direction is Direction.LONG else Action.SELL,
@@ -109,7 +119,7 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[Decision
                    + (f" {qty} shares exceed {LARGE_ORDER_FRACTION:.0%} of the last hourly bar's volume: worked "
                       f"as {tactic.value} over the next bars." if tactic else "")),
         references=References(used_indicators=["sma_20_1d", "sma_50_1d", "rsi_14_1h", "rsi_14_1d", "atr_14_1d"]))
-    return decision, f"{symbol}: {decision.action.value} {qty}, {why}"
+    return [decision], f"{symbol}: {decision.action.value} {qty}, {why}"
 
 
 def execution_tactic(quantity: int, last_hour_volume: float | None, limit_entry: bool = False

@@ -56,7 +56,10 @@ def test_approving_everything_fails_both_approvers_on_the_plans_they_must_reject
     assert failing_agents(report) == {RM, CRITIC}
     assert {("reject_oversized_plan", "expected_verdict"), ("reject_oversized_plan", "names_offender"),
             ("reject_oversized_plan", "rejects_engine_breach"), ("reject_gross_breach", "expected_verdict"),
-            ("near_limits", "rejects_engine_breach")} <= report.failed_checks(RM)
+            ("near_limits", "rejects_engine_breach"), ("reject_naked_short_call", "expected_verdict"),
+            ("reject_naked_short_call", "rejects_engine_breach"), ("reject_vega_breach", "expected_verdict"),
+            ("reject_vega_breach", "rejects_engine_breach")} <= report.failed_checks(RM)
+    assert not {s for s, _ in report.failed_checks(RM)} & {"approve_credit_spread", "approve_sound_plan"}
     assert report.failed_checks(CRITIC) == {
         ("reject_stop_beyond_invalidation", "expected_verdict"),
         ("reject_stop_beyond_invalidation", "names_offender"),
@@ -77,9 +80,13 @@ def test_a_trader_that_never_trades_fails_follows_conviction_only_where_the_edge
     assert failing_agents(report) == {TRADER}
     failed = report.failed_checks(TRADER)
     assert {s for s, c in failed} == {"bull_trend", "bear_trend", "high_vol", "earnings_event_risk",
-                                      "near_limits", "long_against_research"}
-    assert {c for s, c in failed} == {"follows_conviction", "exits_when_research_turns"}
+                                      "near_limits", "long_against_research", "expiring_option_position"}
+    assert {c for s, c in failed} == {"follows_conviction", "exits_when_research_turns", "manages_held_options"}
     assert ("long_against_research", "exits_when_research_turns") in failed
+    # the spread expiring tomorrow is left to exercise and assignment
+    assert {c for s, c in failed if s == "expiring_option_position"} == {"manages_held_options"}
+    expiring = next(f.reason for f in report.summary(TRADER).failures if f.scenario == "expiring_option_position")
+    assert "expire 2024-06-21 but the plan does not close them" in expiring
     earnings = [f.reason for f in report.summary(TRADER).failures if f.scenario == "earnings_event_risk"]
     # Standing aside before earnings is fine: only XLK, which has no event, is missed.
     assert earnings and all("XLK" in r and "ADBE" not in r for r in earnings)
