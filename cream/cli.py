@@ -202,6 +202,8 @@ def _print_backtest(metrics: dict[str, Any], symbols: list[str], fast: bool) -> 
     print(f"  sharpe        {sharpe}")
     for name in ("sortino", "calmar"):
         print(f"  {name:<13} {'n/a' if metrics[name] is None else format(metrics[name], '.2f')}")
+    print(f"  options       {metrics['option_trades']} fills, P&L {metrics['option_pnl']:+,.2f}; "
+          f"{metrics['option_pricing']}")
 
 
 def _in_process_backtest(args: argparse.Namespace) -> dict[str, Any]:
@@ -233,6 +235,7 @@ def _fast_backtest(symbols: list[str], start: date, end: date) -> dict[str, Any]
     with session_scope(readonly=True) as s:
         config = active_trading_config(s, Environment.BACKTEST)
     metrics = run_fast_backtest(market_data(), symbols, start, end, config)
+    metrics.update(option_trades=0, option_pnl=0.0, option_pricing="none: the trend rule trades shares only")
     with session_scope() as s:
         s.add(BacktestRow(id=metrics["backtest_id"], symbols=symbols, start=datetime.fromisoformat(metrics["start"]),
                           end=datetime.fromisoformat(metrics["end"]), status="DONE", cycles_total=0,

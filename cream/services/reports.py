@@ -10,10 +10,15 @@ from sqlalchemy.orm import Session
 
 from cream.schemas.agents import APPROVERS, AgentType
 from cream.schemas.cycle import Observed
-from cream.services import cycles, llm_budget
+from cream.schemas.instruments import is_options_position
+from cream.services import cycles, llm_budget, portfolio
 from cream.services.decide import PORTFOLIO, outputs
-from cream.storage.models import Cycle, OrderRow, PortfolioSnapshotRow
+from cream.storage.models import Cycle, FillRow, OrderRow, PortfolioSnapshotRow
 from engine.metrics import performance_summary, returns_nb
+
+# Every BACKTEST report says so: the local data holds no option quotes (cream.option_model).
+OPTION_PRICING = ("model-priced: option marks, fills and P&L come from the engine's volatility model "
+                  "(realised vol x iv_rv_ratio with skew, modelled bid/ask), not from market quotes")
 
 
 def cycle_report(s: Session, cycle_id: str) -> dict[str, Any]:
@@ -82,4 +87,22 @@ def backtest_metrics(s: Session, book: str, initial_cash: float, periods_per_yea
         .order_by(PortfolioSnapshotRow.ts))], dtype=np.float64)
     trades = s.scalar(select(func.count()).select_from(OrderRow).where(
         OrderRow.book == book, OrderRow.filled_quantity > 0)) or 0
-    return {"cycles": int(len(equity) - 1), "trades": int(trades), **equity_metrics(equity, periods_per_year)}
+    return {"cycles": int(len(equity) - 1), "trades": int(trades), **equity_metrics(equity, periods_per_year),
+            **option_results(s, book)}
+
+
+def option_results(s: Session, book: str) -> dict[str, Any]:
+    """The book's option trades (contracts and strategies, settlements included), their P&L (cash paid and
+    received, fees, and what is still held at its last mark) and how they were priced: in BACKTEST by the
+    option model, never by market quotes, which the local data does not hold."""
+    flows, trades = 0.0, 0
+    rows = s.execute(select(OrderRow.instrument_id, OrderRow.side, FillRow.quantity, FillRow.price, FillRow.fee,
+                            OrderRow.multiplier).join(FillRow, FillRow.order_id == OrderRow.id)
+                     .where(OrderRow.book == book))
+    for instrument_id, side, qty, price, fee, multiplier in rows:
+        if is_options_position(instrument_id):
+            trades += 1
+            flows += (-1 if side == "BUY" else 1) * qty * float(price) * multiplier - float(fee)
+    held = sum(p.quantity * float(p.last_price if p.last_price is not None else p.avg_entry_price) * p.multiplier
+               for p in portfolio.positions(s, book) if is_options_position(p.instrument_id))
+    return {"option_trades": trades, "option_pnl": round(flows + held, 2), "option_pricing": OPTION_PRICING}
