@@ -39,8 +39,9 @@ class OptionChains(Frozen):
     fraction of the spot: the provider is asked for those strikes only). Set as JSON in
     ``CREAM_OPTION_CHAINS``, e.g. ``{"min_days": 21, "strikes": 6}``; ``{"enabled": false}`` marks none
     (held contracts are marked whatever this says). Unset, ``enabled`` follows the agents: chains are marked
-    wherever an agent may pick a contract (PAPER, LIVE, a BACKTEST with model or replayed agents) and not
-    for the rule agents, which never trade an option (``marks_chains``)."""
+    for Gemini or replayed agents (PAPER, LIVE, a BACKTEST with them) and not for the rule agents, whose
+    backtests it would slow by about a quarter in process; enabled, the rule trader trades options too
+    (``cream.agents.rules.options_playbook``). See ``marks_chains``."""
 
     enabled: bool | None = None
     min_days: int = Field(default=7, ge=0, le=800)
