@@ -128,7 +128,7 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
     """The alpaca-py request for one of our orders (the client_order_id always set).
 
     A multi-leg instrument becomes an ``mleg`` order whose legs buy positive ratios (sell them when the
-    order side is SELL). An equity ENTRY carrying both levels on the entry side (BUY: stop below target;
+    order side is SELL); its limit is the net price, negative for the credit a SELL receives. An equity ENTRY carrying both levels on the entry side (BUY: stop below target;
     SELL: stop above target) becomes a bracket; a PROTECTION order becomes an OCO exit (take-profit limit
     and stop). STOP triggers at ``stop_price``; STOP_LIMIT triggers at ``stop_price``, limited at
     ``limit_price``. The time in force is ``time_in_force_for``'s; what Alpaca cannot honour is refused.
@@ -166,7 +166,11 @@ def to_alpaca_request(order: OrderRequest) -> AlpacaOrderRequest:
     if missing:
         raise RejectedDefinitively(f"{kind} order {order.client_order_id} has no {' or '.join(missing)}")
     if kind is OrderType.LIMIT:
-        return LimitOrderRequest(limit_price=_price(order.limit_price), **common)  # type: ignore[arg-type]
+        assert order.limit_price is not None
+        # an mleg limit is the strategy's net price: positive a debit paid, negative a credit received
+        # (selling a debit strategy turns every leg around and receives its price)
+        net = -order.limit_price if legs is not None and order.side is OrderSide.SELL else order.limit_price
+        return LimitOrderRequest(limit_price=_price(net), **common)
     if kind is OrderType.STOP:
         return StopOrderRequest(stop_price=_price(order.stop_price), **common)  # type: ignore[arg-type]
     return StopLimitOrderRequest(stop_price=_price(order.stop_price),  # type: ignore[arg-type]

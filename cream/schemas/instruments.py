@@ -169,6 +169,16 @@ def option_legs(instrument_id: str) -> list[tuple[int, str]]:
     return legs if legs is not None else [(1, instrument_id)] if is_option(instrument_id) else []
 
 
+def contract_quantities(positions: dict[str, int]) -> dict[str, int]:
+    """Signed quantity per instrument as a broker holds it: a strategy's units spread over its legs (its
+    ratio times the units each), added to what is held of those contracts alone; zeros dropped."""
+    out: dict[str, int] = {}
+    for instrument_id, qty in positions.items():
+        for ratio, held in multi_leg_legs(instrument_id) or [(1, instrument_id)]:
+            out[held] = out.get(held, 0) + ratio * qty
+    return {k: v for k, v in out.items() if v}
+
+
 def underlying_of(instrument_id: str) -> str:
     """The underlying symbol of any instrument id (share symbol, OCC symbol, multi-leg id)."""
     first = instrument_id.split("+", maxsplit=1)[0]

@@ -24,6 +24,7 @@ from cream.errors import AmbiguousOutcome, RejectedDefinitively, TransientError
 from cream.ports import Broker
 from cream.schemas.cycle import CycleStatus
 from cream.schemas.decisions import TimeInForce
+from cream.schemas.instruments import contract_quantities
 from cream.schemas.orders import OrderPurpose, OrderRequest, OrderSide, OrderStatus, OrderUpdate
 from cream.services import cycles, portfolio
 from cream.storage.db import session_scope
@@ -196,12 +197,14 @@ def _may_still_go(s: Session, order: OrderRow) -> bool:
 
 
 def position_differences(broker: Broker, book: str) -> dict[str, dict[str, int]]:
-    """Instrument -> book and broker quantity, where they differ (logged as an error)."""
+    """Instrument (a strategy as its legs) -> book and broker quantity, where they differ (logged as an
+    error)."""
     theirs = broker.positions()
     if theirs is None:
         return {}
-    with session_scope(readonly=True) as s:
-        ours = {p.instrument_id: p.quantity for p in s.scalars(select(PositionRow).where(PositionRow.book == book))}
+    with session_scope(readonly=True) as s:  # a strategy is held at the broker as its legs
+        ours = contract_quantities({p.instrument_id: p.quantity
+                                    for p in s.scalars(select(PositionRow).where(PositionRow.book == book))})
     diff = {k: {"book": ours.get(k, 0), "broker": theirs.get(k, 0)} for k in set(ours) | set(theirs)
             if ours.get(k, 0) != theirs.get(k, 0)}
     if diff:

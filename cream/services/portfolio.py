@@ -12,7 +12,7 @@ from cream import market_calendar
 from cream.market_calendar import NEW_YORK
 from cream.ports import AccountSnapshot
 from cream.schemas.decisions import Environment, RiskDenomination
-from cream.schemas.instruments import underlying_of
+from cream.schemas.instruments import multi_leg_legs, underlying_of
 from cream.schemas.portfolio import PortfolioView, PositionView, WorkingOrderView
 from cream.services.cycles import opened_here
 from cream.storage.db import insert_later, memo
@@ -176,9 +176,35 @@ def snapshot(s: Session, book: str, cycle_id: str, ts: datetime) -> PortfolioSna
     return row
 
 
+def _strategies_kept(ours: dict[str, PositionRow], broker: dict[str, tuple[int, float]], changes: list[str]
+                     ) -> dict[str, tuple[int, float]]:
+    """The broker's positions with each strategy of the book taken out of its legs where they hold it
+    whole (each leg at least its ratio times the units, on the same side): the strategy is then kept at
+    the book's quantity and entry price. A strategy whose legs no longer hold it (a leg assigned or
+    closed outside Cream) is left out, and its legs mirror one by one."""
+    left = dict(broker)
+    kept: dict[str, tuple[int, float]] = {}
+    for key, pos in sorted(ours.items()):
+        legs = multi_leg_legs(key)
+        if legs is None:
+            continue
+        need = [(occ, ratio * pos.quantity) for ratio, occ in legs]
+        if all(occ in left and left[occ][0] * n > 0 and abs(left[occ][0]) >= abs(n) for occ, n in need):
+            for occ, n in need:
+                qty, avg = left.pop(occ)
+                if qty != n:
+                    left[occ] = (qty - n, avg)
+            kept[key] = (pos.quantity, float(pos.avg_entry_price))
+        else:
+            changes.append(f"{key} {pos.quantity} -> its legs as the broker holds them")
+    return {**left, **kept}
+
+
 def mirror(s: Session, book: str, account: AccountSnapshot, ts: datetime) -> list[str]:
     """Make the book what the broker says (PAPER and LIVE): cash, and each position's quantity and entry
-    price. Brackets held at the broker and anything done outside Cream show up here. Returns what changed."""
+    price. Brackets held at the broker and anything done outside Cream show up here. A strategy the book
+    holds stays one position while the broker holds all its legs (``_strategies_kept``). Returns what
+    changed."""
     changes = []
     row = s.get(Book, book)
     if row is None:
@@ -188,13 +214,19 @@ def mirror(s: Session, book: str, account: AccountSnapshot, ts: datetime) -> lis
         changes.append(f"cash {row.cash} -> {cash}")
         row.cash = cash
     ours = {p.instrument_id: p for p in positions(s, book)}
+    theirs = _strategies_kept(ours, dict(account.positions), changes)
+    for key in [k for k in ours if multi_leg_legs(k) is not None and k not in theirs]:
+        s.delete(ours.pop(key))  # its legs, as the broker holds them, are mirrored one by one below
+        _opened_or_closed(s, book)
     pos: PositionRow | None
     for key, pos in ours.items():
-        if key not in account.positions:
+        if key not in theirs:
             changes.append(f"{key} {pos.quantity} -> 0")
             s.delete(pos)
             _opened_or_closed(s, book)
-    for key, (qty, avg) in account.positions.items():
+    for key, (qty, avg) in theirs.items():
+        if key in ours and multi_leg_legs(key) is not None:
+            continue  # a strategy the broker's legs hold in full: the book keeps its own record of it
         pos = ours.get(key)
         if pos is None:
             pos = PositionRow(book=book, instrument_id=key, quantity=0, avg_entry_price=Decimal(str(avg)),

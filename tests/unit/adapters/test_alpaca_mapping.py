@@ -81,6 +81,20 @@ def test_multi_leg_becomes_mleg_with_leg_sides_from_ratios() -> None:
     assert [leg["side"] for leg in closing["legs"]] == ["sell", "buy"]
 
 
+def test_a_multi_leg_limit_is_a_net_debit_bought_and_a_net_credit_sold() -> None:
+    """Alpaca reads an mleg limit as the net price: positive pays a debit, negative receives a credit. Our
+    limit is what one unit of the strategy (as named) costs or fetches: a SELL asks for a credit."""
+    bought = wire(symbol=SPREAD.instrument_id, instrument_id=SPREAD.instrument_id, order_type=OrderType.LIMIT,
+                  limit_price=1.25)
+    sold = wire(symbol=SPREAD.instrument_id, instrument_id=SPREAD.instrument_id, order_type=OrderType.LIMIT,
+                limit_price=1.25, side=OrderSide.SELL)
+    assert (bought["limit_price"], sold["limit_price"]) == (1.25, -1.25)
+    assert [leg["side"] for leg in sold["legs"]] == ["sell", "buy"]
+    single = wire(symbol="AAPL250117C00150000", instrument_id="AAPL250117C00150000", order_type=OrderType.LIMIT,
+                  limit_price=1.25, side=OrderSide.SELL)
+    assert single["limit_price"] == 1.25  # one contract's limit is its price, whichever the side
+
+
 def test_multi_leg_stop_is_refused() -> None:
     with pytest.raises(RejectedDefinitively, match="market or limit"):
         wire(symbol=SPREAD.instrument_id, instrument_id=SPREAD.instrument_id, order_type=OrderType.STOP,
