@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cream import clock
 from cream.market_calendar import SessionHourly
-from cream.timeouts import RECONCILE_EVERY, RECOVER_EVERY, RECOVER_EXPIRES, TRIGGER_GRACE
+from cream.timeouts import OPTION_WATCH_EVERY, RECONCILE_EVERY, RECOVER_EVERY, RECOVER_EXPIRES, TRIGGER_GRACE
 
 BEAT_SCHEDULE = {
     "trading-cycle-hourly": {
@@ -20,6 +20,11 @@ BEAT_SCHEDULE = {
         "task": "execution.reconcile",
         "schedule": RECONCILE_EVERY,
         "options": {"queue": "execution", "expires": RECONCILE_EVERY.total_seconds() * 0.8},
+    },
+    "watch-option-exits": {  # PAPER and LIVE: a held option's stop and target, which no broker order holds
+        "task": "execution.watch_options",
+        "schedule": OPTION_WATCH_EVERY,
+        "options": {"queue": "execution", "expires": OPTION_WATCH_EVERY.total_seconds() * 0.8},
     },
     "resume-stalled-cycles": {
         "task": "cycles.recover",

@@ -133,6 +133,12 @@ def session(d: date) -> tuple[datetime, datetime] | None:
     return _ny(d, REGULAR_OPEN), _ny(d, EARLY_CLOSE if is_early_close(d) else REGULAR_CLOSE)
 
 
+def is_open(now: datetime) -> bool:
+    """Whether the regular session is open at ``now``."""
+    hours = session(_require_aware(now).astimezone(NEW_YORK).date())
+    return hours is not None and hours[0] <= now < hours[1]
+
+
 def next_session(d: date) -> date:
     """The first trading day after ``d``."""
     day = d + timedelta(days=1)

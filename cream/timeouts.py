@@ -62,6 +62,7 @@ VISIBILITY_LLM_S = 420
 RESTORE_INTERVAL_S = 30
 
 RECONCILE_EVERY = timedelta(seconds=60)
+OPTION_WATCH_EVERY = timedelta(minutes=2)  # beat's watch of held options' stops and targets in session
 WORK_STEP_S = 30.0  # longest countdown between two tasks of a tactic's chain (cream.services.child_orders)
 WORK_SLACK_S = 30.0  # queue wait allowed a link before its chain counts as lost
 RECOVER_EVERY = timedelta(minutes=5)

@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cream import runtime, timeouts
+from cream import clock, market_calendar, runtime, timeouts
 from cream.config import get_settings
 from cream.schemas.decisions import Environment
-from cream.services import child_orders, pipeline, protection
+from cream.services import child_orders, option_exits, pipeline, protection
 from cream.services.runtime_config import active_trading_config
+from cream.storage.book_lock import book_lock
 from cream.storage.db import session_scope
 from cream.storage.models import Book
 from tasks.args import ChainLink, ClientOrderId, CycleId
@@ -70,4 +71,26 @@ def reconcile_with_broker() -> dict[str, Any]:
         restarted = [p for p in child_orders.working(book, quiet_for=quiet) if start_chain(p) is not None]
         if restarted:
             done[book]["tactic_chains_restarted"] = restarted
+    return done
+
+
+@cream_task("execution.watch_options", keep_result=True, cycle_task=False)
+def watch_option_exits() -> dict[str, Any]:
+    """Beat's watch of held options in session (PAPER, LIVE): an option's or a strategy's stop or target
+    the quotes reach is exited at once, the broker holding no stop for it (cream.services.option_exits).
+    Outside the session and in BACKTEST: nothing."""
+    env = get_settings().env
+    now = clock.now()
+    if env is Environment.BACKTEST or not market_calendar.is_open(now):
+        return {}
+    with session_scope(readonly=True) as s:
+        broker = runtime.broker(env, active_trading_config(s, env))
+        books = list(s.scalars(select(Book.id).where(Book.environment == env.value).order_by(Book.id)))
+    market = runtime.market_data()
+    done = {}
+    for book in books:
+        with book_lock(book):
+            found = option_exits.watch(broker, market, book, now)
+        if found:
+            done[book] = found
     return done

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from cream.errors import RejectedDefinitively
+from cream.option_levels import premium_exit
 from cream.option_marks import mark_strategies
 from cream.ports import Bars, BracketExit, MarketData
 from cream.schemas.decisions import ExecutionTactic, OrderType, RiskDenomination
@@ -255,11 +256,10 @@ class SimulatedBroker:
                 continue  # expired (settled at observe), not priced that hour, or no bid
             stopped = hit
             if stopped is None:  # levels of the premium: a long loses as it falls, a short as it rises
-                lost, won = (mark.premium <= stop, mark.premium >= target) if long else \
-                    (mark.premium >= stop, mark.premium <= target)
-                if not (lost or won):
+                reached = premium_exit(long, mark.premium, stop, target)
+                if reached is None:
                     continue
-                stopped = lost
+                stopped = reached is OrderPurpose.STOP_LOSS
             price = round(mark.bid if long else mark.ask, 4)
             return BracketExit(OrderPurpose.STOP_LOSS if stopped else OrderPurpose.TAKE_PROFIT, price,
                                self._contract_fees(instrument_id, abs(quantity), price), ts)

@@ -12,7 +12,8 @@ meanwhile):
 3. a held position that live stops at the broker do not cover — its DAY legs expired at the close, an
    OCO ran 90 days, somebody canceled it — gets a PROTECTION order for the uncovered quantity: one GTC
    OCO exit at the position's stop and target. A position without known levels (opened outside Cream)
-   cannot be protected: it is reported, loudly, every pass.
+   cannot be protected: it is reported, loudly, every pass. Options are the exception: no broker holds
+   a stop for them, and beat's watch of held options exits them itself (``option_exits``).
 
 Why GTC at the broker rather than re-placing exits at each session's first observe: the stop must hold
 from the open whether or not the fleet is up then. Entries go as GTC brackets when they are market
@@ -35,6 +36,7 @@ from cream import ids
 from cream.errors import RejectedDefinitively
 from cream.ports import Broker, ProtectiveLeg
 from cream.schemas.decisions import OrderType, TimeInForce
+from cream.schemas.instruments import is_option, option_legs
 from cream.schemas.orders import OrderPurpose, OrderSide, OrderStatus, OrderUpdate
 from cream.services import order_lifecycle, portfolio
 from cream.storage.book_lock import book_lock
@@ -135,6 +137,13 @@ def protect(broker: Broker, book: str, only: set[str] | None = None,
     for instrument_id, qty in sorted(held.items()):
         if only is not None and instrument_id not in only:
             continue
+        if is_option(instrument_id):  # no broker holds an option's stop: beat's watch exits it (option_exits)
+            with session_scope(readonly=True) as s:
+                watched = _watched_option(s, book, instrument_id)
+            if not watched:
+                unprotected.append(f"{instrument_id} {qty}: an option with no stop and target known for it "
+                                   "(opened outside Cream?): protect or close it by hand")
+            continue
         with session_scope(readonly=True) as s:
             leaving = _held_for_exits(s, book, instrument_id)
         uncovered = qty - _same_sign(stops.get(instrument_id, 0) + leaving, qty)
@@ -151,6 +160,14 @@ def protect(broker: Broker, book: str, only: set[str] | None = None,
         else:
             placed.append(f"{instrument_id} {abs(uncovered)} guarded at the broker ({order_id}: {status})")
     return placed, unprotected
+
+
+def _watched_option(s: Session, book: str, contract: str) -> bool:
+    """Whether the book holds ``contract``, alone or as a leg of a strategy, with a stop and a target for
+    the watch of held options to work."""
+    return any(p.stop_loss is not None and p.take_profit is not None and p.opened_cycle_id is not None
+               and any(occ == contract for _, occ in option_legs(p.instrument_id))
+               for p in portfolio.positions(s, book))
 
 
 def release(broker: Broker, book: str, instrument_id: str, settle_s: float = 5.0) -> list[str]:
