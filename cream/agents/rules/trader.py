@@ -69,15 +69,15 @@ def _decide(ctx: AgentContext, symbol: str, a: dict[str, Any]) -> tuple[list[Dec
     pos = ctx.portfolio.positions.get(symbol)
     held = pos.quantity if pos else 0
     why = f"bull {bull:.2f} - bear {bear:.2f} = delta {delta:+.2f}"
-    options = options_playbook.manage(ctx, symbol, delta, why)  # held options: one position per underlying
-    if options:
-        return [d for d, _ in options], "; ".join(note for _, note in options)
+    made = options_playbook.manage(ctx, symbol, delta, why)  # held options: nothing new opens beside them
     if (held > 0 and delta < -rules.conviction_delta_action) or (held < 0 and delta > rules.conviction_delta_action):
         assert pos is not None
-        return [_close(symbol, pos, tech, why)], f"{symbol}: close, {why}"
-    if held:
+        made.append((_close(symbol, pos, tech, why), f"{symbol}: close, {why}"))
+    elif held:
         assert pos is not None
-        return [_hold(symbol, pos, tech, why)], f"{symbol}: hold, {why}"
+        made.append((_hold(symbol, pos, tech, why), f"{symbol}: hold, {why}"))
+    if made:
+        return [d for d, _ in made], "; ".join(note for _, note in made)
     if abs(delta) <= rules.conviction_delta_action:
         edge = "insufficient edge" if abs(delta) < rules.conviction_delta_hold else "below action threshold"
         return [], f"{symbol}: no trade, {edge} ({why})"

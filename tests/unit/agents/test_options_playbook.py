@@ -157,3 +157,11 @@ def test_the_critic_reads_an_options_view_from_its_delta_and_its_prices_from_its
     assert [o.code for o in verdict.objections] == ["IMPLAUSIBLE_PRICE"] and "limit 25.0" in verdict.summary
     unpriced = critic(context([snap], {"XLK": bullish}, plan=p, option_marks={}))
     assert [o.code for o in unpriced.objections] == ["UNKNOWN_INSTRUMENT"]
+
+
+def test_shares_held_beside_a_spread_are_managed_too() -> None:
+    shares = PositionView(instrument_id="XLK", quantity=100, avg_entry_price=230.0, market_price=XLK.price,
+                          stop_loss=220.0, take_profit=250.0)
+    p = plan_for(RegimeLabel.BULL_TREND, 0.1, 0.9, marks(SPREAD), [held_spread(), shares])  # research turned
+    closes = {d.instrument_id: (d.action, d.size.quantity) for d in p.decisions}
+    assert closes == {SPREAD: (Action.SELL, 3), "XLK": (Action.SELL, 100)}
