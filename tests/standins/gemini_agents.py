@@ -19,6 +19,7 @@ from cream.agents.prompts import context_from_prompt
 from cream.agents.rules.backend import RuleBasedAgents
 from cream.schemas.agents import AgentType
 from cream.schemas.decisions import Environment
+from cream.schemas.instruments import option_legs
 
 TOOL_FIRST = frozenset({AgentType.TECHNICAL_ANALYST, AgentType.TRADER})
 STAMPED = ("cycle_id", "as_of_timestamp", "environment")  # the system stamps these on the trader's draft
@@ -42,13 +43,19 @@ def _function_call(name: str, args: dict[str, Any], model: str) -> dict[str, Any
 
 
 def agent_responder(model: str = "gemini-3-pro-preview",
-                    edit: Callable[[AgentType, dict[str, Any]], dict[str, Any]] | None = None
-                    ) -> Callable[[dict[str, Any]], str | dict[str, Any]]:
-    """A responder for ``GeminiStandIn``; ``edit(agent, answer)`` may change an answer (bad models)."""
+                    edit: Callable[[AgentType, dict[str, Any]], dict[str, Any]] | None = None,
+                    options: bool = False) -> Callable[[dict[str, Any]], str | dict[str, Any]]:
+    """A responder for ``GeminiStandIn``; ``edit(agent, answer)`` may change an answer (bad models).
+    The trader trades shares only, as the rule agents do by default, unless ``options``: then it reads the
+    chain marks its prompt carries and trades options where the rule playbook says so."""
     rules = RuleBasedAgents()
 
     def respond(body: dict[str, Any]) -> str | dict[str, Any]:
         agent, ctx = prompt_context(body)
+        if agent is AgentType.TRADER and not options:
+            held = {c for p in ctx.portfolio.positions for _, c in option_legs(p)}
+            ctx = ctx.model_copy(update={"option_marks": {k: m for k, m in ctx.option_marks.items()
+                                                          if k in held or k in ctx.portfolio.positions}})
         mode = body.get("toolConfig", {}).get("functionCallingConfig", {}).get("mode")
         if agent in TOOL_FIRST and body.get("tools") and mode != "NONE" and not _tool_results_seen(body):
             return _function_call("get_quotes", {"symbols": sorted(ctx.snapshots)}, model)

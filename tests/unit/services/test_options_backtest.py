@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from cream import market_calendar, runtime
+from cream import ids, market_calendar, runtime
 from cream.adapters.local_history import LocalHistory
 from cream.adapters.sim_broker import SimulatedBroker
 from cream.option_marks import mark_strategies
@@ -144,7 +144,8 @@ def test_held_to_expiry_a_strategy_never_loses_more_than_its_max_loss(
     with session_scope() as s:
         cycle, _ = cycles.open_cycle(s, CycleTrigger(environment=Environment.BACKTEST, scheduled_for=at, book=book),
                                      [symbol])
-        row = OrderRow(id=order.client_order_id + book, book=book, cycle_id=cycle.id, decision_id=None,
+        row = OrderRow(id=ids.client_order_id(cycle.id, instrument, "ENTRY"), book=book, cycle_id=cycle.id,
+                       decision_id=None,
                        instrument_id=instrument, side=side, quantity=qty, multiplier=100, order_type="MARKET",
                        purpose="ENTRY", status="FILLED", fees=Decimal(str(fill.fee)))
         s.add(row)
