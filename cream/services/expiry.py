@@ -97,9 +97,8 @@ def _settle(s: Session, pos: PositionRow, legs: list[tuple[int, OccSymbol]], spo
                        "BUY" if shares > 0 else "SELL", abs(shares), 1, spot, purpose, cycle_id, expired_at)
         if moved is not None:
             portfolio.apply_fill(s, moved, abs(shares), spot, Decimal(0), 1, expired_at, cycle_id=cycle_id)
-    return (f"{purpose} {pos.instrument_id} {qty} at {value} a unit: {what}; "
-            f"{'bought' if shares > 0 else 'sold' if shares < 0 else 'no net'} {abs(shares) or ''} {root} "
-            f"shares (underlying {spot})").replace("  ", " ")
+    moved_text = f"{'bought' if shares > 0 else 'sold'} {abs(shares)}" if shares else "no net"
+    return f"{purpose} {pos.instrument_id} {qty} at {value} a unit: {what}; {moved_text} {root} shares (underlying {spot})"
 
 
 def _order(s: Session, order_id: str, pos: PositionRow, instrument_id: str, side: str, qty: int, mult: int,

@@ -28,7 +28,7 @@ import math
 
 from cream import market_calendar
 from cream.agents.port import AgentContext
-from cream.option_marks import mark_of
+from cream.option_marks import mark_of, strategy_of
 from cream.schemas.decisions import (
     Action,
     Decision,
@@ -222,10 +222,7 @@ def _levels(premium: float, width: float, sell: bool, min_rr: float) -> RiskLeve
 
 
 def _instrument(instrument_id: str) -> OptionContract | MultiLeg:
-    legs = option_legs(instrument_id)
-    if len(legs) == 1 and legs[0][0] == 1 and "+" not in instrument_id:
-        return OptionContract(occ_symbol=instrument_id)
-    return MultiLeg(legs=[OptionLeg(occ_symbol=o, ratio=r) for r, o in legs])
+    return strategy_of(instrument_id) or OptionContract(occ_symbol=instrument_id)
 
 
 def _held_levels(pos: PositionView) -> RiskLevels:
